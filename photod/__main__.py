@@ -1,0 +1,6 @@
+"""Allow ``python -m photod``."""
+
+from photod.cli import main
+
+if __name__ == "__main__":
+    main()

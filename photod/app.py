@@ -1,0 +1,108 @@
+"""The composition root: ``build_app(config)`` wires every component from the config.
+
+Nothing else in photod constructs services; components get what they need through their
+constructors (see :class:`photod.services.Services`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from photod.config import Config
+from photod.errors import PluginError
+from photod.index.db import ensure_private_dir
+from photod.index.writer import IndexWriter
+from photod.pipeline.stage import Stage
+from photod.plugins import PluginRegistry, load_plugins
+from photod.processor import JobProcessor
+from photod.services import Services
+
+log = logging.getLogger(__name__)
+
+# Stages the daemon cannot work without: if one of these fails to build, start-up fails.
+ESSENTIAL_STAGES = {"ingest", "index"}
+
+
+@dataclass
+class App:
+    """One wired photod: services, the active stages and the job processor."""
+
+    config: Config
+    services: Services
+    stages: list[Stage]
+    inactive_stages: list[str] = field(default_factory=list)
+
+    @property
+    def plugins(self) -> PluginRegistry:
+        """The plugin registry (what ``photod plugins`` lists)."""
+        return self.services.plugins
+
+    def processor(self, *, threaded: bool = True) -> JobProcessor:
+        """A job processor over this app's stages."""
+        return JobProcessor(self.services, self.stages, threaded=threaded)
+
+    def close(self) -> None:
+        """Close the index writer (stages are closed by their processor)."""
+        self.services.writer.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prepare_dirs(config: Config) -> None:
+    """Create photod's own folders owner-only and the photo folders if configured to."""
+    for d in (config.paths.data_dir, config.paths.cache_dir, config.paths.state_dir):
+        ensure_private_dir(d)
+    if config.library.create_missing_roots:
+        for root in config.library.roots:
+            if not root.exists():
+                log.info("creating photo folder %s", root)
+                root.mkdir(parents=True, exist_ok=True)
+
+
+def build_stages(services: Services) -> tuple[list[Stage], list[str]]:
+    """Instantiate every registered stage class in position order.
+
+    Returns (active stages, names of stages that configured themselves off). A non-essential
+    stage that fails to build is logged with its plugin and left out.
+    """
+    classes = sorted(services.plugins.collect("photod_stages"), key=lambda c: c.position)
+    active: list[Stage] = []
+    inactive: list[str] = []
+    for cls in classes:
+        try:
+            stage = cls.create(services)
+        except Exception as exc:
+            if cls.name in ESSENTIAL_STAGES:
+                raise PluginError(f"stage {cls.name} could not start: {exc}") from exc
+            log.error("stage %s could not start and is skipped: %s", cls.name, exc)
+            inactive.append(cls.name)
+            continue
+        if stage is None:
+            inactive.append(cls.name)
+        else:
+            active.append(stage)
+    names = [s.name for s in active]
+    missing = ESSENTIAL_STAGES - set(names)
+    if missing:
+        raise PluginError(f"no {', '.join(sorted(missing))} stage registered (disabled plugin?)")
+    return active, inactive
+
+
+def build_app(config: Config) -> App:
+    """Wire photod from ``config``: folders, plugins, the index writer, the stages."""
+    prepare_dirs(config)
+    plugins = load_plugins(config.plugins)
+    writer = IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
+    services = Services(config=config, writer=writer, plugins=plugins)
+    try:
+        stages, inactive = build_stages(services)
+    except BaseException:
+        writer.close()
+        raise
+    log.debug("stages: %s (off: %s)", [s.name for s in stages], inactive)
+    return App(config=config, services=services, stages=stages, inactive_stages=inactive)

@@ -1,0 +1,88 @@
+"""The ``photod`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from photod import __version__
+from photod.config import Config, load_config
+from photod.errors import EX_CONFIG, ConfigError, PhotodError
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr; under journald (``JOURNAL_STREAM``) leave timestamps to the journal."""
+    level = logging.WARNING - 10 * verbose if verbose else logging.INFO
+    if os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(levelname)s %(name)s: %(message)s"
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=max(level, logging.DEBUG), format=fmt, stream=sys.stderr, force=True)
+
+
+class Context:
+    """What every command receives: the config path and a lazily loaded config."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    def config(self) -> Config:
+        """Load the configuration once; a bad one exits with status 78 and names the key."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path, required=self.config_path is not None)
+            except ConfigError as exc:
+                click.echo(f"photod: configuration error: {exc}", err=True)
+                sys.exit(EX_CONFIG)
+        return self._config
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PHOTOD_CONFIG",
+    help="Configuration file (default: $XDG_CONFIG_HOME/photod/config.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.version_option(__version__, prog_name="photod")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """photod: index, recognise and caption your photos with your own concepts.
+
+    Run `photod run` for the daemon (it watches your photo folders), or `photod scan PATH`
+    to index once. Settings come from the configuration file and PHOTOD_SECTION__KEY
+    environment variables (see config.example.yaml).
+    """
+    setup_logging(verbose)
+    ctx.obj = Context(config_path)
+
+
+def _register() -> None:
+    from photod.cli import daemon, query, scan
+
+    cli.add_command(daemon.run_command)
+    cli.add_command(scan.scan_command)
+    for command in query.COMMANDS:
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: photod's own errors become one line, not a traceback."""
+    try:
+        cli(standalone_mode=True)
+    except PhotodError as exc:
+        click.echo(f"photod: {exc}", err=True)
+        sys.exit(EX_CONFIG if isinstance(exc, ConfigError) else 1)

@@ -1,0 +1,66 @@
+"""``photod scan``: index folders or files once, with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from photod.app import build_app
+from photod.cli import Context, pass_context
+from photod.index import jobs
+from photod.watch.reconcile import reconcile
+
+
+def queued_jobs(db) -> int:
+    """Jobs waiting in the queue."""
+    return jobs.counts(db).get("queued", 0)
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Re-process photos even if they did not change.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (e.g. in scripts).")
+@pass_context
+def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress: bool) -> None:
+    """Index the photos under PATHS (default: the configured photo folders) and exit.
+
+    Only new and changed photos are processed unless --force is given. Interrupting with
+    Ctrl-C is safe: the remaining work stays queued for the next scan or the daemon.
+    """
+    config = ctx.config()
+    with build_app(config) as app:
+        found = reconcile(
+            app.services.writer, config.library, paths=list(paths) or None, force=force
+        )
+        total = app.services.writer.call(queued_jobs)
+        processor = app.processor().start()
+        bar = tqdm(total=total, unit="photo", disable=no_progress, desc="indexing")
+        try:
+            while True:
+                claimed = processor.pump()
+                bar.n = processor.done + processor.failed
+                bar.refresh()
+                if (
+                    not claimed
+                    and processor.in_flight == 0
+                    and not app.services.writer.call(queued_jobs)
+                ):
+                    break
+                if not claimed:
+                    time.sleep(0.05)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: finishing the photos in progress...", err=True)
+        finally:
+            processor.wait_idle()
+            processor.close()
+            bar.n = processor.done + processor.failed
+            bar.close()
+        removed = processor.purge_missing()
+    click.echo(
+        f"{found.seen} photos found, {processor.done} indexed, {processor.failed} failed"
+        + (f", {removed} removed" if removed else "")
+        + (" (see `photod failures`)" if processor.failed else "")
+    )

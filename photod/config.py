@@ -1,0 +1,274 @@
+"""Typed, validated configuration.
+
+The configuration is loaded once (a YAML file plus ``PHOTOD_...`` environment overrides) into a
+:class:`Config`; each component receives only its own section. Nothing here is global.
+
+Environment overrides use ``__`` between levels:
+``PHOTOD_LIBRARY__ROOTS='[~/Pictures, /srv/photos]'`` or ``PHOTOD_PIPELINE__INGEST_WORKERS=4``.
+Values are parsed as YAML scalars and lists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from photod.errors import ConfigError
+
+ENV_PREFIX = "PHOTOD_"
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/photod/config.yaml``."""
+    return _xdg("XDG_CONFIG_HOME", ".config") / "photod" / "config.yaml"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PathsConfig(Section):
+    """Where photod keeps its own files (XDG base directories by default)."""
+
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "photod")
+    cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "photod")
+    state_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "photod"
+    )
+
+    @field_validator("data_dir", "cache_dir", "state_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+DEFAULT_IGNORE = [
+    ".*",  # hidden files and folders (.thumbnails, .git, ...)
+    "@eaDir",  # Synology thumbnails
+    "#recycle",
+    "*.xmp",  # sidecars (photod writes them itself)
+    "*.photod-tmp*",  # photod's own temporary files
+    "Thumbs.db",
+    "desktop.ini",
+]
+
+DEFAULT_EXTENSIONS = [
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".png",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".bmp",
+    ".gif",
+]
+
+
+class LibraryConfig(Section):
+    """The photo folders and how they are watched."""
+
+    roots: list[Path] = Field(default_factory=lambda: [Path.home() / "Pictures"])
+    create_missing_roots: bool = True
+    ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE))
+    extensions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+    follow_symlinks: bool = False
+    debounce_seconds: float = Field(1.0, ge=0)
+    settle_seconds: float = Field(2.0, ge=0, description="file must be unchanged this long")
+    rescan_interval_minutes: float = Field(60.0, ge=0, description="0 disables periodic rescans")
+    force_polling: bool = False
+
+    @field_validator("roots", mode="after")
+    @classmethod
+    def _expand_roots(cls, v: list[Path]) -> list[Path]:
+        if not v:
+            raise ValueError("at least one photo folder is needed")
+        return [p.expanduser() for p in v]
+
+    @field_validator("extensions", mode="after")
+    @classmethod
+    def _lower_ext(cls, v: list[str]) -> list[str]:
+        return [e.lower() if e.startswith(".") else "." + e.lower() for e in v]
+
+
+class IndexConfig(Section):
+    """The SQLite index."""
+
+    path: Path | None = Field(None, description="default: <data_dir>/index.sqlite")
+    busy_timeout_ms: int = Field(10_000, ge=0)
+
+
+class IngestConfig(Section):
+    """Decoding photos."""
+
+    working_size: int = Field(1024, ge=64, description="longest side of the working image")
+    max_pixels: int = Field(250_000_000, ge=1, description="larger images are refused (bombs)")
+    max_file_mb: float = Field(1024, gt=0)
+
+
+class PipelineConfig(Section):
+    """The staged pipeline."""
+
+    queue_size: int = Field(8, ge=1, description="bound of each inter-stage queue")
+    ingest_workers: int = Field(2, ge=1, description="decode threads (PIL releases the GIL)")
+    max_attempts: int = Field(3, ge=1, description="a job that crashed photod this often fails")
+
+
+class ServiceConfig(Section):
+    """Daemon behaviour."""
+
+    status_interval_seconds: float = Field(10.0, gt=0)
+    drain_timeout_seconds: float = Field(60.0, ge=0)
+
+
+class PluginsConfig(Section):
+    """Plugin loading."""
+
+    paths: list[Path] = Field(default_factory=list, description="folders of loose plugin .py files")
+    disabled: list[str] = Field(default_factory=list)
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class MetadataConfig(Section):
+    """Writing results back into photo metadata (EXIF in the file, XMP sidecar next to it).
+
+    See docs/metadata.md for what each field writes where.
+    """
+
+    enabled: bool = False
+    exif: bool = Field(True, description="write EXIF into JPEG and WebP files (piexif)")
+    sidecar: bool = Field(True, description="write an XMP sidecar (photo.jpg.xmp) for every format")
+    fields: list[str] = Field(
+        default_factory=lambda: ["description", "keywords", "hierarchy", "people", "regions"],
+        description="what to write (default: all of them)",
+    )
+    overwrite_description: bool = Field(
+        False, description="replace a description the user wrote (restored by 'metadata clear')"
+    )
+    keep_mtime: bool = Field(False, description="give the photo back its modification time")
+    caption_model: str | None = Field(None, description="which model's caption (default: first)")
+    answer_tags: bool = Field(True, description="short VQA answers become keywords")
+    max_tag_words: int = Field(3, ge=1, description="longer answers are not used as tags")
+    people_root: str = "People"
+    pets_root: str = "Pets"
+    objects_root: str = "Objects"
+    tags_root: str = "Tags"
+
+    @field_validator("fields", mode="after")
+    @classmethod
+    def _known_fields(cls, v: list[str]) -> list[str]:
+        # The default is the list of every known field: one place to name them.
+        known = cls.model_fields["fields"].default_factory()  # type: ignore[misc]
+        unknown = sorted(set(v) - set(known))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}; use {', '.join(known)}")
+        return v
+
+
+class Config(Section):
+    """The whole configuration; components receive their own section."""
+
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    library: LibraryConfig = Field(default_factory=LibraryConfig)
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+
+    @property
+    def index_path(self) -> Path:
+        """The index file: ``index.path`` or ``<data_dir>/index.sqlite``."""
+        return (self.index.path or self.paths.data_dir / "index.sqlite").expanduser()
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {key}: {msg}{suffix}"
+
+
+def _set_nested(tree: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        child = tree.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"environment: {'.'.join(keys)}: {key} is not a section")
+        tree = child
+    tree[keys[-1]] = value
+
+
+def env_overrides(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """The ``PHOTOD_SECTION__KEY=value`` variables as a nested dict (values parsed as YAML)."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_nested(tree, keys, value)
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: Path | None = None, *, environ: dict[str, str] | None = None, required: bool = False
+) -> Config:
+    """Load and validate the configuration.
+
+    ``path`` defaults to the XDG location; a missing default file means "all defaults", a missing
+    explicit file (``required``) is an error. Raises :class:`ConfigError` naming the bad key.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    cfg_path = path or default_config_path()
+    data: dict[str, Any] = {}
+    source = str(cfg_path)
+    if cfg_path.exists():
+        try:
+            loaded = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of sections")
+        data = loaded or {}
+    elif required:
+        raise ConfigError(f"{source}: no such configuration file")
+    overrides = env_overrides(environ)
+    if overrides:
+        source += " + PHOTOD_* environment"
+    try:
+        return Config.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from exc

@@ -1,0 +1,209 @@
+"""Named, ordered schema migrations.
+
+Each migration runs once, in its own transaction, and is recorded in ``_migrations``; the
+schema version (``PRAGMA user_version``) is the number applied. Later features append to
+:data:`MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
+
+
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Execute ``script`` statement by statement inside the caller's transaction.
+
+    (``executescript`` would COMMIT first and break the migration's atomicity.)
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:80]}")
+
+
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            content_hash TEXT,
+            size INTEGER,
+            mtime_ns INTEGER,
+            width INTEGER,
+            height INTEGER,
+            orientation INTEGER,
+            format TEXT,
+            taken_at TEXT,
+            status TEXT NOT NULL DEFAULT 'indexed',
+            indexed_at REAL,
+            updated_at REAL
+        );
+        CREATE INDEX photos_content_hash ON photos(content_hash);
+
+        -- The latest failure of each path; cleared when the photo is indexed.
+        CREATE TABLE failures (
+            path TEXT PRIMARY KEY,
+            stage TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            failed_at REAL NOT NULL,
+            size INTEGER,  -- the file's stat when it failed: an unchanged file is not retried
+            mtime_ns INTEGER
+        );
+
+        -- The persistent work queue. A job leaves the table only when its work is committed.
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            path TEXT NOT NULL,
+            payload TEXT,
+            state TEXT NOT NULL DEFAULT 'queued',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX jobs_one_queued ON jobs(kind, path) WHERE state = 'queued';
+        CREATE INDEX jobs_state ON jobs(state, id);
+
+        CREATE TABLE concepts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            identifier TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            class_word TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+            score REAL,
+            landmarks TEXT,
+            embedding BLOB,
+            model TEXT NOT NULL
+        );
+        CREATE INDEX faces_photo ON faces(photo_id);
+
+        CREATE TABLE detections (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            concept_id INTEGER NOT NULL REFERENCES concepts(id) ON DELETE CASCADE,
+            face_id INTEGER REFERENCES faces(id) ON DELETE CASCADE,
+            score REAL NOT NULL,
+            head_model TEXT NOT NULL,
+            concept_version INTEGER NOT NULL
+        );
+        CREATE INDEX detections_photo ON detections(photo_id);
+        CREATE INDEX detections_concept ON detections(concept_id);
+
+        CREATE TABLE captions (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            model TEXT NOT NULL,
+            concept_versions TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            UNIQUE (photo_id, model)
+        );
+
+        CREATE TABLE answers (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            model TEXT NOT NULL,
+            concept_versions TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX answers_photo ON answers(photo_id);
+
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+
+        -- Full-text search over captions and answers. rowid = 2*id for captions, 2*id+1 for
+        -- answers, so the triggers delete by rowid instead of scanning.
+        CREATE VIRTUAL TABLE text_fts USING fts5(
+            text, photo_id UNINDEXED, source UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER captions_ai AFTER INSERT ON captions BEGIN
+            INSERT INTO text_fts(rowid, text, photo_id, source)
+            VALUES (2 * new.id, new.text, new.photo_id, 'caption');
+        END;
+        CREATE TRIGGER captions_ad AFTER DELETE ON captions BEGIN
+            DELETE FROM text_fts WHERE rowid = 2 * old.id;
+        END;
+        CREATE TRIGGER captions_au AFTER UPDATE OF text ON captions BEGIN
+            UPDATE text_fts SET text = new.text WHERE rowid = 2 * old.id;
+        END;
+        CREATE TRIGGER answers_ai AFTER INSERT ON answers BEGIN
+            INSERT INTO text_fts(rowid, text, photo_id, source)
+            VALUES (2 * new.id + 1, new.question || ' ' || new.answer, new.photo_id, 'answer');
+        END;
+        CREATE TRIGGER answers_ad AFTER DELETE ON answers BEGIN
+            DELETE FROM text_fts WHERE rowid = 2 * old.id + 1;
+        END;
+        CREATE TRIGGER answers_au AFTER UPDATE OF question, answer ON answers BEGIN
+            UPDATE text_fts SET text = new.question || ' ' || new.answer
+            WHERE rowid = 2 * old.id + 1;
+        END;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _m0001_initial),
+]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations already applied, in order."""
+    if "_migrations" not in db.table_names():
+        return []
+    return [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite_utils.Database, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the pending migrations; return their names."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    done = set(applied_migrations(db))
+    applied = []
+    for name, fn in migrations:
+        if name in done:
+            continue
+        conn = db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("COMMIT")
+                continue
+            fn(db)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            count = conn.execute("SELECT count(*) FROM _migrations").fetchone()[0]
+            conn.execute(f"PRAGMA user_version = {int(count)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The number of migrations applied (``PRAGMA user_version``)."""
+    return db.execute("PRAGMA user_version").fetchone()[0]

@@ -1,0 +1,200 @@
+"""Writing photos and their results; each function runs inside the writer's transaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import sqlite_utils
+
+from photod.pipeline.task import PhotoTask
+
+# Tables whose rows a pipeline run recomputes for a photo (replaced as a whole on re-run).
+RESULT_TABLES = ("detections", "faces", "captions", "answers")
+
+
+def _prefix_range(directory: str) -> tuple[str, str]:
+    # Every path below directory sorts in [dir + "/", dir + "0"): "0" follows "/" in ASCII.
+    d = directory.rstrip("/")
+    return d + "/", d + "0"
+
+
+def _adopt_by_hash(db: sqlite_utils.Database, task: PhotoTask) -> int | None:
+    """A new path with the content of a photo whose file is gone: it moved. Keep its row."""
+    assert task.info is not None
+    rows = db.conn.execute(
+        "SELECT id, path FROM photos WHERE content_hash = ? AND path != ?",
+        (task.info.content_hash, str(task.path)),
+    ).fetchall()
+    for photo_id, old_path in rows:
+        if not os.path.lexists(old_path):
+            db.conn.execute("UPDATE photos SET path = ? WHERE id = ?", (str(task.path), photo_id))
+            return photo_id
+    return None
+
+
+def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
+    """Upsert the photo and replace its results in one transaction; return its id."""
+    info = task.info
+    assert info is not None, "save_photo needs an ingested task"
+    now = time.time()
+    path = str(task.path)
+    row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+    photo_id = row[0] if row else _adopt_by_hash(db, task)
+    if row is None and photo_id is not None:
+        # Adopted a moved photo: its results are still right (same content).
+        task.unchanged = True
+    values = {
+        "path": path,
+        "content_hash": info.content_hash,
+        "size": info.size,
+        "mtime_ns": info.mtime_ns,
+        "width": info.width,
+        "height": info.height,
+        "orientation": info.orientation,
+        "format": info.format,
+        "taken_at": info.taken_at,
+        "status": "indexed",
+        "updated_at": now,
+    }
+    if photo_id is None:
+        values["indexed_at"] = now
+        photo_id = db["photos"].insert(values).last_pk
+    else:
+        db["photos"].update(photo_id, values)
+    db.conn.execute("DELETE FROM failures WHERE path = ?", (path,))
+    if not task.unchanged:
+        _replace_results(db, photo_id, task, now)
+    task.photo_id = photo_id
+    return photo_id
+
+
+def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, now: float) -> None:
+    for table in RESULT_TABLES:
+        db.conn.execute(f"DELETE FROM {table} WHERE photo_id = ?", (photo_id,))
+    face_ids: list[int] = []
+    for face in task.faces:
+        x, y, w, h = face.box
+        emb = None
+        if face.embedding is not None:
+            emb = np.asarray(face.embedding, dtype=np.float32).tobytes()
+        cur = db.conn.execute(
+            "INSERT INTO faces (photo_id, x, y, w, h, score, landmarks, embedding, model) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                photo_id,
+                x,
+                y,
+                w,
+                h,
+                face.score,
+                json.dumps(face.landmarks) if face.landmarks else None,
+                emb,
+                face.model,
+            ),
+        )
+        face_ids.append(cur.lastrowid)
+    for det in task.detections:
+        face_id = face_ids[det.face_index] if det.face_index is not None else None
+        db.conn.execute(
+            "INSERT INTO detections (photo_id, concept_id, face_id, score, head_model, "
+            "concept_version) VALUES (?, ?, ?, ?, ?, ?)",
+            (photo_id, det.concept_id, face_id, det.score, det.head_model, det.concept_version),
+        )
+    for cap in task.captions:
+        db.conn.execute(
+            "INSERT INTO captions (photo_id, text, model, concept_versions, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (photo_id, cap.text, cap.model, json.dumps(cap.concept_versions), now),
+        )
+    for ans in task.answers:
+        db.conn.execute(
+            "INSERT INTO answers (photo_id, question, answer, model, concept_versions, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (photo_id, ans.question, ans.answer, ans.model, json.dumps(ans.concept_versions), now),
+        )
+
+
+def record_failure(
+    db: sqlite_utils.Database,
+    path: str,
+    stage: str,
+    reason: str,
+    *,
+    stat: os.stat_result | None = None,
+) -> None:
+    """Remember why ``path`` could not be processed (the latest reason wins).
+
+    With the file's ``stat``, reconcile will not retry the file until it changes.
+    """
+    size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
+    db.conn.execute(
+        "INSERT INTO failures (path, stage, reason, attempts, failed_at, size, mtime_ns) "
+        "VALUES (?, ?, ?, 1, ?, ?, ?) "
+        "ON CONFLICT (path) DO UPDATE SET stage = excluded.stage, reason = excluded.reason, "
+        "attempts = failures.attempts + 1, failed_at = excluded.failed_at, "
+        "size = excluded.size, mtime_ns = excluded.mtime_ns",
+        (path, stage, reason, time.time(), size, mtime_ns),
+    )
+    # A photo that was indexed before and now fails keeps its old results, marked failed.
+    db.conn.execute("UPDATE photos SET status = 'failed' WHERE path = ?", (path,))
+
+
+def mark_missing(db: sqlite_utils.Database, path: str) -> int:
+    """The file (or folder) at ``path`` is gone.
+
+    Its rows are kept as ``missing`` until :func:`purge_missing` runs, so that a move that
+    arrives as delete + create (rsync, another filesystem, offline) keeps the photo's results.
+    """
+    lo, hi = _prefix_range(path)
+    now = time.time()
+    cur = db.conn.execute(
+        "UPDATE photos SET status = 'missing', updated_at = ? "
+        "WHERE path = ? OR (path >= ? AND path < ?)",
+        (now, path, lo, hi),
+    )
+    db.conn.execute(
+        "DELETE FROM failures WHERE path = ? OR (path >= ? AND path < ?)", (path, lo, hi)
+    )
+    return cur.rowcount
+
+
+def purge_missing(db: sqlite_utils.Database) -> int:
+    """Delete the rows of photos that are still missing (their results cascade)."""
+    rows = db.conn.execute("SELECT id, path FROM photos WHERE status = 'missing'").fetchall()
+    gone = [r[0] for r in rows if not os.path.lexists(r[1])]
+    db.conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in gone])
+    return len(gone)
+
+
+def move_photo(db: sqlite_utils.Database, src: str, dst: str) -> int:
+    """Rename ``src`` (a photo or a folder) to ``dst`` keeping identity and results.
+
+    Returns the number of photos moved (0 if src was unknown).
+    """
+    # Whatever was indexed at the destination was overwritten by the move.
+    lo, hi = _prefix_range(dst)
+    db.conn.execute("DELETE FROM photos WHERE path = ? OR (path >= ? AND path < ?)", (dst, lo, hi))
+    moved = db.conn.execute("UPDATE photos SET path = ? WHERE path = ?", (dst, src)).rowcount
+    src_lo, src_hi = _prefix_range(src)
+    rows = db.conn.execute(
+        "SELECT id, path FROM photos WHERE path >= ? AND path < ?", (src_lo, src_hi)
+    ).fetchall()
+    dst_prefix = dst.rstrip("/") + "/"
+    for photo_id, old in rows:
+        db.conn.execute(
+            "UPDATE photos SET path = ? WHERE id = ?", (dst_prefix + old[len(src_lo) :], photo_id)
+        )
+    db.conn.execute("UPDATE failures SET path = ? WHERE path = ?", (dst, src))
+    return moved + len(rows)
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    """Store a small fact (last activity, daemon state) for ``photod status``."""
+    db.conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

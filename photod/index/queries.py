@@ -1,0 +1,102 @@
+"""Read-only queries for the CLI and the stages (on a reader connection, never the writer's)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from photod.index import jobs
+
+
+@dataclass
+class SearchHit:
+    """A photo matching a search, with the best-matching text."""
+
+    path: str
+    photo_id: int
+    snippet: str
+    source: str
+    rank: float
+
+
+_FTS_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a user typed into a safe FTS5 query: every word must match (prefixes too).
+
+    Quoting each word keeps FTS5 syntax characters in user input from being errors.
+    """
+    words = _FTS_WORD.findall(text)
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def search(db: sqlite_utils.Database, text: str, limit: int = 50) -> list[SearchHit]:
+    """Photos whose captions or answers match all words of ``text``, best first.
+
+    All words must appear in the same caption or answer; one hit per photo.
+    """
+    query = fts_query(text)
+    if not query:
+        return []
+    rows = db.conn.execute(
+        """
+        SELECT p.path, p.id, snippet(text_fts, 0, '[', ']', '…', 12), f.source, f.rank
+        FROM text_fts f JOIN photos p ON p.id = f.photo_id
+        WHERE text_fts MATCH ? AND p.status != 'missing'
+        ORDER BY f.rank
+        """,
+        (query,),
+    )
+    hits: dict[int, tuple] = {}
+    for row in rows:  # best text first: keep one hit per photo
+        if row[1] not in hits:
+            hits[row[1]] = row
+            if len(hits) >= limit:
+                break
+    rows = list(hits.values())
+    return [SearchHit(path=r[0], photo_id=r[1], snippet=r[2], source=r[3], rank=r[4]) for r in rows]
+
+
+def status(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Counts for ``photod status``: photos by state, queue, failures, last activity."""
+    by_status = dict(db.conn.execute("SELECT status, count(*) FROM photos GROUP BY status"))
+    meta = dict(db.conn.execute("SELECT key, value FROM meta"))
+    duplicates = db.conn.execute(
+        "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) n FROM photos "
+        "WHERE content_hash IS NOT NULL GROUP BY content_hash HAVING n > 1)"
+    ).fetchone()[0]
+    return {
+        "photos": sum(by_status.values()),
+        "by_status": by_status,
+        "duplicates": duplicates,
+        "jobs": jobs.counts(db),
+        "failures": db.conn.execute("SELECT count(*) FROM failures").fetchone()[0],
+        "captions": db.conn.execute("SELECT count(*) FROM captions").fetchone()[0],
+        "concepts": db.conn.execute("SELECT count(*) FROM concepts").fetchone()[0],
+        "last_activity": meta.get("last_activity"),
+        "daemon": meta.get("daemon_state"),
+    }
+
+
+def failures(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
+    """The most recent failures."""
+    rows = db.conn.execute(
+        "SELECT path, stage, reason, attempts, failed_at FROM failures "
+        "ORDER BY failed_at DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    keys = ("path", "stage", "reason", "attempts", "failed_at")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def photo_state(db: sqlite_utils.Database, path: str) -> tuple[str, int, int] | None:
+    """(content_hash, size, mtime_ns) of an indexed photo, or None if not indexed."""
+    row = db.conn.execute(
+        "SELECT content_hash, size, mtime_ns FROM photos WHERE path = ? AND status = 'indexed'",
+        (path,),
+    ).fetchone()
+    return tuple(row) if row else None

@@ -1,0 +1,59 @@
+"""The stage interface every pipeline stage implements (built-in or plugin).
+
+A stage *class* is registered through the ``photod_stages`` plugin hook. At start-up photod
+calls ``StageClass.create(services)`` once; it returns a ready stage, or ``None`` when the
+configuration turns the stage off. Model loading belongs in the stage's lazily created
+sessions, not in ``create``, so that start-up stays fast.
+
+Stages run in the order of their ``position``: ingest 100, heads 200, personalize 300,
+index 400, metadata 500. A plugin picks a position between them (e.g. 250 to run after the
+heads and before captioning).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from photod.pipeline.task import PhotoTask
+    from photod.services import Services
+
+INGEST, HEADS, PERSONALIZE, INDEX, METADATA = 100, 200, 300, 400, 500
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """One step of the per-photo pipeline."""
+
+    name: ClassVar[str]
+    position: ClassVar[int]
+    #: Worker threads for this stage (I/O- or GIL-releasing work can use more than one).
+    workers: ClassVar[int]
+    #: Whether the stage also runs on photos whose content did not change (``task.unchanged``).
+    runs_on_unchanged: ClassVar[bool]
+
+    def process(self, task: PhotoTask) -> None:
+        """Do this stage's work on ``task`` in place; raise :class:`PhotoError` to fail it."""
+
+    def close(self) -> None:
+        """Release models and files (called once at shutdown)."""
+
+
+class BaseStage:
+    """Convenient defaults for a stage: one worker, skips unchanged photos, nothing to close."""
+
+    name: ClassVar[str] = "stage"
+    position: ClassVar[int] = 0
+    workers: ClassVar[int] = 1
+    runs_on_unchanged: ClassVar[bool] = False
+
+    @classmethod
+    def create(cls, services: Services) -> BaseStage | None:
+        """Build the stage from the services, or return None when it is configured off."""
+        return cls()
+
+    def process(self, task: PhotoTask) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to release by default."""

@@ -1,0 +1,159 @@
+"""Turning queued jobs into work: photos go through the pipeline, deletes and moves do not.
+
+Used by the daemon and by ``photod scan`` alike, so both index the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from photod.index import jobs
+from photod.index.photos import mark_missing, move_photo, purge_missing, record_failure, set_meta
+from photod.pipeline.runner import ThreadedPipeline, run_sequential
+from photod.pipeline.stage import Stage
+from photod.pipeline.task import PhotoTask
+from photod.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+class JobProcessor:
+    """Claims jobs from the persistent queue and sees each one through to its commit."""
+
+    def __init__(self, services: Services, stages: Sequence[Stage], *, threaded: bool = True):
+        self._services = services
+        self._stages = list(stages)
+        cfg = services.config.pipeline
+        self._capacity = cfg.queue_size * 2
+        self._pipeline = (
+            ThreadedPipeline(self._stages, self._finish, queue_size=cfg.queue_size)
+            if threaded
+            else None
+        )
+        self._lock = threading.Lock()
+        self.done = 0
+        self.failed = 0
+        self.last_activity: float | None = None
+
+    def start(self) -> JobProcessor:
+        """Start the pipeline threads and put back the jobs a crash left running."""
+        max_attempts = self._services.config.pipeline.max_attempts
+        requeued, poisoned = self._services.writer.call(lambda db: jobs.recover(db, max_attempts))
+        if requeued:
+            log.info("re-queued %d job(s) left unfinished by the last run", requeued)
+        for job in poisoned:
+            log.error(
+                "giving up on %s: photod stopped %d times while processing it",
+                job.path,
+                job.attempts,
+            )
+            reason = f"photod stopped {job.attempts} times while processing this photo"
+            self._services.writer.call(
+                lambda db, j=job, r=reason: record_failure(
+                    db, j.path, "pipeline", r, stat=_stat_or_none(Path(j.path))
+                )
+            )
+        if self._pipeline:
+            self._pipeline.start()
+        return self
+
+    @property
+    def in_flight(self) -> int:
+        """Photos inside the pipeline right now."""
+        return self._pipeline.in_flight if self._pipeline else 0
+
+    def pump(self) -> int:
+        """Claim as many jobs as the pipeline has room for and dispatch them; return the count."""
+        room = self._capacity - self.in_flight
+        if room <= 0:
+            return 0
+        claimed = self._services.writer.call(lambda db: jobs.claim(db, room))
+        for job in claimed:
+            self._dispatch(job)
+        return len(claimed)
+
+    def _dispatch(self, job: jobs.Job) -> None:
+        if job.kind == jobs.INDEX:
+            task = PhotoTask(job=job, path=Path(job.path))
+            if self._pipeline:
+                self._pipeline.put(task)
+            else:
+                run_sequential(self._stages, [task], self._finish)
+        elif job.kind == jobs.DELETE:
+            self._services.writer.call(lambda db: self._delete(db, job))
+        elif job.kind == jobs.MOVE:
+            self._services.writer.call(lambda db: self._move(db, job))
+        else:
+            log.error("unknown job kind %r for %s; dropping it", job.kind, job.path)
+            self._services.writer.call(lambda db: jobs.complete(db, job.id))
+
+    def _delete(self, db, job: jobs.Job) -> None:
+        if os.path.lexists(job.path):  # re-created since: index it instead
+            jobs.enqueue(db, jobs.INDEX, job.path)
+        else:
+            mark_missing(db, job.path)
+        jobs.complete(db, job.id)
+        self._touch(db)
+
+    def _move(self, db, job: jobs.Job) -> None:
+        src = job.payload.get("src", "")
+        if not move_photo(db, src, job.path):
+            jobs.enqueue(db, jobs.INDEX, job.path)  # moved in from outside what we knew
+        jobs.complete(db, job.id)
+        self._touch(db)
+
+    def _touch(self, db) -> None:
+        self.last_activity = time.time()
+        set_meta(db, "last_activity", str(self.last_activity))
+
+    def _finish(self, task: PhotoTask) -> None:
+        def commit(db) -> None:
+            if task.error is not None:
+                record_failure(
+                    db,
+                    str(task.path),
+                    task.error.stage,
+                    str(task.error),
+                    stat=_stat_or_none(task.path),
+                )
+            jobs.complete(db, task.job.id)
+            self._touch(db)
+
+        if task.error is not None:
+            log.warning("%s: %s failed: %s", task.path, task.error.stage, task.error)
+        self._services.writer.call(commit)
+        with self._lock:
+            if task.error is None:
+                self.done += 1
+            else:
+                self.failed += 1
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until everything dispatched so far is committed."""
+        return self._pipeline.wait_idle(timeout) if self._pipeline else True
+
+    def purge_missing(self) -> int:
+        """Delete the rows of photos that stayed missing (run when the queue is idle)."""
+        return self._services.writer.call(purge_missing)
+
+    def close(self) -> None:
+        """Finish what is in the pipeline, then stop its threads and close the stages."""
+        if self._pipeline:
+            self._pipeline.close()
+        for stage in self._stages:
+            try:
+                stage.close()
+            except Exception:
+                log.exception("closing stage %s failed", stage.name)

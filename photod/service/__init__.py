@@ -1,0 +1,1 @@
+"""Running photod as a service: the daemon loop and systemd integration."""

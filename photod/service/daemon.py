@@ -1,0 +1,197 @@
+"""The daemon: watch, reconcile, process the queue, talk to systemd; stop and reload cleanly.
+
+Signal handlers only set flags; the main loop acts on them between steps. :meth:`Daemon.step`
+takes ``now`` so that tests drive the schedule without a patched clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from photod.app import App, build_app
+from photod.config import Config
+from photod.errors import PhotodError
+from photod.index import jobs
+from photod.index.photos import set_meta
+from photod.processor import JobProcessor
+from photod.service.notify import Notifier
+from photod.watch.reconcile import reconcile
+from photod.watch.watcher import LibraryWatcher
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """One photod service process."""
+
+    def __init__(self, load_config: Callable[[], Config], notifier: Notifier | None = None) -> None:
+        self._load_config = load_config
+        self.notifier = notifier or Notifier()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._cancel_reconcile = threading.Event()
+        self._reconcile_thread: threading.Thread | None = None
+        self.app: App | None = None
+        self.processor: JobProcessor | None = None
+        self.watcher: LibraryWatcher | None = None
+        self._next_rescan = self._next_watchdog = self._next_status = 0.0
+        self._idle_since_purge = False
+
+    # -- signals -------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop (draining in-flight work), SIGHUP reloads the configuration."""
+        signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
+        signal.signal(signal.SIGINT, lambda *_: self.request_stop())
+        signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the photos in progress."""
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Ask the loop to reload the configuration."""
+        self._reload.set()
+        self._wake.set()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def run(self) -> int:
+        """Start, loop until stopped, shut down; return the exit status."""
+        self.install_signal_handlers()
+        self.start(self._load_config())
+        self.notifier.ready(self._status_line())
+        try:
+            while not self._stop.is_set():
+                self.step(time.monotonic())
+        finally:
+            self.shutdown()
+        return 0
+
+    def start(self, config: Config) -> None:
+        """Build the app, recover the queue, start the watcher and the start-up reconcile."""
+        self.app = build_app(config)
+        writer = self.app.services.writer
+        self.processor = self.app.processor().start()
+        writer.call(lambda db: set_meta(db, "daemon_state", f"running (pid {os.getpid()})"))
+        self.watcher = LibraryWatcher(config.library, writer, wake=self._wake.set)
+        self.watcher.start()
+        self._start_reconcile()
+        now = time.monotonic()
+        self._next_rescan = self._rescan_after(now)
+        self._next_status = now
+
+    def _rescan_after(self, now: float) -> float:
+        minutes = self.app.config.library.rescan_interval_minutes if self.app else 0
+        return now + minutes * 60 if minutes else float("inf")
+
+    def _start_reconcile(self) -> None:
+        if self._reconcile_thread and self._reconcile_thread.is_alive():
+            return  # one pass at a time; a missed rescan is skipped, not replayed
+        app = self.app
+        assert app is not None
+        self._cancel_reconcile.clear()
+
+        def work() -> None:
+            try:
+                result = reconcile(
+                    app.services.writer, app.config.library, cancel=self._cancel_reconcile
+                )
+                log.info(
+                    "reconcile: %d photos seen, %d queued, %d gone",
+                    result.seen,
+                    result.queued,
+                    result.deleted,
+                )
+            except Exception:
+                log.exception("reconcile failed")
+            self._wake.set()
+
+        self._reconcile_thread = threading.Thread(target=work, name="photod-reconcile", daemon=True)
+        self._reconcile_thread.start()
+
+    def step(self, now: float) -> None:
+        """One turn of the loop: reload if asked, feed the pipeline, keep systemd informed."""
+        if self._reload.is_set():
+            self._reload.clear()
+            self.reload()
+        assert self.processor is not None and self.app is not None
+        claimed = self.processor.pump()
+        if self.notifier.watchdog_interval and now >= self._next_watchdog:
+            self.notifier.watchdog()
+            self._next_watchdog = now + self.notifier.watchdog_interval / 2
+        if now >= self._next_status:
+            self.notifier.status(self._status_line())
+            self._next_status = now + self.app.config.service.status_interval_seconds
+        if now >= self._next_rescan:
+            self._start_reconcile()
+            self._next_rescan = self._rescan_after(now)
+        if claimed:
+            self._idle_since_purge = False
+            return
+        if self.processor.in_flight == 0 and not self._idle_since_purge and not self._reconciling:
+            # The queue drained: photos still missing now were really deleted, not moved.
+            removed = self.processor.purge_missing()
+            if removed:
+                log.info("removed %d deleted photo(s) from the index", removed)
+            self._idle_since_purge = True
+        self._wake.wait(timeout=0.5)
+        self._wake.clear()
+
+    @property
+    def _reconciling(self) -> bool:
+        return bool(self._reconcile_thread and self._reconcile_thread.is_alive())
+
+    def _status_line(self) -> str:
+        if not self.app or not self.processor:
+            return "starting"
+        queued = self.app.services.writer.call(lambda db: jobs.counts(db).get("queued", 0))
+        return (
+            f"{self.processor.done} indexed, {self.processor.failed} failed, "
+            f"{queued} queued, {self.processor.in_flight} in progress"
+        )
+
+    def reload(self) -> None:
+        """Re-read the configuration and rebuild everything; keep running on a bad config."""
+        self.notifier.reloading()
+        try:
+            config = self._load_config()
+        except PhotodError as exc:
+            log.error("configuration reload failed, keeping the old one: %s", exc)
+            self.notifier.ready(self._status_line())
+            return
+        log.info("reloading configuration")
+        self._stop_components()
+        self.start(config)
+        self.notifier.ready(self._status_line())
+
+    def _stop_components(self) -> None:
+        self._cancel_reconcile.set()
+        if self.watcher:
+            self.watcher.stop()
+        if self._reconcile_thread:
+            self._reconcile_thread.join()
+        if self.processor:
+            timeout = self.app.config.service.drain_timeout_seconds if self.app else None
+            if not self.processor.wait_idle(timeout):
+                # Leave without joining the stuck stage: its jobs are still marked running in
+                # the index and the next start re-queues them.
+                log.warning("photos still in progress after %.0f s; they stay queued", timeout)
+                return
+            self.processor.close()
+        if self.app:
+            self.app.services.writer.call(lambda db: set_meta(db, "daemon_state", "stopped"))
+            self.app.close()
+
+    def shutdown(self) -> None:
+        """Stop watching, finish the photos in progress, close the index."""
+        self.notifier.stopping()
+        log.info("stopping: finishing photos in progress")
+        self._stop_components()
+        self.notifier.close()
+        log.info("stopped")

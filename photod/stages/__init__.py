@@ -1,0 +1,15 @@
+"""photod's built-in pipeline stages, registered through the same hook a plugin would use."""
+
+from __future__ import annotations
+
+from photod.plugins import hookimpl
+from photod.stages.heads import HeadsStage
+from photod.stages.index import IndexStage
+from photod.stages.ingest import IngestStage
+from photod.stages.personalize import PersonalizeStage
+
+
+@hookimpl
+def photod_stages() -> list[type]:
+    """The built-in stages: ingest -> heads -> personalize -> index."""
+    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage]

@@ -1,0 +1,53 @@
+"""The ingest stage: decode once, hash, and notice photos whose content did not change."""
+
+from __future__ import annotations
+
+from photod.ingest.decode import DecodeLimits, decode_photo
+from photod.pipeline.stage import INGEST, BaseStage
+from photod.pipeline.task import PhotoTask
+from photod.services import Services
+
+
+class IngestStage(BaseStage):
+    """Read, hash and decode each photo into a bounded working image."""
+
+    name = "ingest"
+    position = INGEST
+    runs_on_unchanged = True
+
+    def __init__(self, services: Services, limits: DecodeLimits, workers: int) -> None:
+        self._services = services
+        self._limits = limits
+        self.workers = workers  # decoding releases the GIL: threads scale on cores
+
+    @classmethod
+    def create(cls, services: Services) -> IngestStage:
+        """Build from the ``ingest`` and ``pipeline`` config sections."""
+        import pillow_heif
+
+        # Registering the HEIF opener is a process-wide PIL setting; do it when the stage is
+        # built rather than at import time.
+        pillow_heif.register_heif_opener()
+        cfg = services.config.ingest
+        limits = DecodeLimits(
+            working_size=cfg.working_size,
+            max_pixels=cfg.max_pixels,
+            max_bytes=int(cfg.max_file_mb * 2**20),
+        )
+        return cls(services, limits, services.config.pipeline.ingest_workers)
+
+    def process(self, task: PhotoTask) -> None:
+        """Decode ``task.path``; mark the task unchanged if the same content is indexed."""
+        decoded = decode_photo(task.path, self._limits)
+        task.info, task.image = decoded.info, decoded.image
+        if task.job.payload.get("force"):
+            return
+        row = (
+            self._services.reader()
+            .execute(
+                "SELECT content_hash FROM photos WHERE path = ? AND status = 'indexed'",
+                (str(task.path),),
+            )
+            .fetchone()
+        )
+        task.unchanged = bool(row and row[0] == decoded.info.content_hash)

@@ -1,0 +1,1 @@
+"""Finding photos: folder walks, the start-up reconcile, and live watching."""

@@ -1,0 +1,148 @@
+"""Mark and sweep: bring the index in line with the folders (at start-up and periodically).
+
+Every photo file found that is new or whose (size, mtime) differs from the index is queued;
+every indexed photo no longer found is queued for deletion. Files that failed before and have
+not changed are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from photod.config import LibraryConfig
+from photod.index import jobs
+from photod.index.photos import record_failure
+from photod.index.writer import IndexWriter
+from photod.watch.filters import PathFilter, display, storable
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconcile pass found."""
+
+    seen: int = 0
+    queued: int = 0
+    deleted: int = 0
+    unreadable: int = 0
+
+
+def walk_photos(root: Path, pfilter: PathFilter, *, follow_symlinks: bool) -> Iterator[str]:
+    """Every photo path below ``root`` (deterministic order; symlink loops are not followed)."""
+    visited: set[tuple[int, int]] = set()
+
+    def onerror(exc: OSError) -> None:
+        log.warning("cannot list %s: %s", exc.filename, exc.strerror)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=follow_symlinks):
+        if follow_symlinks:
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                dirnames[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in visited:
+                dirnames[:] = []  # a symlink led back to a folder already walked
+                continue
+            visited.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not pfilter.ignored_name(d))
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if pfilter.is_photo(path):
+                yield path
+
+
+def _known(writer: IndexWriter) -> tuple[dict[str, tuple[int, int]], dict[str, tuple]]:
+    def read(db):
+        photos = {
+            r[0]: (r[1], r[2])
+            for r in db.conn.execute(
+                "SELECT path, size, mtime_ns FROM photos WHERE status != 'missing'"
+            )
+        }
+        failed = {
+            r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT path, size, mtime_ns FROM failures")
+        }
+        return photos, failed
+
+    return writer.call(read)
+
+
+def reconcile(
+    writer: IndexWriter,
+    library: LibraryConfig,
+    *,
+    paths: list[Path] | None = None,
+    force: bool = False,
+    cancel: threading.Event | None = None,
+) -> ReconcileResult:
+    """Queue what changed under ``paths`` (default: every root) since the index last saw it.
+
+    Deletions are swept only for the folders walked, and not at all when ``cancel`` was set
+    (a partial walk must not delete anything). ``force`` queues every photo.
+    """
+    pfilter = PathFilter(library)
+    photos, failed = _known(writer)
+    result = ReconcileResult()
+    pending: list[str] = []
+    walked: list[str] = []
+    seen: set[str] = set()
+
+    def flush() -> None:
+        batch = list(pending)
+        pending.clear()
+        result.queued += writer.call(lambda db: jobs.enqueue_many(db, jobs.INDEX, batch))
+
+    for top in paths or library.roots:
+        top_s = os.path.abspath(str(top))
+        if os.path.isfile(top_s):
+            candidates = [top_s] if pfilter.is_photo(top_s) else []
+        else:
+            walked.append(top_s)
+            candidates = walk_photos(Path(top_s), pfilter, follow_symlinks=library.follow_symlinks)
+        for path in candidates:
+            if cancel is not None and cancel.is_set():
+                flush()
+                return result
+            result.seen += 1
+            if not storable(path):
+                result.unreadable += 1
+                shown, st = display(path), os.stat(path, follow_symlinks=False)
+                writer.call(
+                    lambda db, p=shown, s=st: record_failure(
+                        db,
+                        p,
+                        "ingest",
+                        "file name is not valid UTF-8; rename the file to index it",
+                        stat=s,
+                    )
+                )
+                continue
+            seen.add(path)
+            try:
+                st = os.stat(path)
+                state = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                state = None  # unreadable or a broken link: let ingest record why
+            if force or state is None or (photos.get(path) != state and failed.get(path) != state):
+                pending.append(path)
+                if len(pending) >= BATCH:
+                    flush()
+    flush()
+    gone = [
+        p
+        for p in photos
+        if p not in seen and any(p == w or p.startswith(w.rstrip(os.sep) + os.sep) for w in walked)
+    ]
+    if gone:
+        writer.call(lambda db: [jobs.enqueue(db, jobs.DELETE, p) for p in gone])
+    result.deleted = len(gone)
+    return result
