@@ -11,3 +11,7 @@ fi
 # torch first and pinned, so that nothing pulls a newer (multi-GB) build.
 .venv/bin/python -m pip install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${1:-all}]"
+# The plugins shipped in plugins/ install like any third-party plugin.
+for plugin in plugins/*/pyproject.toml; do
+    .venv/bin/python -m pip install -q -c constraints.txt --no-deps -e "$(dirname "$plugin")"
+done

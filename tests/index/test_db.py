@@ -29,12 +29,26 @@ def test_index_is_owner_only_wal_and_migrated(tmp_path):
 def test_fts_follows_captions_and_answers(tmp_path):
     db = open_index(tmp_path / "i.sqlite")
     pid = db["photos"].insert({"path": "/p/a.jpg"}).last_pk
-    cid = db["captions"].insert(
-        {"photo_id": pid, "text": "Alice throwing a ball for Rex", "model": "m", "created_at": 0}
-    ).last_pk
+    cid = (
+        db["captions"]
+        .insert(
+            {
+                "photo_id": pid,
+                "text": "Alice throwing a ball for Rex",
+                "model": "m",
+                "created_at": 0,
+            }
+        )
+        .last_pk
+    )
     db["answers"].insert(
-        {"photo_id": pid, "question": "Where is Rex?", "answer": "on the beach", "model": "m",
-         "created_at": 0}
+        {
+            "photo_id": pid,
+            "question": "Where is Rex?",
+            "answer": "on the beach",
+            "model": "m",
+            "created_at": 0,
+        }
     )
     assert [h.path for h in search(db, "rex beach")] == ["/p/a.jpg"]
     assert [h.source for h in search(db, "alice ball")] == ["caption"]
@@ -44,7 +58,9 @@ def test_fts_follows_captions_and_answers(tmp_path):
     # Deleting the photo cascades to captions and answers, and the triggers empty the FTS.
     db.execute("DELETE FROM photos WHERE id = ?", [pid])
     assert search(db, "bob") == [] and search(db, "beach") == []
-    assert connect(tmp_path / "i.sqlite").execute("SELECT count(*) FROM text_fts").fetchone()[0] == 0
+    assert (
+        connect(tmp_path / "i.sqlite").execute("SELECT count(*) FROM text_fts").fetchone()[0] == 0
+    )
 
 
 def test_search_input_with_fts_syntax_is_safe(tmp_path):

@@ -1,0 +1,93 @@
+"""Plugins: entry points (built-ins and the shipped sharpness plugin), loose files, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image, ImageFilter
+
+from photod.app import build_app
+from photod.cli import cli
+from photod.config import PluginsConfig
+from photod.index.db import connect
+from photod.index.queries import search
+from photod.plugins import load_plugins
+from tests.conftest import config_yaml
+
+GOOD_PLUGIN = """
+from photod.pipeline.stage import BaseStage
+from photod.plugins import hookimpl
+
+class Stamp(BaseStage):
+    name = "stamp"
+    position = 450
+    runs_on_unchanged = True
+    def process(self, task):
+        task.extras["stamped"] = True
+
+@hookimpl
+def photod_stages():
+    return [Stamp]
+"""
+
+
+def test_builtins_and_shipped_plugin_register_through_entry_points():
+    registry = load_plugins(PluginsConfig())
+    names = {p.name: p for p in registry.loaded}
+    assert names["builtin_stages"].hooks == ["photod_stages"]
+    assert names["sharpness"].source == "entry point photod-sharpness"
+    stage_names = [c.name for c in registry.collect("photod_stages")]
+    assert {"ingest", "heads", "personalize", "index", "sharpness"} <= set(stage_names)
+
+
+def test_loose_plugin_files_load_and_broken_ones_are_reported(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "stamp.py").write_text(GOOD_PLUGIN)
+    (folder / "broken.py").write_text("raise ImportError('needs libfoo')\n")
+    (folder / "badhook.py").write_text(
+        "from photod.plugins import hookimpl\n@hookimpl\ndef photod_stages():\n    1 / 0\n"
+    )
+    registry = load_plugins(PluginsConfig(paths=[folder], disabled=["sharpness"]))
+    by_name = {p.name: p for p in registry.loaded}
+    assert "sharpness" not in by_name
+    assert by_name["stamp"].error is None and by_name["stamp"].hooks == ["photod_stages"]
+    assert "needs libfoo" in by_name["broken"].error
+    classes = registry.collect("photod_stages")  # the failing hook is skipped, not fatal
+    assert "stamp" in [c.name for c in classes]
+    assert "ZeroDivisionError" in by_name["badhook"].error
+
+
+def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "stamp.py").write_text(GOOD_PLUGIN)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_yaml(tmp_path, photo_root, f"plugins:\n  paths: [{folder}]\n"))
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "plugins"])
+    assert result.exit_code == 0, result.output
+    assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
+    assert "stages: ingest -> sharpness -> index -> stamp" in result.output
+    assert "off:    heads, personalize" in result.output
+
+
+def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
+    rng = np.random.default_rng(1)
+    sharp = Image.fromarray(rng.integers(0, 256, (600, 800, 3), dtype=np.uint8))
+    sharp.save(photo_root / "sharp.jpg", quality=95)
+    sharp.filter(ImageFilter.GaussianBlur(8)).save(photo_root / "blurry.jpg", quality=95)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_yaml(tmp_path, photo_root))
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "scan", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    db = connect(tmp_path / "data" / "index.sqlite")
+    assert [h.path for h in search(db, "blurry")] == [str(photo_root / "blurry.jpg")]
+    row = db.execute("SELECT model FROM answers").fetchall()
+    assert row == [("photod-sharpness/1",)]  # tagged with the model that produced it
+
+
+def test_build_app_orders_stages_by_position(config):
+    with build_app(config) as app:
+        positions = [s.position for s in app.stages]
+        assert positions == sorted(positions)
+        assert [s.name for s in app.stages][0] == "ingest"
