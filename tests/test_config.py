@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 from photod.cli import cli
 from photod.config import Config, env_overrides, load_config
@@ -98,7 +98,7 @@ def test_example_config_is_valid_and_documents_every_key():
     documented = yaml.safe_load(text)
 
     def keys(model, prefix=""):
-        for name, field in type(model).model_fields.items():
+        for name, _field in type(model).model_fields.items():
             value = getattr(model, name)
             if isinstance(value, BaseModel):
                 yield from keys(value, f"{prefix}{name}.")

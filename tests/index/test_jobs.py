@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from photod.index import jobs
 from photod.index.writer import IndexWriter
 
@@ -53,8 +55,6 @@ def test_writer_rolls_back_a_failed_unit(tmp_path):
             raise RuntimeError("half-way")
 
         fut = w.submit(boom)
-        try:
+        with contextlib.suppress(RuntimeError):
             fut.result()
-        except RuntimeError:
-            pass
         assert w.call(jobs.counts) == {}
