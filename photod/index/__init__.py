@@ -1,0 +1,1 @@
+"""The SQLite index: schema and migrations, the one writer, the job queue, queries."""

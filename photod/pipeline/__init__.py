@@ -1,0 +1,1 @@
+"""The staged per-photo pipeline: tasks, the stage interface, runners."""
