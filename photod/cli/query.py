@@ -82,7 +82,7 @@ def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bo
 
 
 @click.command("failures")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="At most this many failures.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def failures_command(ctx: Context, limit: int, as_json: bool) -> None:
