@@ -39,8 +39,12 @@ class NotifySocket:
         self.sock.close()
 
 
-def start_daemon(config: Path, notify: NotifySocket | None = None, watchdog_usec: int = 0,
-                 log: Path | None = None) -> subprocess.Popen:
+def start_daemon(
+    config: Path,
+    notify: NotifySocket | None = None,
+    watchdog_usec: int = 0,
+    log: Path | None = None,
+) -> subprocess.Popen:
     """Start ``python -m photod --config CONFIG run`` in its own process group."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("NOTIFY_SOCKET", None)
@@ -51,7 +55,10 @@ def start_daemon(config: Path, notify: NotifySocket | None = None, watchdog_usec
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - child owns it
     return subprocess.Popen(
         [sys.executable, "-m", "photod", "--config", str(config), "run"],
-        env=env, stdout=out, stderr=out, start_new_session=True,
+        env=env,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
     )
 
 

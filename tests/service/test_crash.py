@@ -28,8 +28,11 @@ def test_sigkill_mid_indexing_then_restart(tmp_path, photo_root):
     proc = start_daemon(cfg, notify, log=tmp_path / "log1")
     notify.wait_for("READY=1")
     count = "SELECT count(*) FROM photos"
-    wait_until(lambda: (query(index, count) or [(0,)])[0][0] >= N_PHOTOS // 3, timeout=120,
-               what="a third of the photos indexed")
+    wait_until(
+        lambda: (query(index, count) or [(0,)])[0][0] >= N_PHOTOS // 3,
+        timeout=120,
+        what="a third of the photos indexed",
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = query(index, count)[0][0]
@@ -41,8 +44,14 @@ def test_sigkill_mid_indexing_then_restart(tmp_path, photo_root):
     proc = start_daemon(cfg, notify, log=tmp_path / "log2")
     try:
         notify.wait_for("READY=1")
-        wait_until(lambda: query(index, "SELECT count(*) FROM jobs")[0][0] == 0
-                   and query(index, count)[0][0] == N_PHOTOS, timeout=180, what="restart to finish")
+        wait_until(
+            lambda: (
+                query(index, "SELECT count(*) FROM jobs")[0][0] == 0
+                and query(index, count)[0][0] == N_PHOTOS
+            ),
+            timeout=180,
+            what="restart to finish",
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:

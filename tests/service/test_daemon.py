@@ -54,13 +54,38 @@ def test_notify_protocol_watching_reload_and_stop(tmp_path, photo_root, notify):
         # The watcher picks up a photo created while running.
         write_photo(photo_root / "sub" / "new.png", seed=2)
         wait_until(lambda: str(photo_root / "sub" / "new.png") in indexed(index), what="watcher")
+        # Renaming keeps the photo's row; deleting removes it.
+        before_id = query(
+            index, "SELECT id FROM photos WHERE path = ?", (str(photo_root / "before.jpg"),)
+        )
+        (photo_root / "before.jpg").rename(photo_root / "renamed.jpg")
+        wait_until(
+            lambda: (
+                query(
+                    index,
+                    "SELECT id FROM photos WHERE path = ?",
+                    (str(photo_root / "renamed.jpg"),),
+                )
+                == before_id
+            ),
+            what="move",
+        )
+        (photo_root / "sub" / "new.png").unlink()
+        all_rows = "SELECT path FROM photos"
+        wait_until(
+            lambda: (str(photo_root / "sub" / "new.png"),) not in query(index, all_rows),
+            what="deleted photo's row removed",
+        )
         # Watchdog pings keep coming (every WATCHDOG_USEC / 2).
         notify.messages.clear()
         notify.wait_for("WATCHDOG=1", timeout=5)
         notify.wait_for("WATCHDOG=1", timeout=5)
         # SIGHUP reloads: a new root from the edited config is watched afterwards.
-        cfg.write_text(config_yaml(tmp_path, photo_root).replace(
-            f"roots: [{photo_root}]", f"roots: [{photo_root}, {second_root}]"))
+        cfg.write_text(
+            config_yaml(tmp_path, photo_root).replace(
+                f"roots: [{photo_root}]", f"roots: [{photo_root}, {second_root}]"
+            )
+        )
         proc.send_signal(signal.SIGHUP)
         notify.wait_for("RELOADING=1")
         notify.wait_for("READY=1")

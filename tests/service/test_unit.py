@@ -30,13 +30,16 @@ def test_unit_declares_notify_watchdog_reload_and_hardening():
     assert _unit()["Install"]["WantedBy"] == "default.target"  # a user unit
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed on this machine")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed on this machine",
+)
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
     unit = tmp_path / "photod.service"
     # verify checks that ExecStart exists: point it at a real executable.
     unit.write_text(UNIT.read_text().replace("%h/.local/bin/photod", shutil.which("true")))
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+    )
     problems = [line for line in result.stderr.splitlines() if "photod.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
