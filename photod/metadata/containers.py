@@ -128,7 +128,7 @@ def _vp8x_for_simple(data: bytes) -> bytes:
     with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
         alpha = img.mode in ("RGBA", "LA") or "transparency" in img.info
-    flags = 0x10 if alpha else 0
+    flags = (0x10 if alpha else 0) | _VP8X_EXIF_FLAG  # made only to carry EXIF
     body = bytes([flags, 0, 0, 0])
     body += struct.pack("<I", width - 1)[:3] + struct.pack("<I", height - 1)[:3]
     return b"VP8X" + struct.pack("<I", len(body)) + body

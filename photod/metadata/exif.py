@@ -27,6 +27,8 @@ XP_COMMENT = piexif.ImageIFD.XPComment
 XP_KEYWORDS = piexif.ImageIFD.XPKeywords
 USER_COMMENT = piexif.ExifIFD.UserComment
 _IFDS = ("0th", "Exif", "GPS", "Interop", "1st")
+# Offsets to sub-IFDs: piexif recomputes them; alone they carry no metadata.
+_POINTERS = {piexif.ImageIFD.ExifTag, piexif.ImageIFD.GPSTag, piexif.ExifIFD.InteroperabilityTag}
 
 
 class ExifUnsafe(Exception):
@@ -134,8 +136,8 @@ def update(
         descriptions=list(dict.fromkeys(([caption] if caption else []) + still_there)),
         keywords=list(dict.fromkeys(added + [k for k in recorded_keywords if k in current])),
     )
-    if tiff is None and not any(exif[name] for name in _IFDS):
-        return result  # the file had no EXIF and photod has nothing to put there
+    if not any(set(exif[name]) - _POINTERS for name in _IFDS) and not exif.get("thumbnail"):
+        return result  # nothing left (or nothing to add): no EXIF block at all
     try:
         result.tiff = piexif.dump(exif)[6:]
     except Exception as exc:  # piexif rejects values it cannot re-encode
