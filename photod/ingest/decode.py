@@ -2,29 +2,33 @@
 
 Every problem with the input becomes a :class:`PhotoError` with a reason a person can act on;
 nothing here may take the daemon down.
+
+Orientation: some PIL plugins apply the EXIF orientation themselves while loading (TIFF since
+Pillow 11, HEIF through pillow-heif) and then drop the tag; JPEG, PNG and WebP leave it to the
+caller. So the orientation still to apply is read *after* loading, and the file's own
+orientation (recorded for metadata writers, which address the image as stored) before it.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
-import stat
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from photod.errors import PhotoError
+from photod.ingest.colour import to_rgb
+from photod.ingest.reading import fail, read_file
 from photod.pipeline.task import PhotoInfo
 
 EXIF_ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 EXIF_DATETIME_ORIGINAL = 0x9003
+EXIF_OFFSET_TIME_ORIGINAL = 0x9011
 TIFF_DATETIME = 0x0132
 
 # Orientations 5-8 swap width and height.
@@ -43,7 +47,11 @@ _TRANSPOSE = {
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """Bounds that protect the daemon from hostile or broken files."""
+    """Bounds that protect the daemon from hostile or broken files.
+
+    PIL refuses images over ``2 * Image.MAX_IMAGE_PIXELS`` (about 179 MP) on its own, before
+    ``max_pixels`` is consulted; the stricter of the two wins.
+    """
 
     working_size: int = 1024
     max_pixels: int = 250_000_000
@@ -56,6 +64,9 @@ class Decoded:
 
     info: PhotoInfo
     image: Image.Image  # RGB, oriented, longest side <= working_size
+    #: What the decoder produced before photod resized and turned it (JPEG DCT scaling makes it
+    #: smaller than the file's pixel size).
+    decoded_size: tuple[int, int] = (0, 0)
 
 
 def content_hash(data: bytes) -> str:
@@ -63,132 +74,118 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _fail(reason: str) -> PhotoError:
-    return PhotoError(reason, stage="ingest")
-
-
-def read_file(path: Path, limits: DecodeLimits) -> tuple[bytes, os.stat_result]:
-    """Read the whole file once (hash and decoder share the bytes)."""
+def _exif(img: Image.Image) -> Image.Exif:
     try:
-        st = os.stat(path)  # follows symlinks; ELOOP for loops
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise _fail("symbolic link loop") from exc
-        if exc.errno == errno.ENOENT:
-            raise _fail("file disappeared before it could be read") from exc
-        raise _fail(f"cannot stat file: {exc.strerror}") from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise _fail("not a regular file")
-    if st.st_size == 0:
-        raise _fail("empty file (0 bytes)")
-    if st.st_size > limits.max_bytes:
-        raise _fail(f"file too large ({st.st_size / 2**20:.0f} MiB)")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except PermissionError as exc:
-        raise _fail("permission denied: photod cannot read this file") from exc
-    except OSError as exc:
-        raise _fail(f"cannot read file: {exc.strerror}") from exc
-    return data, st
+        return img.getexif()
+    except Exception:  # a broken EXIF block must not lose the picture
+        return Image.Exif()
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
-    mode = img.mode
-    if mode == "RGB":
-        return img
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # High bit depth greyscale: scale to 8 bits instead of clipping (PIL's convert clips).
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        arr = np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8)
-        return Image.fromarray(arr, mode="L").convert("RGB")
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) * (255.0 / (hi - lo or 1.0))
-        return Image.fromarray(arr.astype(np.uint8), mode="L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+def _orientation(value: object) -> int:
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _taken_at(exif: Image.Exif) -> str | None:
-    raw = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(TIFF_DATETIME)
+    try:
+        sub = exif.get_ifd(EXIF_IFD)
+    except Exception:
+        sub = {}
+    raw = sub.get(EXIF_DATETIME_ORIGINAL) or exif.get(TIFF_DATETIME)
     if not isinstance(raw, str):
         return None
     try:
-        return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat()
+        when = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+    offset = sub.get(EXIF_OFFSET_TIME_ORIGINAL)
+    if isinstance(offset, str):
+        try:  # "+02:00": keep the camera's time zone when it recorded one
+            return datetime.fromisoformat(when.isoformat() + offset.strip("\x00 ")).isoformat()
+        except ValueError:
+            pass
+    return when.isoformat()
+
+
+def _open(data: bytes, limits: DecodeLimits) -> Image.Image:
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise fail(f"image too large to decode safely (decompression bomb?): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise fail("not a recognised image format (wrong extension or corrupt file)") from exc
+    except Exception as exc:  # plugins raise all sorts on malformed headers
+        raise fail(f"corrupt image header: {type(exc).__name__}: {exc}") from exc
+    width, height = img.size
+    if width * height > limits.max_pixels:
+        raise fail(
+            f"image too large to decode safely ({width}x{height} = "
+            f"{width * height / 1e6:.0f} MP > {limits.max_pixels / 1e6:.0f} MP limit)"
+        )
+    if width <= 0 or height <= 0:
+        raise fail(f"image has no pixels ({width}x{height})")
+    return img
+
+
+def _load(img: Image.Image, limits: DecodeLimits) -> None:
+    try:
+        # JPEG (and MPO) decode at 1/2, 1/4 or 1/8 size here (DCT scaling): the main speed-up
+        # for big photos. Other formats ignore the request.
+        img.draft("RGB", (limits.working_size, limits.working_size))
+        img.load()
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise fail(f"image too large to decode safely: {exc}") from exc
+    except MemoryError as exc:
+        raise fail("not enough memory to decode this image") from exc
+    except Exception as exc:  # truncated data, bad checksums, broken codec streams
+        raise fail(f"truncated or corrupt image data: {exc}") from exc
 
 
 def decode_bytes(
     data: bytes, limits: DecodeLimits
-) -> tuple[Image.Image, str, int, str | None, tuple[int, int]]:
+) -> tuple[PhotoInfo, Image.Image, tuple[int, int]]:
     """Decode ``data`` into the working image.
 
-    Returns (working RGB image, format, EXIF orientation, taken-at, oriented full size).
+    Returns (facts without the file fields, working RGB image, decoded size as stored).
     """
-    with warnings.catch_warnings():
-        # We enforce our own pixel limit below; PIL's warning would only add noise.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as exc:
-            raise _fail(f"image too large to decode safely (decompression bomb?): {exc}") from exc
-        except UnidentifiedImageError as exc:
-            raise _fail("not a recognised image format (wrong extension or corrupt file)") from exc
-        width, height = img.size
-        if width * height > limits.max_pixels:
-            raise _fail(
-                f"image too large to decode safely ({width}x{height} = "
-                f"{width * height / 1e6:.0f} MP > {limits.max_pixels / 1e6:.0f} MP limit)"
-            )
-        fmt = img.format or ""
-        try:
-            exif = img.getexif()
-        except Exception:  # a broken EXIF block must not lose the picture
-            exif = Image.Exif()
-        orientation = exif.get(EXIF_ORIENTATION, 1)
-        if not isinstance(orientation, int) or not 1 <= orientation <= 8:
-            orientation = 1
-        taken_at = _taken_at(exif)
-        try:
-            if fmt == "JPEG":
-                # DCT scaling: decode at 1/2, 1/4 or 1/8 size, the main speed-up for big JPEGs.
-                img.draft("RGB", (limits.working_size, limits.working_size))
-            img.load()
-        except Image.DecompressionBombError as exc:
-            raise _fail(f"image too large to decode safely: {exc}") from exc
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise _fail(f"truncated or corrupt image data: {exc}") from exc
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)
-    img = _to_rgb(img)
-    if orientation != 1:
-        img = img.transpose(_TRANSPOSE[orientation])
-    img.thumbnail(
+    img = _open(data, limits)
+    size = img.size
+    fmt = img.format or ""
+    exif = _exif(img)
+    file_orientation = _orientation(
+        img.info.get("original_orientation") or exif.get(EXIF_ORIENTATION)
+    )
+    taken_at = _taken_at(exif)
+    _load(img, limits)
+    decoded_size = img.size
+    pending = _orientation(_exif(img).get(EXIF_ORIENTATION))  # what no plugin applied yet
+    image = to_rgb(img)
+    # Resize before transposing: the bound is square, so the order does not change the result,
+    # and turning the small image is cheaper.
+    image.thumbnail(
         (limits.working_size, limits.working_size), Image.Resampling.BILINEAR, reducing_gap=2.0
     )
-    full = (height, width) if orientation in _SWAPS_AXES else (width, height)
-    return img, fmt, orientation, taken_at, full
-
-
-def decode_photo(path: Path, limits: DecodeLimits) -> Decoded:
-    """Read, hash and decode the photo at ``path``; raise :class:`PhotoError` on bad input."""
-    data, st = read_file(path, limits)
-    image, fmt, orientation, taken_at, (width, height) = decode_bytes(data, limits)
+    if pending != 1:
+        image = image.transpose(_TRANSPOSE[pending])
+    width, height = (size[1], size[0]) if pending in _SWAPS_AXES else size
     info = PhotoInfo(
-        content_hash=content_hash(data),
-        size=st.st_size,
-        mtime_ns=st.st_mtime_ns,
+        content_hash="",
+        size=len(data),
+        mtime_ns=0,
         width=width,
         height=height,
-        orientation=orientation,
+        orientation=file_orientation,
         format=fmt,
         taken_at=taken_at,
     )
-    return Decoded(info=info, image=image)
+    return info, image, decoded_size
+
+
+def decode_photo(path: Path | str | os.PathLike[str], limits: DecodeLimits) -> Decoded:
+    """Read, hash and decode the photo at ``path``; raise :class:`PhotoError` on bad input."""
+    data, st = read_file(path, limits.max_bytes)
+    info, image, decoded_size = decode_bytes(data, limits)
+    info.content_hash = content_hash(data)
+    info.size, info.mtime_ns = st.st_size, st.st_mtime_ns
+    return Decoded(info=info, image=image, decoded_size=decoded_size)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
+from PIL import Image
+
 from photod.ingest.decode import DecodeLimits, decode_photo
 from photod.pipeline.stage import INGEST, BaseStage
 from photod.pipeline.task import PhotoTask
@@ -28,6 +32,10 @@ class IngestStage(BaseStage):
         # Registering the HEIF opener is a process-wide PIL setting; do it when the stage is
         # built rather than at import time.
         pillow_heif.register_heif_opener()
+        # decode_photo enforces its own pixel limit and refuses real bombs; PIL's warning for
+        # merely big photos would only add noise. A filter set once here, because
+        # warnings.catch_warnings() around each decode is not thread-safe.
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
         cfg = services.config.ingest
         limits = DecodeLimits(
             working_size=cfg.working_size,
