@@ -15,7 +15,10 @@ class PathFilter:
     def __init__(self, library: LibraryConfig) -> None:
         self._patterns = list(library.ignore)
         self._extensions = frozenset(library.extensions)
-        self._roots = [str(r) for r in library.roots]
+        # Absolute, and longest first: a root nested in another (a labelled-examples folder
+        # inside the library) must strip its own prefix, or its parts would be matched as names.
+        roots = {os.path.abspath(str(r)) for r in library.roots}
+        self._roots = sorted(roots, key=len, reverse=True)
 
     def ignored_name(self, name: str) -> bool:
         """True if a file or folder *name* matches an ignore pattern."""
