@@ -9,10 +9,12 @@ entirely replaced; a leftover temporary file matches the library's ``*.photod-tm
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import secrets
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +103,7 @@ def replace(
     the original is intact and the temporary file removed. ``before_rename`` is a test hook.
     """
     check_writable(path, snapshot)
+    _sweep_stale(path)
     tmp = path.with_name(f".{path.name}{TMP_MARKER}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -128,6 +131,19 @@ def replace(
         raise
     _fsync_dir(path.parent)
     return new_state
+
+
+def _sweep_stale(path: Path, max_age_seconds: float = 3600.0) -> None:
+    """Delete temporary files an earlier, killed write of ``path`` left behind.
+
+    Only old ones: a younger one may belong to a write in progress in another process.
+    """
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}{TMP_MARKER}-*"):
+        with contextlib.suppress(OSError):
+            # ctime, not mtime: a keep_mtime write gives its temporary file an old mtime.
+            if time.time() - leftover.stat().st_ctime > max_age_seconds:
+                leftover.unlink()
+                log.info("removed %s, left by an interrupted write", leftover.name)
 
 
 def remove(path: Path, snapshot: Snapshot) -> None:
