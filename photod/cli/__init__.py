@@ -68,10 +68,11 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from photod.cli import daemon, query, scan
+    from photod.cli import daemon, metadata, query, scan
 
     cli.add_command(daemon.run_command)
     cli.add_command(scan.scan_command)
+    cli.add_command(metadata.metadata_group)
     for command in query.COMMANDS:
         cli.add_command(command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from photod.metadata.stage import MetadataStage
 from photod.plugins import hookimpl
 from photod.stages.heads import HeadsStage
 from photod.stages.index import IndexStage
@@ -11,5 +12,5 @@ from photod.stages.personalize import PersonalizeStage
 
 @hookimpl
 def photod_stages() -> list[type]:
-    """The built-in stages: ingest -> heads -> personalize -> index."""
-    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage]
+    """The built-in stages: ingest -> heads -> personalize -> index -> metadata."""
+    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage, MetadataStage]
