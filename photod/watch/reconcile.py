@@ -35,12 +35,19 @@ class ReconcileResult:
     unreadable: int = 0
 
 
-def walk_photos(root: Path, pfilter: PathFilter, *, follow_symlinks: bool) -> Iterator[str]:
-    """Every photo path below ``root`` (deterministic order; symlink loops are not followed)."""
+def walk_photos(
+    root: Path, pfilter: PathFilter, *, follow_symlinks: bool, unlisted: list[str] | None = None
+) -> Iterator[str]:
+    """Every photo path below ``root`` (deterministic order; symlink loops are not followed).
+
+    Folders that exist but could not be listed are logged and appended to ``unlisted``.
+    """
     visited: set[tuple[int, int]] = set()
 
     def onerror(exc: OSError) -> None:
         log.warning("cannot list %s: %s", exc.filename, exc.strerror)
+        if unlisted is not None and not isinstance(exc, FileNotFoundError):
+            unlisted.append(str(exc.filename))  # (a folder that vanished is really gone)
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=follow_symlinks):
         if follow_symlinks:
@@ -76,6 +83,23 @@ def _known(writer: IndexWriter) -> tuple[dict[str, tuple[int, int]], dict[str, t
     return writer.call(read)
 
 
+def _below(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
+
+
+def _record_bad_name(writer: IndexWriter, path: str, failed: dict[str, tuple]) -> None:
+    """A non-UTF-8 file name cannot be stored: record it (shown escaped) as a failure."""
+    shown = display(path)
+    try:
+        st: os.stat_result | None = os.stat(path, follow_symlinks=False)
+    except OSError:
+        st = None  # gone meanwhile
+    if st is not None and failed.get(shown) == (st.st_size, st.st_mtime_ns):
+        return  # recorded already: attempts must not grow with every rescan
+    reason = "file name is not valid UTF-8; rename the file to index it"
+    writer.call(lambda db: record_failure(db, shown, "ingest", reason, stat=st))
+
+
 def reconcile(
     writer: IndexWriter,
     library: LibraryConfig,
@@ -87,13 +111,15 @@ def reconcile(
     """Queue what changed under ``paths`` (default: every root) since the index last saw it.
 
     Deletions are swept only for the folders walked, and not at all when ``cancel`` was set
-    (a partial walk must not delete anything). ``force`` queues every photo.
+    (a partial walk must not delete anything); nor below a folder that could not be listed, nor
+    for a missing root (an unmounted disk is not a deleted library). ``force`` queues every photo.
     """
     pfilter = PathFilter(library)
     photos, failed = _known(writer)
     result = ReconcileResult()
     pending: list[str] = []
     walked: list[str] = []
+    unlisted: list[str] = []
     seen: set[str] = set()
 
     def flush() -> None:
@@ -105,9 +131,14 @@ def reconcile(
         top_s = os.path.abspath(str(top))
         if os.path.isfile(top_s):
             candidates = [top_s] if pfilter.is_photo(top_s) else []
+        elif paths is None and not os.path.isdir(top_s):
+            log.warning("photo folder %s is missing (unmounted?): its photos are kept", top_s)
+            continue
         else:
             walked.append(top_s)
-            candidates = walk_photos(Path(top_s), pfilter, follow_symlinks=library.follow_symlinks)
+            candidates = walk_photos(
+                Path(top_s), pfilter, follow_symlinks=library.follow_symlinks, unlisted=unlisted
+            )
         for path in candidates:
             if cancel is not None and cancel.is_set():
                 flush()
@@ -115,16 +146,7 @@ def reconcile(
             result.seen += 1
             if not storable(path):
                 result.unreadable += 1
-                shown, st = display(path), os.stat(path, follow_symlinks=False)
-                writer.call(
-                    lambda db, p=shown, s=st: record_failure(
-                        db,
-                        p,
-                        "ingest",
-                        "file name is not valid UTF-8; rename the file to index it",
-                        stat=s,
-                    )
-                )
+                _record_bad_name(writer, path, failed)
                 continue
             seen.add(path)
             try:
@@ -137,11 +159,7 @@ def reconcile(
                 if len(pending) >= BATCH:
                     flush()
     flush()
-    gone = [
-        p
-        for p in photos
-        if p not in seen and any(p == w or p.startswith(w.rstrip(os.sep) + os.sep) for w in walked)
-    ]
+    gone = [p for p in photos if p not in seen and _below(p, walked) and not _below(p, unlisted)]
     if gone:
         writer.call(lambda db: [jobs.enqueue(db, jobs.DELETE, p) for p in gone])
     result.deleted = len(gone)

@@ -167,10 +167,22 @@ def test_real_watch_limit_in_a_user_namespace(tmp_path, root):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     shell = f'echo 3 > {limit} && exec "$0" "$@"'
     out = subprocess.run(
-        ["unshare", "-Ur", "sh", "-c", shell, sys.executable, str(script), str(root),
-         str(tmp_path / "index.sqlite")],
-        capture_output=True, text=True, timeout=30, env=env,
-    )  # fmt: skip
+        [
+            "unshare",
+            "-Ur",
+            "sh",
+            "-c",
+            shell,
+            sys.executable,
+            str(script),
+            str(root),
+            str(tmp_path / "index.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["polling"] == [str(root)]  # 7 folders, 3 watches allowed: the kernel refused

@@ -36,11 +36,15 @@ def index_row(writer: IndexWriter, path: Path) -> None:
     st = path.stat()
     writer.call(
         lambda db: db["photos"].upsert(
-            {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-             "status": "indexed"},
+            {
+                "path": str(path),
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "status": "indexed",
+            },
             pk="path",
         )
-    )  # fmt: skip
+    )
 
 
 def test_create_queues_one_index_job_and_wakes(watcher, writer, root, wakes):
@@ -145,8 +149,16 @@ def test_delete_file_and_folder(writer, root, library):
 
 
 def test_ignored_names_queue_nothing(watcher, writer, root):
-    for name in (".hidden.jpg", ".thumbnails/t.jpg", "@eaDir/a.jpg/SYNOPHOTO.jpg", "a.xmp",
-                 "a.jpg.photod-tmp99", "notes.txt", "Thumbs.db", "album/.cache/x.jpg"):  # fmt: skip
+    for name in (
+        ".hidden.jpg",
+        ".thumbnails/t.jpg",
+        "@eaDir/a.jpg/SYNOPHOTO.jpg",
+        "a.xmp",
+        "a.jpg.photod-tmp99",
+        "notes.txt",
+        "Thumbs.db",
+        "album/.cache/x.jpg",
+    ):
         write_bytes(root / name)
     os.rename(root / "a.xmp", root / "b.xmp")
     (root / "notes.txt").unlink()
