@@ -29,10 +29,6 @@ EVENT_TYPE_ATTRIB = "attrib"  # watchdog >= 5; spelled out so an older one just 
 _CHANGED = {EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB}
 
 
-def _text(path: bytes | str) -> str:
-    return os.fsdecode(path)
-
-
 class EventRouter(FileSystemEventHandler):
     """A watchdog handler that records photo changes, moves and deletions in a :class:`Settler`.
 
@@ -55,6 +51,8 @@ class EventRouter(FileSystemEventHandler):
         self._clock = clock
         self._follow = follow_symlinks
         self._notify = notify
+        self._aliases: dict[str, str] = {}
+        self._roots: set[str] = set()
 
     def photo(self, path: str) -> bool:
         """A path photod would index."""
@@ -75,7 +73,7 @@ class EventRouter(FileSystemEventHandler):
     def route(self, event: FileSystemEvent) -> bool:
         """Record ``event``; True if it mattered to photod."""
         now = self._clock()
-        kind, src, is_dir = event.event_type, _text(event.src_path), event.is_directory
+        kind, src, is_dir = event.event_type, self._shown(event.src_path), event.is_directory
         visible = self.folder if is_dir else self.photo
         if kind in _CHANGED:
             if is_dir:
@@ -87,12 +85,20 @@ class EventRouter(FileSystemEventHandler):
                 return True
             return False
         if kind == EVENT_TYPE_DELETED:
+            if is_dir and src in self._roots:
+                # More often an unmounted disk or a share that is down than a deleted library.
+                log.warning(
+                    "photo folder %s disappeared: its photos are kept until a rescan "
+                    "finds them gone; restart photod to watch it again",
+                    src,
+                )
+                return False
             if visible(src):
                 self._settler.delete(src, now, is_dir=is_dir)
                 return True
             return False
         if kind == EVENT_TYPE_MOVED:
-            dst = _text(event.dest_path)
+            dst = self._shown(event.dest_path) if event.dest_path else ""
             src_ok, dst_ok = visible(src), bool(dst) and visible(dst)
             if src_ok and dst_ok:
                 self._settler.move(src, dst, now, is_dir=is_dir)
@@ -104,6 +110,21 @@ class EventRouter(FileSystemEventHandler):
                 self._settler.delete(src, now, is_dir=is_dir)
             return src_ok or dst_ok
         return False  # opened, closed without writing
+
+    def add_root(self, root: str, real: str) -> None:
+        """Events come from the folder ``real``: report them under the configured ``root``."""
+        self._roots.add(root)
+        if real != root:
+            self._aliases[real] = root
+
+    def _shown(self, path: bytes | str) -> str:
+        # A root that is a symlink is watched through its real path (inotify does not follow
+        # it), but photos are indexed under the configured path, as reconcile walks it.
+        text = os.fsdecode(path)
+        for real, shown in self._aliases.items():
+            if text == real or text.startswith(real + os.sep):
+                return shown + text[len(real) :]
+        return text
 
     def _arrived_folder(self, folder: str, now: float) -> bool:
         if not self.folder(folder):

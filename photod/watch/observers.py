@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 from collections.abc import Callable
 
 from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 OnExhausted = Callable[[OSError], None]
 ObserverFactory = Callable[[OnExhausted], BaseObserver]
@@ -101,8 +102,12 @@ else:
 
 
 def polling_observer(interval: float) -> BaseObserver:
-    """An observer that compares folder snapshots every ``interval`` seconds."""
-    return PollingObserver(timeout=interval)
+    """An observer that compares folder snapshots every ``interval`` seconds.
+
+    Snapshots use ``lstat``: following symlinked folders would recurse through a symlink loop
+    (exponentially, with two links) and report photos under looping paths.
+    """
+    return PollingObserverVFS(stat=os.lstat, listdir=os.scandir, polling_interval=interval)
 
 
 def stop_quietly(observer: BaseObserver | None) -> None:

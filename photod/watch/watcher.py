@@ -101,6 +101,7 @@ class LibraryWatcher:
         self._lock = threading.Lock()
         self._observers: dict[str, BaseObserver] = {}
         self._polling: list[str] = []
+        self._real: dict[str, str] = {}  # root -> the real folder watched
         self._exhausted: dict[str, OSError] = {}  # roots whose inotify ran out (any thread)
         self._warned = False
         self._stopping = threading.Event()
@@ -146,15 +147,20 @@ class LibraryWatcher:
                 log.warning("photo folder %s does not exist; not watching it", root)
                 return
             os.makedirs(root, exist_ok=True)
+        # A root that is a symlink is watched through its real path (inotify would watch the
+        # link itself); the router maps event paths back to the configured root.
+        self._real[root] = os.path.realpath(root)
+        self._router.add_root(root, self._real[root])
         if self._library.force_polling:
             self._start_polling(root)
             return
         observer: BaseObserver | None = None
         try:
             observer = self._factory(lambda exc, root=root: self._on_exhausted(root, exc))
-            observer.schedule(
-                self._router, root, recursive=True, follow_symlink=self._library.follow_symlinks
-            )
+            # Symlinks are never followed live: watchdog would chase a symlink loop and report
+            # photos under looping paths (a/loop/a/loop/...). With ``follow_symlinks`` the
+            # linked folders are covered by reconcile's rescans, which detect loops.
+            observer.schedule(self._router, self._real[root], recursive=True)
             observer.start()
         except OSError as exc:
             stop_quietly(observer)
@@ -183,7 +189,7 @@ class LibraryWatcher:
 
     def _start_polling(self, root: str) -> None:
         observer = polling_observer(self._poll_interval)
-        observer.schedule(self._router, root, recursive=True)
+        observer.schedule(self._router, self._real[root], recursive=True)
         observer.start()
         with self._lock:
             self._observers[root] = observer

@@ -250,3 +250,39 @@ def test_stop_is_idempotent_and_queues_held_deletions(writer, root):
     w.stop()
     w.stop()
     assert queued(writer) == [("delete", str(root / "a.jpg"), None)]
+
+
+@pytest.mark.parametrize("polling", [False, True], ids=["inotify", "polling"])
+def test_symlinked_root_and_symlink_loops(writer, tmp_path, polling):
+    real = tmp_path / "disk" / "photos"
+    (real / "a").mkdir(parents=True)
+    root = tmp_path / "Pictures"
+    root.symlink_to(real)  # a common set-up: ~/Pictures -> /mnt/...
+    (real / "a" / "loop").symlink_to(real)  # followed blindly: a/loop/a/loop/... forever
+    (real / "b").symlink_to(real / "a")
+    library = LibraryConfig(
+        roots=[root], follow_symlinks=True, force_polling=polling,
+        debounce_seconds=0.1, settle_seconds=0.1,
+    )  # fmt: skip
+    w = LibraryWatcher(library, writer, poll_interval=0.1)
+    w.start()
+    try:
+        write_bytes(real / "a" / "x.jpg")
+        # Indexed under the configured root, once, by its own path (not through the links).
+        assert jobs_after_quiet(writer, 1) == [("index", str(root / "a" / "x.jpg"), None)]
+    finally:
+        w.stop()
+
+
+def test_a_vanished_root_is_not_a_deleted_library(writer, root, library, caplog):
+    write_bytes(root / "a.jpg")
+    w = LibraryWatcher(library, writer)
+    w.start()
+    try:
+        (root / "a.jpg").unlink()
+        root.rmdir()
+        # The photo's own deletion is real; the root's is not taken as "delete everything".
+        assert jobs_after_quiet(writer, 1) == [("delete", str(root / "a.jpg"), None)]
+        assert any("disappeared" in r.getMessage() for r in caplog.records)
+    finally:
+        w.stop()
