@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from photod.fsutil import version_stat
 from photod.index import jobs
 from photod.index.photos import mark_missing, move_photo, purge_missing, record_failure, set_meta
 from photod.pipeline.runner import ThreadedPipeline, run_sequential
@@ -20,13 +21,6 @@ from photod.pipeline.task import PhotoTask
 from photod.services import Services
 
 log = logging.getLogger(__name__)
-
-
-def _stat_or_none(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
 
 
 class JobProcessor:
@@ -62,7 +56,7 @@ class JobProcessor:
             reason = f"photod stopped {job.attempts} times while processing this photo"
             self._services.writer.call(
                 lambda db, j=job, r=reason: record_failure(
-                    db, j.path, "pipeline", r, stat=_stat_or_none(Path(j.path))
+                    db, j.path, "pipeline", r, stat=version_stat(Path(j.path))
                 )
             )
         if self._pipeline:
@@ -126,7 +120,7 @@ class JobProcessor:
                     str(task.path),
                     task.error.stage,
                     str(task.error),
-                    stat=_stat_or_none(task.path),
+                    stat=version_stat(task.path),
                 )
             jobs.complete(db, task.job.id)
             self._touch(db)

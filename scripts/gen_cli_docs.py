@@ -5,6 +5,7 @@ Usage: .venv/bin/python scripts/gen_cli_docs.py
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -14,12 +15,25 @@ from photod.cli import cli
 OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
-def walk(command: click.Command, path: list[str]):
-    """Yield (full name, command) for every command and subcommand, depth first."""
-    yield " ".join(path), command
+def walk(
+    command: click.Command, name: str = "photod", parent: click.Context | None = None
+) -> Iterator[tuple[str, click.Context]]:
+    """Yield (full name, context) for every command and subcommand, depth first.
+
+    Contexts are chained like a real invocation, so inherited settings (``-h``) show.
+    """
+    ctx = click.Context(
+        command,
+        parent=parent,
+        info_name=name,
+        terminal_width=88,
+        max_content_width=88,
+        **command.context_settings,
+    )
+    yield ctx.command_path, ctx
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name], [*path, name])
+        for sub in sorted(command.commands):
+            yield from walk(command.commands[sub], sub, ctx)
 
 
 def render() -> str:
@@ -28,10 +42,8 @@ def render() -> str:
         "# photod command line\n",
         "Generated from `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.\n",
     ]
-    for name, command in walk(cli, ["photod"]):
-        with click.Context(command, info_name=name, terminal_width=88, max_content_width=88) as ctx:
-            text = command.get_help(ctx)
-        parts.append(f"## `{name}`\n\n```\n{text}\n```\n")
+    for name, ctx in walk(cli):
+        parts.append(f"## `{name}`\n\n```\n{ctx.command.get_help(ctx)}\n```\n")
     return "\n".join(parts)
 
 

@@ -20,7 +20,8 @@ def _gen():
 
 
 def test_every_command_has_help_text():
-    for name, command in _gen().walk(cli, ["photod"]):
+    for name, ctx in _gen().walk(cli):
+        command = ctx.command
         assert (command.help or "").strip(), f"`{name}` has no help text"
         for param in command.params:
             if isinstance(param, click.Option) and not param.hidden:

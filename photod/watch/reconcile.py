@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photod.config import LibraryConfig
+from photod.fsutil import version_stat
 from photod.index import jobs
 from photod.index.photos import record_failure
 from photod.index.writer import IndexWriter
@@ -149,11 +150,8 @@ def reconcile(
                 _record_bad_name(writer, path, failed)
                 continue
             seen.add(path)
-            try:
-                st = os.stat(path)
-                state = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                state = None  # unreadable or a broken link: let ingest record why
+            st = version_stat(path)
+            state = (st.st_size, st.st_mtime_ns) if st else None
             if force or state is None or (photos.get(path) != state and failed.get(path) != state):
                 pending.append(path)
                 if len(pending) >= BATCH:
