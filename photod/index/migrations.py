@@ -171,6 +171,7 @@ def _m0002_concepts(db: sqlite_utils.Database) -> None:
     run_script(
         db,
         """
+        ALTER TABLE concepts ADD COLUMN head TEXT;  -- head name; NULL: the kind's built-in
         ALTER TABLE concepts ADD COLUMN head_model TEXT;
         ALTER TABLE concepts ADD COLUMN metrics TEXT;
 

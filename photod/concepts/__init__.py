@@ -1,0 +1,1 @@
+"""Concepts: the store (index rows + versioned artifacts), training, scheduled retraining."""

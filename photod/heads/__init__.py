@@ -1,0 +1,1 @@
+"""Concept heads: the person head (faces), the object head (CLIP) and plugin heads."""

@@ -1,0 +1,18 @@
+"""The built-in heads, registered through the same ``photod_heads`` hook a plugin uses.
+
+Entry point (pyproject.toml): ``builtin_heads = "photod.heads.builtin"`` in the ``photod``
+group.
+"""
+
+from __future__ import annotations
+
+from photod.plugins import hookimpl
+
+
+@hookimpl
+def photod_heads() -> list[type]:
+    """The person head and the object/pet head."""
+    from photod.heads.object import ObjectHead
+    from photod.heads.person import PersonHead
+
+    return [PersonHead, ObjectHead]

@@ -1,0 +1,176 @@
+"""Shared features, computed once per photo for every head that needs them.
+
+Faces (boxes, landmarks, scores, embeddings) and the CLIP image embedding. Both backends load
+lazily and are shared by the heads stage and by training, so each model is in memory once.
+The CLIP embedding is cached in the index by content hash and model: a forced re-run after a
+retrain, a moved photo or a duplicate reuses it, and training mines negatives from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+from PIL import Image
+
+from photod.errors import ModelLoadError
+from photod.faces import create_face_backend, match_threshold
+from photod.faces.base import FaceBackend
+from photod.models.clip import ClipEmbedder
+from photod.pipeline.task import Face, PhotoTask
+from photod.services import Services
+
+log = logging.getLogger(__name__)
+
+FACES, CLIP = "faces", "clip"
+
+
+def _store_clip(db, rows: list[tuple[str, str, bytes]]) -> None:
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO clip_embeddings (content_hash, model, embedding) VALUES (?, ?, ?)",
+        rows,
+    )
+
+
+class SharedFeatures:
+    """Lazily built face backend and CLIP embedder plus the per-photo feature computation."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        face_backend: FaceBackend | None = None,
+        clip: ClipEmbedder | None = None,
+    ) -> None:
+        self._services = services
+        self._cfg = services.config
+        self._broken: set[str] = set()
+        if face_backend is not None:
+            self.__dict__["face_backend"] = face_backend
+        if clip is not None:
+            self.__dict__["clip"] = clip
+
+    @cached_property
+    def face_backend(self) -> FaceBackend:
+        """The configured face backend (models load on first detection)."""
+        return create_face_backend(self._cfg.faces, self._cfg.paths.cache_dir)
+
+    @cached_property
+    def clip(self) -> ClipEmbedder:
+        """The configured CLIP embedder (the model loads on first embedding)."""
+        c = self._cfg.clip
+        return ClipEmbedder(
+            c.model,
+            self._cfg.paths.cache_dir,
+            device=c.device,
+            batch_size=c.batch_size,
+            idle_unload_seconds=c.idle_unload_seconds,
+        )
+
+    @property
+    def face_threshold(self) -> float:
+        """Distance at which two faces are the same person."""
+        return match_threshold(self._cfg.faces, self.face_backend)
+
+    def compute(
+        self, tasks: Sequence[PhotoTask], needs: set[str], optional: set[str] = frozenset()
+    ) -> None:
+        """Fill ``task.faces`` and/or ``task.features["clip"]`` for each task, batched.
+
+        A feature in ``optional`` (wanted by a head that has no concept yet) whose model
+        cannot load is turned off with one error message instead of failing every photo.
+        """
+        for name in sorted(set(optional) - set(needs) - self._broken):
+            try:
+                self.compute(tasks, {name})
+            except ModelLoadError as exc:
+                log.error("%s features are off until the model is fixed: %s", name, exc)
+                self._broken.add(name)
+        if FACES in needs:
+            todo = [t for t in tasks if not self._reuse_faces(t)]
+            if todo:
+                for task, faces in zip(
+                    todo, self.face_backend.detect([t.image for t in todo]), strict=True
+                ):
+                    task.faces = faces
+        if CLIP in needs:
+            self._compute_clip(tasks)
+
+    def _reuse_faces(self, task: PhotoTask) -> bool:
+        # A forced re-run (after a retrain) of unchanged content: the stored faces are exact.
+        if not task.job.payload.get("force") or task.info is None:
+            return False
+        rows = (
+            self._services.reader()
+            .execute(
+                "SELECT f.x, f.y, f.w, f.h, f.score, f.embedding, f.landmarks FROM faces f "
+                "JOIN photos p ON p.id = f.photo_id "
+                "WHERE p.path = ? AND p.content_hash = ? AND f.model = ? ORDER BY f.id",
+                (str(task.path), task.info.content_hash, self.face_backend.model_id),
+            )
+            .fetchall()
+        )
+        if not rows or any(r[5] is None for r in rows):
+            return False
+
+        task.faces = [
+            Face(
+                box=(r[0], r[1], r[2], r[3]),
+                score=r[4],
+                model=self.face_backend.model_id,
+                embedding=np.frombuffer(r[5], dtype=np.float32).copy(),
+                landmarks=[tuple(p) for p in json.loads(r[6])] if r[6] else None,
+            )
+            for r in rows
+        ]
+        return True
+
+    def cached_clip(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached CLIP embeddings of these content hashes (current model)."""
+        if not hashes:
+            return {}
+        out: dict[str, np.ndarray] = {}
+        db = self._services.reader()
+        model = self.clip.model_id
+        for i in range(0, len(hashes), 500):
+            chunk = list(hashes[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            for h, blob in db.execute(
+                f"SELECT content_hash, embedding FROM clip_embeddings "
+                f"WHERE model = ? AND content_hash IN ({marks})",
+                [model, *chunk],
+            ).fetchall():
+                out[h] = np.frombuffer(blob, dtype=np.float32).copy()
+        return out
+
+    def clip_by_hash(self, images: Sequence[Image.Image], hashes: Sequence[str]) -> np.ndarray:
+        """CLIP embeddings of images with known content hashes, through the cache."""
+        cached = self.cached_clip(hashes)
+        missing = [i for i, h in enumerate(hashes) if h not in cached]
+        if missing:
+            embs = self.clip.embed([images[i] for i in missing])
+            rows = []
+            for i, e in zip(missing, embs, strict=True):
+                cached[hashes[i]] = e
+                rows.append((hashes[i], self.clip.model_id, e.astype(np.float32).tobytes()))
+            # Not awaited: the cache is an optimisation, the photo's commit does not need it.
+            self._services.writer.submit(lambda db: _store_clip(db, rows))
+        return np.stack([cached[h] for h in hashes])
+
+    def _compute_clip(self, tasks: Sequence[PhotoTask]) -> None:
+        ready = [t for t in tasks if t.info is not None and t.image is not None]
+        if not ready:
+            return
+        embs = self.clip_by_hash([t.image for t in ready], [t.info.content_hash for t in ready])
+        for task, emb in zip(ready, embs, strict=True):
+            task.features[CLIP] = emb
+
+    def close(self) -> None:
+        """Free both models."""
+        for name in ("face_backend", "clip"):
+            obj = self.__dict__.get(name)
+            if obj is not None:
+                obj.close()

@@ -1,0 +1,1 @@
+"""Model references, lazy model sessions and the CLIP image embedder."""

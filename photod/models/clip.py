@@ -1,0 +1,130 @@
+"""The CLIP image embedding, through open_clip.
+
+Model references:
+- ``ViT-B-32/laion2b_s34b_b79k``: an open_clip architecture and pretrained tag (downloaded
+  into ``<cache_dir>/models/open_clip`` the first time, if the hub can be reached);
+- ``hf-hub:org/repo``: an open_clip model on the Hugging Face hub (same cache);
+- ``local-dir:/path`` or a plain existing directory: ``open_clip_config.json`` plus weights;
+- ``ViT-B-32/random``: the architecture with random weights (benchmarks and tests only).
+Preprocessing comes with the weights (open_clip's config), never hard-coded here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from photod.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+
+def parse_reference(reference: str) -> tuple[str, str | None]:
+    """``reference`` -> (open_clip model name, pretrained tag or None)."""
+    if reference.startswith(("hf-hub:", "local-dir:")):
+        return reference, None
+    if Path(reference).expanduser().is_dir():
+        return "local-dir:" + str(Path(reference).expanduser()), None
+    arch, _, tag = reference.partition("/")
+    return arch, tag or None
+
+
+class ClipEmbedder:
+    """L2-normalised CLIP image embeddings; the model loads on first use, batched inference."""
+
+    def __init__(
+        self,
+        reference: str,
+        cache_dir: Path,
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        idle_unload_seconds: float = 0,
+    ) -> None:
+        self.reference = reference
+        self.model_id = reference  # stored with every embedding and every object head
+        self._cache_dir = cache_dir / "models" / "open_clip"
+        self._device = device
+        self._batch_size = batch_size
+        self._idle = idle_unload_seconds
+        self._lock = threading.Lock()
+        self._loaded: tuple | None = None
+        self._last_used = 0.0
+
+    def _resolve_device(self, torch) -> str:
+        if self._device != "auto":
+            return self._device
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def _load(self) -> tuple:
+        if self._loaded is not None:
+            return self._loaded
+        import open_clip
+        import torch
+
+        name, tag = parse_reference(self.reference)
+        device = self._resolve_device(torch)
+        random_weights = tag == "random"
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name,
+                pretrained=None if random_weights else tag,
+                device=device,
+                cache_dir=str(self._cache_dir),
+            )
+        except Exception as exc:
+            raise ModelLoadError(
+                f"CLIP model {self.reference!r} could not be loaded ({exc}). Use an open_clip "
+                "'arch/pretrained' tag or 'hf-hub:org/repo' with network access once (cached in "
+                f"{self._cache_dir}), or copy a model folder (open_clip_config.json + "
+                "open_clip_model.safetensors) and set clip.model to 'local-dir:/that/folder'."
+            ) from exc
+        if random_weights:
+            log.warning("CLIP %s has RANDOM weights: only for benchmarks and tests", name)
+        model.eval()
+        self._loaded = (torch, model, preprocess, device)
+        log.info("CLIP model %s loaded on %s", self.reference, device)
+        return self._loaded
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension (loads the model)."""
+        with self._lock:
+            _, model, _, _ = self._load()
+        return int(model.visual.output_dim)
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """``[len(images), dim]`` float32, L2-normalised."""
+        with self._lock:
+            torch, model, preprocess, device = self._load()
+            self._last_used = time.monotonic()
+            chunks = []
+            for i in range(0, len(images), self._batch_size):
+                batch = torch.stack(
+                    [preprocess(im.convert("RGB")) for im in images[i : i + self._batch_size]]
+                )
+                with torch.inference_mode():
+                    feats = model.encode_image(batch.to(device)).float()
+                feats = torch.nn.functional.normalize(feats, dim=-1)
+                chunks.append(feats.cpu().numpy())
+            return np.concatenate(chunks).astype(np.float32)
+
+    def unload_if_idle(self, now: float | None = None) -> bool:
+        """Free the model after ``idle_unload_seconds`` without use (0: keep it)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._loaded is None or not self._idle or now - self._last_used < self._idle:
+                return False
+            self._loaded = None
+            return True
+
+    def close(self) -> None:
+        """Drop the model."""
+        with self._lock:
+            self._loaded = None
