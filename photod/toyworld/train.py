@@ -1,0 +1,195 @@
+"""Train the tiny toy-world VLMs from scratch and save them as local model directories.
+
+Usage::
+
+    python -m photod.toyworld.train --model llava --out photod/toyworld/fixtures/toy-llava
+    python -m photod.toyworld.train --model blip2 --out photod/toyworld/fixtures/toy-blip2
+
+Data is generated on the fly: a rolling pool of recent scenes is refreshed with freshly
+rendered ones every step (a fixed set overfits; rendering every sample anew costs more CPU
+than the model step on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from photod.toyworld.fixture import save_fixture
+from photod.toyworld.metrics import caption_exact_match, heldout_scenes, prompt_text, vqa_accuracy
+from photod.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
+from photod.toyworld.scenes import Scene, SceneGenerator
+
+log = logging.getLogger(__name__)
+SCRIPT_VERSION = "1"
+
+
+def make_batch(kind: str, scenes: list[Scene], images: list, processor,
+               rng: np.random.Generator, vqa_share: float) -> dict[str, torch.Tensor]:
+    """Tokenise a training batch exactly as inference will (processor prefix + target)."""
+    tok = processor.tokenizer
+    prompts, targets = [], []
+    for s in scenes:
+        if kind == "llava" and rng.random() < vqa_share:
+            q, a = s.qa[int(rng.integers(len(s.qa)))]
+            prompts.append(prompt_text(kind, q))
+            targets.append(a)
+        else:
+            prompts.append(prompt_text(kind, None))
+            targets.append(s.caption())
+    enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
+    rows, labels = [], []
+    for ids, mask, target in zip(enc["input_ids"], enc["attention_mask"], targets, strict=False):
+        prefix = ids[mask.bool()].tolist()
+        tgt = tok(target, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        rows.append(prefix + tgt)
+        labels.append([-100] * len(prefix) + tgt)
+    width = max(len(r) for r in rows)
+    pad = tok.pad_token_id
+    input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+    lab = torch.tensor([r + [-100] * (width - len(r)) for r in labels])
+    attn = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    return {"input_ids": input_ids, "attention_mask": attn, "labels": lab,
+            "pixel_values": enc["pixel_values"]}
+
+
+class RollingPool:
+    """Recent scenes with their images; ``fresh`` new scenes replace the oldest each step."""
+
+    def __init__(self, gen: SceneGenerator, size: int) -> None:
+        self.gen = gen
+        self.scenes = gen.batch(size)
+        self.images = [s.image() for s in self.scenes]
+        self.next = 0
+
+    def refresh(self, fresh: int, max_objects: int) -> None:
+        """Render ``fresh`` new scenes (with at most ``max_objects`` objects)."""
+        for _ in range(fresh):
+            s = self.gen.sample(int(self.gen.rng.integers(1, max_objects + 1)))
+            self.scenes[self.next] = s
+            self.images[self.next] = s.image()
+            self.next = (self.next + 1) % len(self.scenes)
+
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[list[Scene], list]:
+        """A random batch from the pool."""
+        idx = rng.integers(0, len(self.scenes), size=n)
+        return [self.scenes[i] for i in idx], [self.images[i] for i in idx]
+
+
+def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 2% of the peak.
+
+    ``progress`` in [0, 1] is the larger of the step and wall-time fractions: on a shared
+    CPU the step rate varies, and a run cut by its time budget must still end at a low LR.
+    """
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, progress)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def evaluate(kind: str, model, processor, scenes: list[Scene]) -> dict[str, float]:
+    """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``."""
+    metrics = {"caption_exact_match": caption_exact_match(model, processor, scenes)}
+    if kind == "llava":
+        metrics["vqa_accuracy"] = vqa_accuracy(model, processor, scenes[: len(scenes) // 2])
+    model.train()
+    return metrics
+
+
+def _checkpoint(args, model, processor, size: TinySize, dev_scenes: list[Scene], step: int,
+                elapsed: float, history: list[dict], best: float) -> float:
+    """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
+    m = evaluate(args.model, model, processor, dev_scenes)
+    score = sum(m.values()) / len(m)
+    history.append({"step": step, "minutes": round(elapsed, 2), **m})
+    log.info("eval step %d: %s", step, m)
+    if score <= best:
+        return best
+    save_fixture(model, processor, Path(args.out), {
+        "script_version": SCRIPT_VERSION, "kind": args.model, "train_args": vars(args),
+        "size": size.to_dict(), "step": step, "minutes": round(elapsed, 2),
+        "dev_metrics": m, "history": history, "parameters": count_parameters(model)})
+    return score
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run training; saves the best checkpoint (by held-out score) to ``args.out``."""
+    torch.set_num_threads(args.threads)
+    size = TinySize(num_query_tokens=args.queries, lm_layers=args.lm_layers)
+    build = build_blip2 if args.model == "blip2" else build_llava
+    model, processor = build(size, seed=args.seed)
+    log.info("%s: %d parameters", args.model, count_parameters(model))
+    rng = np.random.default_rng(args.seed)
+    pool = RollingPool(SceneGenerator(args.seed, image_size=size.image_size), args.pool)
+    dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.seed + 7919)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    start, best, history = time.monotonic(), -1.0, []
+    model.train()
+    for step in range(args.steps):
+        elapsed = (time.monotonic() - start) / 60
+        if elapsed > args.minutes:
+            log.info("time budget reached at step %d", step)
+            break
+        max_objects = 2 if step < args.curriculum * args.steps else 3
+        pool.refresh(args.fresh, max_objects)
+        scenes, images = pool.sample(rng, args.batch)
+        batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, max(step / args.steps, elapsed / args.minutes), args.lr,
+                            args.warmup)
+        loss = model(**batch).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 50 == 0:
+            log.info("step %d loss %.4f lr %.2e %.1f min", step, loss.item(),
+                     opt.param_groups[0]["lr"], elapsed)
+        if (step + 1) % args.eval_every == 0:
+            best = _checkpoint(args, model, processor, size, dev_scenes, step + 1,
+                               elapsed, history, best)
+    # The final weights are the ones at the lowest LR: always evaluate them.
+    elapsed = (time.monotonic() - start) / 60
+    best = _checkpoint(args, model, processor, size, dev_scenes, step + 1, elapsed, history,
+                       best)
+    return {"best": best, "history": history}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (defaults are the ones the shipped fixtures used)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("blip2", "llava"), required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--minutes", type=float, default=35.0)
+    p.add_argument("--batch", type=int, default=48)
+    p.add_argument("--fresh", type=int, default=12)
+    p.add_argument("--pool", type=int, default=4096)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--curriculum", type=float, default=0.1)
+    p.add_argument("--vqa-share", type=float, default=0.4)
+    p.add_argument("--queries", type=int, default=32)
+    p.add_argument("--lm-layers", type=int, default=2)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--dev", type=int, default=200)
+    p.add_argument("--threads", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m photod.toyworld.train``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
