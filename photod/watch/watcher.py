@@ -134,6 +134,7 @@ class LibraryWatcher:
         self._kick.set()
         with self._lock:
             observers, self._observers = list(self._observers.values()), {}
+            self._polling, self._exhausted = [], {}  # a later start() decides afresh
         for observer in observers:
             stop_quietly(observer)
         if self._thread is not None:

@@ -189,3 +189,19 @@ def test_real_watch_limit_in_a_user_namespace(tmp_path, root):
     assert result["jobs"] == [["index", str(root / "album5" / "a.jpg")]]
     assert FIX in out.stderr and "/etc/sysctl.d/" in out.stderr
     assert out.stderr.count("falling back to polling") == 1
+
+
+def test_restart_after_stop_decides_afresh(writer, root):
+    library = LibraryConfig(roots=[root], debounce_seconds=0.1, settle_seconds=0.1)
+    w = LibraryWatcher(library, writer, poll_interval=0.1, observer_factory=limited_inotify(0))
+    w.start()
+    assert w.polling_roots == [root]
+    w.stop()
+    assert w.polling_roots == []
+    w.start()
+    try:
+        assert w.polling_roots == [root]
+        write_bytes(root / "a.jpg")
+        assert jobs_after_quiet(writer, 1) == [("index", str(root / "a.jpg"), None)]
+    finally:
+        w.stop()
