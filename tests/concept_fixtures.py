@@ -28,6 +28,8 @@ def source_image(name: str) -> Image.Image:
     from skimage import data
 
     arr = getattr(data, name)()
+    if arr.dtype != np.uint8:  # some are boolean or float
+        arr = (arr.astype(np.float32) * (255 if arr.max() <= 1 else 1)).astype(np.uint8)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     return Image.fromarray(np.ascontiguousarray(arr[..., :3]))

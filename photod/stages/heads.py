@@ -39,7 +39,8 @@ class HeadsStage(BaseStage):
         """Off when no head is registered; a head that fails to build is logged and skipped."""
         features = SharedFeatures(services)
         heads = []
-        for head_cls in services.plugins.collect("photod_heads"):
+        # dict.fromkeys: a head registered twice (entry point + loose file) runs once.
+        for head_cls in dict.fromkeys(services.plugins.collect("photod_heads")):
             try:
                 head = head_cls.create(services, features)
             except Exception as exc:  # a broken plugin head must not stop photod

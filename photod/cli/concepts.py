@@ -1,0 +1,307 @@
+"""``photod concept ...`` and ``photod faces ...``: teach photod people, pets and objects."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from photod.app import build_app
+from photod.cli import Context, pass_context
+from photod.concepts import store
+from photod.concepts.catalog import artifact_store
+from photod.concepts.scheduler import request_training, training_status
+from photod.concepts.store import ConceptError
+
+
+def _box(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        x, y, w, h = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            "use x,y,w,h as fractions of the photo, e.g. 0.5,0,0.5,1"
+        ) from None
+    return (x, y, w, h)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"photod: {message}", err=True)
+    sys.exit(1)
+
+
+def _check_person_examples(
+    app, concept: store.Concept, paths: list[str], box, force: bool = False
+) -> None:
+    """Refuse a person example whose face cannot be told, or that looks like someone else,
+    before it is stored (``--force`` skips the second check)."""
+    import numpy as np
+
+    from photod.concepts.context import TrainContext
+    from photod.concepts.training import Trainer
+    from photod.faces.base import distances
+    from photod.heads.examples import choose_faces
+
+    trainer = Trainer.for_stages(app.services, app.stages)
+    ctx = TrainContext.build(app.services, trainer.features)
+    known = store.list_examples(app.services.reader(), concept.id)
+    new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
+    backend = trainer.features.face_backend
+    thr = trainer.features.face_threshold
+    chosen, refused = choose_faces(known + new, ctx.faces_of, backend.metric, thr)
+    bad = [refused[p] for p in paths if p in refused]
+    anchors = [f.embedding for p, f in chosen.items() if p not in paths]
+    for p in paths:
+        if p in chosen and anchors and not force:
+            d = distances(backend.metric, chosen[p].embedding[None], np.stack(anchors)).min()
+            if d > thr:
+                bad.append(
+                    f"{p}: the face does not look like {concept.name}'s other examples "
+                    f"(distance {d:.2f} > {thr}); add it with --force if it is them."
+                )
+    if bad:
+        raise ConceptError("refused: " + " ".join(bad))
+
+
+def _add_examples(
+    ctx: Context, name: str, paths: list[str], box, *, create: dict | None = None, force=False
+):
+    config = ctx.config()
+    with build_app(config) as app:
+        w = app.services.writer
+        try:
+            if create is not None:
+                concept = w.call(lambda db: store.add_concept(db, name, **create))
+                (config.examples_dir / concept.name).mkdir(parents=True, exist_ok=True, mode=0o700)
+            else:
+                concept = store.require_concept(app.services.reader(), name)
+            if concept.kind == "person" and paths:
+                _check_person_examples(app, concept, paths, box, force)
+        except ConceptError as exc:
+            if create is not None and "exists already" not in str(exc):
+                w.call(lambda db: store.remove_concept(db, concept.id))
+            _fail(str(exc))
+
+        def add(db) -> float:
+            for p in paths:
+                store.add_example(db, concept.id, p, face_box=box)
+            return request_training(db, concept.id, config.concepts)
+
+        due = w.call(add)
+    click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining scheduled ({due:.0f}).")
+
+
+@click.group("concept")
+def concept_group() -> None:
+    """Manage your concepts (people, pets, objects) and their examples."""
+
+
+@concept_group.command("add")
+@click.argument("name")
+@click.argument("examples", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--kind", type=click.Choice(store.KINDS), required=True)
+@click.option("--class", "class_word", required=True, help="Class word: man, woman, dog, mug.")
+@click.option("--identifier", help="Word used in captions (default: NAME).")
+@click.option("--head", help="Head to use (default: person for people, object otherwise).")
+@click.option("--face", help="x,y,w,h (fractions) of the person's face in the examples.")
+@pass_context
+def add_command(ctx, name, examples, kind, class_word, identifier, head, face) -> None:
+    """Create concept NAME from EXAMPLES (photos of it)."""
+    create = {"kind": kind, "class_word": class_word, "identifier": identifier, "head": head}
+    paths = [str(Path(p).resolve()) for p in examples]
+    _add_examples(ctx, name, paths, _box(face), create=create)
+
+
+@concept_group.command("list")
+@pass_context
+def list_command(ctx: Context) -> None:
+    """List concepts with their kind, version and training state."""
+    with build_app(ctx.config()) as app:
+        db = app.services.reader()
+        jobs = {j["concept"]: j for j in training_status(db)}
+        for c in store.list_concepts(db):
+            n = len(store.list_examples(db, c.id))
+            job = jobs.get(c.name)
+            state = f", training {job['state']}" if job else ""
+            click.echo(f"{c.name}\t{c.kind} ({c.class_word})\tv{c.version}\t{n} examples{state}")
+
+
+@concept_group.command("show")
+@click.argument("name")
+@pass_context
+def show_command(ctx: Context, name: str) -> None:
+    """Show a concept: identifier, head, metrics, examples, training job."""
+    with build_app(ctx.config()) as app:
+        db = app.services.reader()
+        try:
+            c = store.require_concept(db, name)
+        except ConceptError as exc:
+            _fail(str(exc))
+        click.echo(f"name:        {c.name}\nidentifier:  {c.identifier}")
+        click.echo(f"kind:        {c.kind} ({c.class_word})\nhead:        {c.head_name}")
+        click.echo(f"version:     {c.version} ({c.head_model or 'not trained'})")
+        click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
+        for j in training_status(db):
+            if j["concept"] == c.name:
+                click.echo(f"training:    {j['state']} (attempts {j['attempts']})")
+        for e in store.list_examples(db, c.id):
+            click.echo(
+                f"example:     {e.path} [{e.source}]"
+                + (f" face {e.face_box}" if e.face_box else "")
+            )
+
+
+@concept_group.command("remove")
+@click.argument("name")
+@pass_context
+def remove_command(ctx: Context, name: str) -> None:
+    """Delete a concept, its versions and its detections (affected photos are re-run)."""
+    from photod.index import jobs
+
+    config = ctx.config()
+    with build_app(config) as app:
+        try:
+            c = store.require_concept(app.services.reader(), name)
+        except ConceptError as exc:
+            _fail(str(exc))
+
+        def remove(db) -> int:
+            paths = store.remove_concept(db, c.id)
+            for p in paths:
+                jobs.enqueue(db, jobs.INDEX, p, {"force": True})
+            return len(paths)
+
+        n = app.services.writer.call(remove)
+        artifact_store(config.paths.data_dir).remove(c.id)
+    click.echo(f"{c.name} removed; {n} photo(s) will be re-processed.")
+
+
+@concept_group.command("train")
+@click.argument("name")
+@click.option("--later", is_flag=True, help="Only schedule it (the daemon trains it).")
+@pass_context
+def train_command(ctx: Context, name: str, later: bool) -> None:
+    """Train NAME now (or schedule it with --later)."""
+    from photod.concepts.training import Trainer
+
+    config = ctx.config()
+    with build_app(config) as app:
+        try:
+            c = store.require_concept(app.services.reader(), name)
+            if later:
+                app.services.writer.call(lambda db: request_training(db, c.id, config.concepts))
+                click.echo(f"{c.name}: training scheduled.")
+                return
+            out = Trainer.for_stages(app.services, app.stages).train(c.id)
+        except ConceptError as exc:
+            _fail(str(exc))
+    click.echo(
+        f"{c.name}: version {out.version} active in {out.seconds:.1f} s; "
+        f"{len(out.rerun)} photo(s) queued for re-processing; metrics {json.dumps(out.metrics)}"
+    )
+
+
+@concept_group.group("examples")
+def examples_group() -> None:
+    """Add or remove a concept's example photos."""
+
+
+@examples_group.command("add")
+@click.argument("name")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--face", help="x,y,w,h (fractions) of the person's face in these photos.")
+@click.option("--force", is_flag=True, help="Add a face even if it looks like someone else.")
+@pass_context
+def examples_add(ctx: Context, name: str, paths: tuple[str, ...], face: str | None, force: bool):
+    """Add example photos to NAME (schedules a retraining)."""
+    _add_examples(ctx, name, [str(Path(p).resolve()) for p in paths], _box(face), force=force)
+
+
+@examples_group.command("remove")
+@click.argument("name")
+@click.argument("paths", nargs=-1, required=True)
+@pass_context
+def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
+    """Remove example photos from NAME (schedules a retraining)."""
+    config = ctx.config()
+    with build_app(config) as app:
+        try:
+            c = store.require_concept(app.services.reader(), name)
+        except ConceptError as exc:
+            _fail(str(exc))
+
+        def remove(db) -> int:
+            n = sum(store.remove_example(db, c.id, str(Path(p).resolve())) for p in paths)
+            if n:
+                request_training(db, c.id, config.concepts)
+            return n
+
+        n = app.services.writer.call(remove)
+    click.echo(f"{c.name}: {n} example(s) removed" + ("; retraining scheduled." if n else "."))
+
+
+@click.group("faces")
+def faces_group() -> None:
+    """Unnamed faces: group them and name the groups."""
+
+
+@faces_group.command("clusters")
+@click.option("--min-size", type=int, help="Smallest group (default: concepts.min_cluster_size).")
+@pass_context
+def clusters_command(ctx: Context, min_size: int | None) -> None:
+    """Update and list the groups of faces that match no person."""
+    from photod.faces.clusters import list_clusters, update_clusters
+    from photod.heads.features import SharedFeatures
+
+    config = ctx.config()
+    size = min_size or config.concepts.min_cluster_size
+    with build_app(config) as app:
+        f = SharedFeatures(app.services)
+        eps = config.concepts.cluster_eps or f.face_threshold
+        backend = f.face_backend
+        app.services.writer.call(
+            lambda db: update_clusters(db, backend.model_id, backend.metric, eps, size)
+        )
+        clusters = list_clusters(app.services.reader(), size)
+    if not clusters:
+        click.echo("no groups of unnamed faces yet")
+    for c in clusters:
+        sample = ", ".join(sorted(set(c.paths))[:3])
+        click.echo(f"cluster {c.id}: {c.size} faces, e.g. {sample}")
+
+
+@faces_group.command("name")
+@click.argument("cluster", type=int)
+@click.argument("name")
+@click.option("--class", "class_word", default="person", help="Class word for a new person.")
+@pass_context
+def name_command(ctx: Context, cluster: int, name: str, class_word: str) -> None:
+    """Make the faces of CLUSTER examples of person NAME (created if new)."""
+    from photod.faces.clusters import cluster_faces
+
+    config = ctx.config()
+    with build_app(config) as app:
+
+        def name_it(db) -> int:
+            faces = cluster_faces(db, cluster)
+            if not faces:
+                raise ConceptError(f"no cluster {cluster}; see `photod faces clusters`")
+            c = store.find_concept(db, name) or store.add_concept(
+                db, name, kind="person", class_word=class_word
+            )
+            if c.kind != "person":
+                raise ConceptError(f"{name} is a {c.kind}, not a person")
+            for path, box in faces:
+                store.add_example(db, c.id, path, face_box=box, source="cluster")
+            db.execute("DELETE FROM face_clusters WHERE cluster_id = ?", (cluster,))
+            request_training(db, c.id, config.concepts)
+            return len(faces)
+
+        try:
+            n = app.services.writer.call(name_it)
+        except ConceptError as exc:
+            _fail(str(exc))
+    click.echo(f"{name}: {n} face(s) added as examples; retraining scheduled.")

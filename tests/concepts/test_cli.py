@@ -1,0 +1,88 @@
+"""The concept and faces commands, end to end on a real index with the real dlib models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from concept_fixtures import face_variant, index_photos, make_config, save
+
+from photod.cli import Context
+from photod.cli.concepts import concept_group, faces_group
+from photod.concepts import store
+from photod.index.db import connect
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path):
+    """A config file whose plugin folder loads the built-in heads as a loose plugin file
+    (until pyproject.toml declares their entry point), and a CLI root with both groups."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "heads_shim.py").write_text("from photod.heads.builtin import photod_heads\n")
+    config = make_config(tmp_path, f"plugins:\n  paths: [{plugins}]\n")
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(cfg_file.read_text() + f"plugins:\n  paths: [{plugins}]\n")
+
+    @click.group()
+    @click.pass_context
+    def root(ctx):
+        ctx.obj = Context(cfg_file)
+
+    root.add_command(concept_group)
+    root.add_command(faces_group)
+    return CliRunner(), root, config
+
+
+def test_concept_lifecycle(cli_env, tmp_path):
+    runner, root, config = cli_env
+    ex = [save(face_variant("astronaut", s), tmp_path / f"ex/a{s}.jpg") for s in range(3)]
+    r = runner.invoke(
+        root, ["concept", "add", "Eileen", "--kind", "person", "--class", "woman", *ex]
+    )
+    assert r.exit_code == 0, r.output
+    assert (config.examples_dir / "Eileen").is_dir()
+    r = runner.invoke(root, ["concept", "train", "Eileen"])
+    assert r.exit_code == 0 and "version 1 active" in r.output, r.output
+    r = runner.invoke(root, ["concept", "list"])
+    assert "Eileen\tperson (woman)\tv1\t3 examples" in r.output
+    r = runner.invoke(root, ["concept", "show", "Eileen"])
+    assert "face-keys:dlib-resnet-v1" in r.output and r.output.count("example:") == 3
+    cam = save(face_variant("camera", 1), tmp_path / "ex/cam.jpg")
+    r = runner.invoke(root, ["concept", "examples", "add", "Eileen", cam])
+    assert r.exit_code == 1 and "does not look like Eileen" in r.output  # someone else
+    r = runner.invoke(root, ["concept", "examples", "remove", "Eileen", ex[0]])
+    assert "1 example(s) removed; retraining scheduled" in r.output
+    db = connect(config.index_path, readonly=True)
+    assert db.execute("SELECT state FROM training_jobs").fetchall() == [("queued",)]
+    r = runner.invoke(root, ["concept", "remove", "Eileen"])
+    assert r.exit_code == 0 and store.list_concepts(db) == []
+    r = runner.invoke(root, ["concept", "show", "Eileen"])
+    assert r.exit_code == 1 and "no concept named 'Eileen'" in r.output
+
+
+def test_faces_clusters_and_naming(cli_env, tmp_path):
+    runner, root, config = cli_env
+    from concept_fixtures import builtin_registry
+
+    from photod.index.writer import IndexWriter
+    from photod.services import Services
+
+    lib = tmp_path / "photos"
+    photos = [save(face_variant("camera", s), lib / f"c{s}.jpg") for s in range(4)]
+    photos.append(save(face_variant("astronaut", 1), lib / "a.jpg"))
+    with IndexWriter(config.index_path) as writer:
+        index_photos(Services(config, writer, builtin_registry()), photos)
+    r = runner.invoke(root, ["faces", "clusters", "--min-size", "3"])
+    assert r.exit_code == 0 and "cluster 1: 4 faces" in r.output, r.output
+    assert "cluster 2" not in r.output  # the lone astronaut face is noise
+    r = runner.invoke(root, ["faces", "name", "1", "Bob", "--class", "man"])
+    assert r.exit_code == 0, r.output
+    db = connect(config.index_path, readonly=True)
+    bob = store.find_concept(db, "Bob")
+    assert bob.kind == "person" and len(store.list_examples(db, bob.id)) == 4
+    assert all(e.face_box and e.source == "cluster" for e in store.list_examples(db, bob.id))
+    r = runner.invoke(root, ["concept", "train", "Bob"])
+    assert "version 1 active" in r.output and "4 photo(s) queued" in r.output, r.output
