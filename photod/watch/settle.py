@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from photod.fsutil import version_stat
 from photod.index import jobs
 
 # A burst of moves/deletes is flushed only after this much quiet (at least), so that a folder
@@ -90,8 +91,13 @@ class Settler:
     """
 
     def __init__(
-        self, debounce: float, settle: float, *, stat_fn: Callable[[str], os.stat_result] = os.stat
+        self,
+        debounce: float,
+        settle: float,
+        *,
+        stat_fn: Callable[[str], os.stat_result | None] = version_stat,
     ) -> None:
+        """``stat_fn`` returns None for a file that is gone (default: the index's version stat)."""
         self.debounce = debounce
         self.settle = settle
         self._stat = stat_fn
@@ -152,18 +158,11 @@ class Settler:
             for path, entry in list(self._changes.items()):
                 if now - entry.last_event < self.debounce:
                     continue
-                try:
-                    st = self._stat(path)
-                except FileNotFoundError:
-                    del self._changes[path]  # gone again: its deletion event does the rest
-                    continue
-                except OSError:
-                    # Cannot even stat it: let ingest try, and record why it failed.
+                st = self._stat(path)
+                if st is None or stat.S_ISDIR(st.st_mode):
+                    # Gone again (its deletion event does the rest), or a folder named like a
+                    # photo. A dangling link or a loop is kept: ingest records why it fails.
                     del self._changes[path]
-                    ready.append(Ready(path, None))
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    del self._changes[path]  # a folder or a device that is named like a photo
                     continue
                 current = (st.st_size, st.st_mtime_ns)
                 if current != entry.stat:

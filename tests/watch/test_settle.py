@@ -50,13 +50,20 @@ def test_new_event_restarts_debounce_and_settle(tmp_path):
     assert s.due(3.5)[1] == [Ready(str(photo), stat_of(photo))]
 
 
-def test_zero_settle_and_vanished_files(tmp_path):
+def test_zero_settle_vanished_files_folders_and_links(tmp_path):
     photo = write_bytes(tmp_path / "a.jpg")
+    dangling = tmp_path / "link.jpg"
+    dangling.symlink_to(tmp_path / "nowhere.jpg")
     s = Settler(debounce=0.0, settle=0.0)
-    s.change(str(photo), now=0.0)
-    s.change(str(tmp_path / "gone.jpg"), now=0.0)
-    s.change(str(tmp_path), now=0.0)  # a folder named like a photo is not one
-    assert s.due(0.0) == ([], [Ready(str(photo), stat_of(photo))])
+    for path in (photo, tmp_path / "gone.jpg", tmp_path, dangling):
+        s.change(str(path), now=0.0)
+    # Gone files and folders named like photos are dropped; a dangling link goes to ingest
+    # (which records why it fails), identified by the link's own stat.
+    lst = os.lstat(dangling)
+    assert s.due(0.0) == (
+        [],
+        [Ready(str(photo), stat_of(photo)), Ready(str(dangling), (lst.st_size, lst.st_mtime_ns))],
+    )
     assert s.pending() == 0
 
 
