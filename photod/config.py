@@ -90,6 +90,7 @@ class LibraryConfig(Section):
     settle_seconds: float = Field(2.0, ge=0, description="file must be unchanged this long")
     rescan_interval_minutes: float = Field(60.0, ge=0, description="0 disables periodic rescans")
     force_polling: bool = False
+    poll_interval_seconds: float = Field(2.0, gt=0, description="between snapshots when polling")
 
     @field_validator("roots", mode="after")
     @classmethod

@@ -57,6 +57,8 @@ def status_command(ctx: Context, as_json: bool) -> None:
         + (" (see `photod failures`)" if info["failures"] else "")
     )
     click.echo(f"daemon:         {info['daemon'] or 'not running'}")
+    if info["polling_roots"]:
+        click.echo(f"polling:        {', '.join(info['polling_roots'])} (inotify limit; see docs)")
     click.echo(f"last activity:  {_ago(info['last_activity'])}")
 
 

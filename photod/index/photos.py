@@ -174,11 +174,18 @@ def move_photo(db: sqlite_utils.Database, src: str, dst: str) -> int:
 
     Returns the number of photos moved (0 if src was unknown).
     """
+    src_lo, src_hi = _prefix_range(src)
+    known = db.conn.execute(
+        "SELECT count(*) FROM photos WHERE path = ? OR (path >= ? AND path < ?)",
+        (src, src_lo, src_hi),
+    ).fetchone()[0]
+    if not known:
+        # Nothing to move: leave the destination alone (the caller indexes it instead).
+        return 0
     # Whatever was indexed at the destination was overwritten by the move.
     lo, hi = _prefix_range(dst)
     db.conn.execute("DELETE FROM photos WHERE path = ? OR (path >= ? AND path < ?)", (dst, lo, hi))
     moved = db.conn.execute("UPDATE photos SET path = ? WHERE path = ?", (dst, src)).rowcount
-    src_lo, src_hi = _prefix_range(src)
     rows = db.conn.execute(
         "SELECT id, path FROM photos WHERE path >= ? AND path < ?", (src_lo, src_hi)
     ).fetchall()

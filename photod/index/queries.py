@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ def status(db: sqlite_utils.Database) -> dict[str, Any]:
         "concepts": db.conn.execute("SELECT count(*) FROM concepts").fetchone()[0],
         "last_activity": meta.get("last_activity"),
         "daemon": meta.get("daemon_state"),
+        "polling_roots": json.loads(meta.get("polling_roots") or "[]"),
     }
 
 

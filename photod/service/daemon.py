@@ -6,6 +6,7 @@ takes ``now`` so that tests drive the schedule without a patched clock.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -79,8 +80,15 @@ class Daemon:
         writer = self.app.services.writer
         self.processor = self.app.processor().start()
         writer.call(lambda db: set_meta(db, "daemon_state", f"running (pid {os.getpid()})"))
-        self.watcher = LibraryWatcher(config.library, writer, wake=self._wake.set)
+        self.watcher = LibraryWatcher(
+            config.library,
+            writer,
+            wake=self._wake.set,
+            poll_interval=config.library.poll_interval_seconds,
+        )
         self.watcher.start()
+        polling = json.dumps([str(p) for p in self.watcher.polling_roots])
+        writer.call(lambda db: set_meta(db, "polling_roots", polling))
         self._start_reconcile()
         now = time.monotonic()
         self._next_rescan = self._rescan_after(now)
