@@ -87,18 +87,18 @@ class ArtifactStore:
         d = self.concept_dir(concept_id) / f"v{version}"
         return load_file(str(d / TENSORS)), json.loads((d / META).read_text())
 
-    def prune(self, concept_id: int, active: int, keep: int = 2) -> None:
-        """Remove temporary folders and versions older than the ``keep`` latest up to active."""
+    def prune(self, concept_id: int, active: int, previous: int = 0) -> None:
+        """Keep the active and the previous version (for a rollback); remove the others,
+        temporary folders and orphans of killed runs included."""
         d = self.concept_dir(concept_id)
         if not d.is_dir():
             return
         for p in d.iterdir():
             if p.name.startswith(".v") and ".tmp-" in p.name:
                 shutil.rmtree(p, ignore_errors=True)
-        old = [v for v in self.versions(concept_id) if v <= active][:-keep] if keep else []
-        orphans = [v for v in self.versions(concept_id) if v > active]
-        for v in old + orphans:
-            shutil.rmtree(d / f"v{v}", ignore_errors=True)
+        for v in self.versions(concept_id):
+            if v not in (active, previous):
+                shutil.rmtree(d / f"v{v}", ignore_errors=True)
 
     def remove(self, concept_id: int) -> None:
         """Delete every version of a removed concept."""

@@ -103,7 +103,8 @@ class TrainingScheduler:
             log.info("re-queued %d training job(s) interrupted by the last stop", n)
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(1)},  # one training at a time
+            # One training at a time; syncing has its own thread so it never waits for one.
+            executors={"default": ThreadPoolExecutor(1), "sync": ThreadPoolExecutor(1)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -112,7 +113,7 @@ class TrainingScheduler:
         )
         self._scheduler.start()
         self._scheduler.add_job(
-            self.sync, "interval", seconds=self._sync_seconds, id="sync", executor="default"
+            self.sync, "interval", seconds=self._sync_seconds, id="sync", executor="sync"
         )
         self.sync()
         return self

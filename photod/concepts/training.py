@@ -122,7 +122,7 @@ class Trainer:
             return paths
 
         rerun = self.services.writer.call(switch)
-        self.artifacts.prune(concept_id, version)
+        self.artifacts.prune(concept_id, version, concept.version)
         log.info(
             "concept %s: version %d active, %d photo(s) to re-run, metrics %s",
             concept.name,
