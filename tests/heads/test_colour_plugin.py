@@ -1,0 +1,74 @@
+"""The shipped colour head (plugins/photod-colour), registered as a plugin like a third party
+would, trained through the same trainer as the built-ins, on real photographs."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from concept_fixtures import detections, index_photos, run_queue, save, source_image
+
+from photod.app import build_stages
+from photod.concepts import store
+from photod.concepts.augment import augment
+from photod.concepts.training import Trainer
+from photod.stages.heads import HeadsStage
+
+PLUGIN = Path(__file__).parents[2] / "plugins" / "photod-colour"
+
+
+@pytest.fixture
+def colour_plugin(monkeypatch):
+    monkeypatch.syspath_prepend(str(PLUGIN))  # as `pip install -e plugins/photod-colour` does
+    import photod_colour
+
+    yield photod_colour
+    sys.modules.pop("photod_colour", None)
+
+
+def test_entry_point_is_declared():
+    meta = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
+    assert meta["project"]["entry-points"]["photod"] == {"colour": "photod_colour"}
+
+
+def test_colour_concept_recognises_the_cat_not_grey_photos(
+    concept_services, colour_plugin, tmp_path
+):
+    services = concept_services
+    services.plugins.register(colour_plugin, "colour", "test")
+    stage = HeadsStage.create(services)
+    assert set(stage.heads_by_name) == {"person", "object", "colour"}
+    rng = np.random.default_rng(0)
+    cat = source_image("chelsea")
+    lib = tmp_path / "photos"
+    others = [
+        save(v, lib / f"o{n}{i}.jpg")
+        for n in ("camera", "coins", "astronaut", "rocket")
+        for i, v in enumerate(augment(source_image(n).resize((160, 160)), 2, rng))
+    ]
+
+    stages, _ = build_stages(services)
+    index_photos(services, others, stages=stages)
+    examples = [save(v, tmp_path / f"ex/cat{i}.jpg") for i, v in enumerate(augment(cat, 4, rng))]
+
+    def add(db):
+        c = store.add_concept(db, "Ginger", kind="pet", class_word="cat", head="colour")
+        for p in examples:
+            store.add_example(db, c.id, p)
+        return c.id
+
+    cid = services.writer.call(add)
+    heads_stage = next(s for s in stages if isinstance(s, HeadsStage))
+    out = Trainer(services, heads_stage.features, heads_stage.heads_by_name).train(cid)
+    assert out.metrics["leave_one_out_recall"] >= 0.75 and out.metrics["negatives"] == 8
+    assert len(out.rerun) == 8  # the head cannot tell from stored features: all photos re-run
+    new_cat = save(augment(cat, 1, np.random.default_rng(5))[0], lib / "cat.jpg")
+    index_photos(services, [new_cat], stages=stages)
+    [(name, _, version, head_model)] = detections(services, new_cat)
+    assert (name, version, head_model) == ("Ginger", 1, "colour-hist-18x4")
+
+    run_queue(services, stages)  # the forced re-runs of the library
+    assert sum(bool(detections(services, p)) for p in others) <= 1
