@@ -260,6 +260,64 @@ class ConceptsConfig(Section):
         return v.expanduser() if v else None
 
 
+class VlmTrainingConfig(Section):
+    """Concept-embedding training for one VLM (defaults: the reference's, for real models)."""
+
+    steps: int = Field(100, ge=1)
+    learning_rate: float = Field(1.0, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    grad_clip: float = Field(0.05, gt=0)
+    init_scale: float = Field(1.0, gt=0, description="norm of the raw embedding at init")
+    views: int = Field(20, ge=1, description="cached augmented views per example")
+    augment: bool = True
+    reg_lambda: float | None = Field(
+        None, ge=0, description="attention regulariser for captions; default per backend")
+    reg_lambda_vqa: float | None = Field(
+        None, ge=0, description="attention regulariser for VQA targets; default per backend")
+    kv_norm_match: bool = Field(True, description="BLIP-2 key/value norm matching")
+    checkpoint_every: int = Field(25, ge=0)
+    seed: int = 0
+    vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")
+
+
+class VlmModelConfig(Section):
+    """One configured VLM; ``id`` is recorded with every caption and names its embeddings."""
+
+    id: str = Field(..., min_length=1)
+    model: str = Field(..., description="'hf-hub:org/repo', 'local-dir:/path' or a directory")
+    backend: str = Field("auto", description="auto (from config.json), blip2, llava, plugin")
+    caption_prompt: str | None = Field(None, description="with {concepts}; default per backend")
+    plain_caption_prompt: str | None = None
+    question_template: str | None = Field(None, description="BLIP-2: 'Question: {} Answer:'")
+    training: VlmTrainingConfig = Field(default_factory=VlmTrainingConfig)
+
+
+class VlmConfig(Section):
+    """Vision-language models: captions and VQA with concept embeddings (MyVLM)."""
+
+    models: list[VlmModelConfig] = Field(
+        default_factory=list, description="no model: no captions (the stage is off)")
+    device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda:1, ...")
+    dtype: str = Field("auto", description="auto, fp32, bf16, fp16 (auto: fp32 on CPUs "
+                       "without native bf16)")
+    plain_captions: bool = Field(
+        True, description="caption photos where no concept fired (off saves most CPU time)")
+    questions: list[str] = Field(
+        default_factory=lambda: ["What is {concept} doing?", "Where is {concept}?"],
+        description="asked once per fired concept")
+    max_new_tokens: int = Field(40, ge=1)
+    batch_size: int = Field(8, ge=1)
+    idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
+
+    @field_validator("models", mode="after")
+    @classmethod
+    def _unique_ids(cls, v: list[VlmModelConfig]) -> list[VlmModelConfig]:
+        ids = [m.id for m in v]
+        if len(ids) != len(set(ids)):
+            raise ValueError("VLM ids must be unique")
+        return v
+
+
 class Config(Section):
     """The whole configuration; components receive their own section."""
 
@@ -274,6 +332,7 @@ class Config(Section):
     faces: FacesConfig = Field(default_factory=FacesConfig)
     clip: ClipConfig = Field(default_factory=ClipConfig)
     concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)
+    vlm: VlmConfig = Field(default_factory=VlmConfig)
 
     @property
     def index_path(self) -> Path:

@@ -1,0 +1,71 @@
+"""Concept training entry point for ``photod concept train``: one embedding per VLM.
+
+The concept store calls :func:`train_concept_embedding` with the same training images its
+head used (no train/validation leakage, reference defect 4) and the new version's folder;
+each configured VLM gets its embedding in ``<version folder>/vlm/<vlm id>.safetensors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from photod.vlm.embeddings import save_embedding
+from photod.vlm.runtime import VlmRuntime
+from photod.vlm.targets import OBJECT_QUESTIONS, PERSON_QUESTIONS, Target, generate_targets
+from photod.vlm.training import TrainExample, train_embedding
+
+log = logging.getLogger(__name__)
+
+
+def class_phrase(class_word: str) -> str:
+    """How the base VLM is asked about the concept: ``the dog``."""
+    return class_word if class_word.split()[0] in ("a", "an", "the") else f"the {class_word}"
+
+
+def train_concept_embedding(
+    runtime: VlmRuntime,
+    *,
+    identifier: str,
+    class_word: str,
+    kind: str,
+    images: Sequence[Image.Image],
+    version_dir: Path,
+    fired: Sequence[bool] | None = None,
+    targets: Mapping[int, Sequence[Target]] | None = None,
+    vlm_ids: Sequence[str] | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Train and save the concept's embedding for each VLM; returns their metadata by id.
+
+    ``fired[i]``: whether the concept's head recognises image ``i`` (default all; images
+    where it does not fire train without the token). ``targets[i]`` overrides the generated
+    targets of image ``i`` with the user's own ``(question or None, text)`` pairs.
+    """
+    if not images:
+        raise ValueError(f"{identifier}: no training images")
+    fired = list(fired) if fired is not None else [True] * len(images)
+    out: dict[str, dict[str, Any]] = {}
+    for vlm_id in vlm_ids or runtime.model_ids:
+        session = runtime.session(vlm_id)
+        settings = runtime.training_settings(vlm_id)
+        pool = PERSON_QUESTIONS if kind == "person" else OBJECT_QUESTIONS
+        use_vqa = runtime.model_config(vlm_id).training.vqa and session.family != "blip2"
+        per_image = generate_targets(
+            session, images, identifier, class_phrase(class_word), class_word,
+            questions=pool if use_vqa else (), overrides=targets)
+        examples = [TrainExample(im, t, f)
+                    for im, t, f in zip(images, per_image, fired, strict=True)]
+        # Checkpoints go to the cache: a version folder holds only finished artifacts.
+        ckpt = (Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
+                if runtime.cache_dir else None)
+        trained = train_embedding(session, examples, identifier, settings,
+                                  checkpoint_dir=ckpt, progress=progress)
+        meta = {**trained.meta, "targets": per_image}
+        save_embedding(version_dir, vlm_id, trained.vector, meta)
+        out[vlm_id] = meta
+    return out

@@ -1,0 +1,150 @@
+"""LLaVA-family backend: the concept token joins the projected visual tokens.
+
+Hook point (transformers 5.x ``LlavaForConditionalGeneration``): the inner model's
+``get_image_features`` is shadowed for one call. It returns one tensor per image (a list),
+so each image can get its own number of concept tokens; each token is rescaled to the mean
+norm of that image's visual tokens and needs one more image placeholder in the prompt.
+The regulariser reads the LM's eager attention probabilities (``output_attentions``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+from photod.vlm.base import VlmSession
+from photod.vlm.injection import HookSet, normalise
+
+
+class LlavaInjection(HookSet):
+    """Concept tokens appended after the projector, per image, while open."""
+
+    def __init__(
+        self,
+        model,
+        concepts: Sequence[Sequence[torch.Tensor]],
+        *,
+        cached: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        inner = model.model
+        original = inner.get_image_features
+        self.concepts = [list(c) for c in concepts]
+
+        # generate() picks the arguments to pass by inspecting the signature: keep it.
+        @functools.wraps(original)
+        def features(*args, **kwargs):
+            if cached is None:
+                out = original(*args, **kwargs)
+            else:  # training: frozen projector output, the vision tower is skipped
+                out = BaseModelOutputWithPooling(pooler_output=list(cached))
+            out.pooler_output = [
+                self._append(f, c) for f, c in zip(out.pooler_output, self.concepts, strict=True)
+            ]
+            return out
+
+        self.override(inner, features, "get_image_features")
+
+    @staticmethod
+    def _append(feats: torch.Tensor, concepts: list[torch.Tensor]) -> torch.Tensor:
+        if not concepts:
+            return feats
+        scale = feats.float().norm(dim=-1).mean()
+        toks = torch.stack([normalise(c).to(feats.device) for c in concepts]) * scale
+        return torch.cat([feats, toks.to(feats.dtype)], dim=0)
+
+
+class LlavaSession(VlmSession):
+    """``LlavaForConditionalGeneration`` (llava-1.5, llava-interleave-qwen, toy LLaVA)."""
+
+    family = "llava"
+    model_types = ("llava",)
+    default_reg_lambda = (0.0075, 10.0)
+    default_caption_prompt = "Please caption this image of {concepts}."
+    default_plain_caption_prompt = "Please caption this image."
+
+    @staticmethod
+    def model_class() -> type:
+        """The ``transformers`` class this backend loads."""
+        from transformers import LlavaForConditionalGeneration
+
+        return LlavaForConditionalGeneration
+
+    @property
+    def concept_dim(self) -> int:
+        """The LM's embedding width (the projector's output width)."""
+        return self.model.config.text_config.hidden_size
+
+    def frozen_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The projector output, one row of visual tokens per image."""
+        out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
+        return torch.stack(list(out.pooler_output))
+
+    @contextmanager
+    def injection(self, concepts, *, cached=None, record_attention=False):
+        """See :class:`LlavaInjection` (attention comes from the forward call itself)."""
+        with LlavaInjection(self.model, concepts, cached=cached) as inj:
+            yield inj
+
+    def prompt_text(self, question: str | None, identifiers: Sequence[str]) -> str:
+        """The processor's chat template if it has one, else ``<image> instruction``."""
+        text = self.caption_instruction(identifiers) if question is None else question
+        if getattr(self.processor, "chat_template", None):
+            msgs = [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}
+            ]
+            return self.processor.apply_chat_template(msgs, add_generation_prompt=True)
+        return f"{self.processor.image_token} {text}"
+
+    def place_concepts(self, ids: list[int], count: int) -> list[int]:
+        """One more image placeholder per concept, right after the image's own."""
+        if count == 0:
+            return ids
+        last = max(i for i, t in enumerate(ids) if t == self.image_token_id)
+        return ids[: last + 1] + [self.image_token_id] * count + ids[last + 1 :]
+
+    def training_loss(self, features, concepts, prompts, targets, with_regulariser):
+        """LM cross-entropy; regulariser on the attention other tokens give the concept."""
+        counts = [len(c) for c in concepts]
+        rows = self.training_rows(prompts, targets, counts)
+        size = self._image_size()
+        dummy = torch.zeros(len(targets), 3, size, size, device=self.device, dtype=self.dtype)
+        with self.injection(concepts, cached=features):
+            out = self.model(
+                input_ids=rows.input_ids,
+                attention_mask=rows.attention_mask,
+                pixel_values=dummy,
+                labels=rows.labels,
+                output_attentions=with_regulariser,
+            )
+        if not with_regulariser:
+            return out.loss, torch.zeros(len(targets), device=self.device)
+        return out.loss, self.regulariser(
+            out.attentions, rows.input_ids, rows.attention_mask, counts
+        )
+
+    def regulariser(
+        self, attentions, input_ids: torch.Tensor, mask: torch.Tensor, counts: Sequence[int]
+    ) -> torch.Tensor:
+        """Per row: sum over LM layers of mean(P[q -> concept]^2) over heads and the
+        non-padding tokens q after the concept (earlier ones cannot see it: causal)."""
+        if attentions is None or attentions[0] is None:
+            raise RuntimeError("the language model must use eager attention for the regulariser")
+        b, t = input_ids.shape
+        sel = torch.zeros(b, t, t, dtype=torch.bool, device=input_ids.device)
+        for i, k in enumerate(counts):
+            if k == 0:
+                continue
+            img_pos = (input_ids[i] == self.image_token_id).nonzero().flatten()
+            for p in img_pos[-k:].tolist():
+                sel[i, p + 1 :, p] = mask[i, p + 1 :].bool()
+        weight = sel.to(attentions[0].dtype)
+        n = weight.sum(dim=(1, 2)).clamp_min(1)
+        total = torch.zeros(b, device=input_ids.device, dtype=weight.dtype)
+        for p in attentions:  # (B, H, T, T)
+            total = total + (p**2 * weight[:, None]).sum(dim=(1, 2, 3)) / (n * p.shape[1])
+        return total

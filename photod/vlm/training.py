@@ -1,0 +1,184 @@
+"""Learning one concept embedding for one VLM (MyVLM's "Communicate" training).
+
+Only the embedding trains; the VLM is frozen, so the frozen features before the hook point
+are computed once per augmented view and reused every step. Each step takes every example
+(batch = the examples), one cached view and one target each; an example whose head did not
+fire trains without the token (per-image gating, reference defect 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from photod.vlm.augment import augmented_views
+from photod.vlm.base import VlmSession
+from photod.vlm.injection import normalise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Hyperparameters; the defaults are the reference's (for billion-parameter VLMs)."""
+
+    steps: int = 100
+    learning_rate: float = 1.0
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.05
+    init_scale: float = 1.0  # norm of the raw parameter at init (sets the effective step)
+    views: int = 20  # cached augmented views per image (view 0 is the image itself)
+    augment: bool = True
+    reg_lambda: float | None = None  # captioning targets; None: the backend's default
+    reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
+    kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
+    checkpoint_every: int = 25
+    seed: int = 0
+
+
+@dataclass
+class TrainExample:
+    """One training image, its targets (question or None for a caption, text) and whether
+    the concept's head fired on it."""
+
+    image: Image.Image
+    targets: list[tuple[str | None, str]]
+    fired: bool = True
+
+
+@dataclass
+class TrainedEmbedding:
+    """The result: the normalised vector and what produced it."""
+
+    vector: torch.Tensor  # (1, D), float32, CPU
+    meta: dict = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+
+
+def _cache_features(
+    session: VlmSession, examples: Sequence[TrainExample], settings: TrainSettings
+) -> list[torch.Tensor]:
+    """Frozen features per example, shape ``(views, ...)``."""
+    out = []
+    with torch.no_grad():
+        for i, ex in enumerate(examples):
+            views = augmented_views(
+                ex.image, settings.views if settings.augment else 1, seed=settings.seed * 1000 + i
+            )
+            feats = [
+                session.frozen_features(session.pixel_values(views[j : j + 16]))
+                for j in range(0, len(views), 16)
+            ]
+            out.append(torch.cat(feats))
+    return out
+
+
+def train_embedding(
+    session: VlmSession,
+    examples: Sequence[TrainExample],
+    identifier: str,
+    settings: TrainSettings | None = None,
+    *,
+    checkpoint_dir: Path | None = None,
+    progress: bool = True,
+) -> TrainedEmbedding:
+    """Train the embedding of the concept named ``identifier`` on ``examples``.
+
+    Deterministic for a given seed. Writes ``step_NNNN.safetensors`` checkpoints into
+    ``checkpoint_dir`` when given. Loss = LM cross-entropy + lambda * attention regulariser.
+    """
+    settings = settings or TrainSettings()
+    if not examples or not any(ex.targets for ex in examples):
+        raise ValueError("training a concept embedding needs examples with targets")
+    if settings.kv_norm_match is not None:
+        session.settings.kv_norm_match = settings.kv_norm_match
+    lam_cap = (
+        settings.reg_lambda if settings.reg_lambda is not None else session.default_reg_lambda[0]
+    )
+    lam_vqa = (
+        settings.reg_lambda_vqa
+        if settings.reg_lambda_vqa is not None
+        else session.default_reg_lambda[1]
+    )
+    start = time.perf_counter()
+    cached = _cache_features(session, examples, settings)
+    cache_s = time.perf_counter() - start
+    rng = random.Random(settings.seed)
+    gen = torch.Generator().manual_seed(settings.seed)
+    init = normalise(torch.rand(1, session.concept_dim, generator=gen)) * settings.init_scale
+    param = torch.nn.Parameter(init.reshape(1, -1).to(session.device))
+    opt = torch.optim.AdamW([param], lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    losses: list[float] = []
+    with_reg = lam_cap > 0 or lam_vqa > 0
+    bar = tqdm(
+        range(settings.steps),
+        desc=f"concept {identifier} ({session.model_id})",
+        disable=not progress,
+        leave=False,
+    )
+    for step in bar:
+        feats, concepts, prompts, targets, lams = [], [], [], [], []
+        for ex, views in zip(examples, cached, strict=True):
+            # Sampling copies nothing into the example: no shared list drifts (defect 1).
+            question, target = ex.targets[rng.randrange(len(ex.targets))]
+            feats.append(views[rng.randrange(views.shape[0])])
+            concepts.append([param] if ex.fired else [])
+            prompts.append(session.prompt_text(question, [identifier] if ex.fired else []))
+            targets.append(target)
+            lams.append((lam_cap if question is None else lam_vqa) if ex.fired else 0.0)
+        lm_loss, reg = session.training_loss(
+            torch.stack(feats), concepts, prompts, targets, with_reg
+        )
+        weights = torch.tensor(lams, device=reg.device, dtype=reg.dtype)
+        loss = lm_loss + (weights * reg).sum() / max(1, sum(ex.fired for ex in examples))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([param], settings.grad_clip)
+        opt.step()
+        losses.append(float(lm_loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if (
+            checkpoint_dir
+            and settings.checkpoint_every
+            and ((step + 1) % settings.checkpoint_every == 0)
+        ):
+            _checkpoint(checkpoint_dir, step + 1, param)
+    vector = normalise(param.detach()).reshape(1, -1).cpu()
+    meta = {
+        "vlm_id": session.model_id,
+        "family": session.family,
+        "identifier": identifier,
+        "dim": session.concept_dim,
+        "examples": len(examples),
+        "settings": asdict(settings),
+        "kv_norm_match": session.settings.kv_norm_match,
+        "final_loss": losses[-1] if losses else None,
+        "seconds": round(time.perf_counter() - start, 3),
+        "cache_seconds": round(cache_s, 3),
+    }
+    log.info(
+        "trained concept %s for %s in %.1f s (loss %.4f)",
+        identifier,
+        session.model_id,
+        meta["seconds"],
+        meta["final_loss"] or 0.0,
+    )
+    return TrainedEmbedding(vector, meta, losses)
+
+
+def _checkpoint(folder: Path, step: int, param: torch.Tensor) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {"embedding": param.detach().cpu().contiguous()},
+        str(folder / f"step_{step:04d}.safetensors"),
+    )
