@@ -66,10 +66,21 @@ def test_jpeg_uses_reduced_size_dct_decoding(tmp_path: Path) -> None:
 
     decoded = decode_photo(path, LIMITS)
 
-    # 1/8 scale (250 px) would be smaller than the working size, so libjpeg decodes at 1/4.
-    assert decoded.decoded_size == (500, 375)
-    assert max(decoded.image.size) <= LIMITS.working_size
+    # 1/8 scale gives 250 px, just under the working size (256): decoded straight to it.
+    assert decoded.decoded_size == (250, 188)
+    assert decoded.image.size == (250, 188)
     assert (decoded.info.width, decoded.info.height) == (2000, 1500)
+
+
+def test_jpeg_decodes_larger_then_resamples_when_no_scale_fits(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    Image.fromarray(gradient(1600, 1200)).save(path, quality=90)
+
+    decoded = decode_photo(path, LIMITS)
+
+    # 1/8 (200 px) would lose too much; 1/4 (400 px) covers 256 px and is resampled down.
+    assert decoded.decoded_size == (400, 300)
+    assert decoded.image.size == (256, 192)
 
 
 def test_non_jpeg_is_decoded_at_full_size_then_bounded(tmp_path: Path) -> None:
