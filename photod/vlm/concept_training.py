@@ -56,15 +56,26 @@ def train_concept_embedding(
         pool = PERSON_QUESTIONS if kind == "person" else OBJECT_QUESTIONS
         use_vqa = runtime.model_config(vlm_id).training.vqa and session.family != "blip2"
         per_image = generate_targets(
-            session, images, identifier, class_phrase(class_word), class_word,
-            questions=pool if use_vqa else (), overrides=targets)
-        examples = [TrainExample(im, t, f)
-                    for im, t, f in zip(images, per_image, fired, strict=True)]
+            session,
+            images,
+            identifier,
+            class_phrase(class_word),
+            class_word,
+            questions=pool if use_vqa else (),
+            overrides=targets,
+        )
+        examples = [
+            TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)
+        ]
         # Checkpoints go to the cache: a version folder holds only finished artifacts.
-        ckpt = (Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
-                if runtime.cache_dir else None)
-        trained = train_embedding(session, examples, identifier, settings,
-                                  checkpoint_dir=ckpt, progress=progress)
+        ckpt = (
+            Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
+            if runtime.cache_dir
+            else None
+        )
+        trained = train_embedding(
+            session, examples, identifier, settings, checkpoint_dir=ckpt, progress=progress
+        )
         meta = {**trained.meta, "targets": per_image}
         save_embedding(version_dir, vlm_id, trained.vector, meta)
         out[vlm_id] = meta

@@ -40,11 +40,15 @@ def test_no_concept_is_the_plain_model_bit_for_bit(session, monkeypatch):
     ims = images(3)
     pv = session.pixel_values(ims)
     ids, mask = session.pad_left([session.prefix_ids(session.prompt_text(None, []))] * 3)
-    extra = {"decoder_input_ids": torch.zeros_like(ids[:, :1])} if (
-        session.family == "blip2" and not session.decoder_only) else {}
+    extra = (
+        {"decoder_input_ids": torch.zeros_like(ids[:, :1])}
+        if (session.family == "blip2" and not session.decoder_only)
+        else {}
+    )
     before = session.model(input_ids=ids, attention_mask=mask, pixel_values=pv, **extra).logits
-    plain = session.model.generate(input_ids=ids, attention_mask=mask, pixel_values=pv,
-                                   max_new_tokens=6, do_sample=False)
+    plain = session.model.generate(
+        input_ids=ids, attention_mask=mask, pixel_values=pv, max_new_tokens=6, do_sample=False
+    )
     hooks_before = _hook_count(session.model)
     calls = _recording_generate(session, monkeypatch)
     e = _embedding(session)
@@ -54,8 +58,9 @@ def test_no_concept_is_the_plain_model_bit_for_bit(session, monkeypatch):
     after = session.model(input_ids=ids, attention_mask=mask, pixel_values=pv, **extra).logits
     assert torch.equal(before, after)
     assert _hook_count(session.model) == hooks_before
-    assert not any("forward" in vars(m) or "get_image_features" in vars(m)
-                   for m in session.model.modules())
+    assert not any(
+        "forward" in vars(m) or "get_image_features" in vars(m) for m in session.model.modules()
+    )
 
 
 def test_concept_changes_the_output(session):
@@ -64,8 +69,7 @@ def test_concept_changes_the_output(session):
     feats = session.frozen_features(session.pixel_values(ims))
     prompt = [session.prompt_text(None, ["rex"])]
     with torch.no_grad():
-        with_c, _ = session.training_loss(feats, [[_embedding(session)]], prompt, ["a dog"],
-                                          False)
+        with_c, _ = session.training_loss(feats, [[_embedding(session)]], prompt, ["a dog"], False)
         without, _ = session.training_loss(feats, [[]], prompt, ["a dog"], False)
     assert with_c.item() != without.item()
 
@@ -113,9 +117,13 @@ def test_blip2_key_value_norm_matching_in_every_cross_attention_layer(blip2):
     e, e2 = _embedding(blip2, 1), _embedding(blip2, 2)
     with torch.no_grad(), blip2.injection([[e, e2], [e]]):
         # Registered after the injection's hooks: they see the rescaled projections.
-        hs = [getattr(att, kind).register_forward_hook(
-            lambda m, a, o, kind=kind: seen[kind].append(o)) for att in layers
-            for kind in ("key", "value")]
+        hs = [
+            getattr(att, kind).register_forward_hook(
+                lambda m, a, o, kind=kind: seen[kind].append(o)
+            )
+            for att in layers
+            for kind in ("key", "value")
+        ]
         blip2.model.get_image_features(blip2.pixel_values(images(2)))
     for h in hs:
         h.remove()
@@ -170,8 +178,10 @@ def test_llava_token_after_projector_with_visual_norm(llava):
     pv = llava.pixel_values(ims)
     e = _embedding(llava)
     prompt = llava.prompt_text(None, ["rex"])
-    rows = [llava.place_concepts(llava.prefix_ids(prompt), 1),
-            llava.prefix_ids(llava.prompt_text(None, []))]
+    rows = [
+        llava.place_concepts(llava.prefix_ids(prompt), 1),
+        llava.prefix_ids(llava.prompt_text(None, [])),
+    ]
     ids, mask = llava.pad_left(rows)
     n_img = (ids == llava.image_token_id).sum(dim=1)
     assert n_img[0] == n_img[1] + 1  # one extra placeholder for the concept
@@ -195,14 +205,18 @@ def test_llava_regulariser_is_attention_other_tokens_give_the_concept(llava):
     prompts = [llava.prompt_text(None, ["rex"])]
     rows = llava.training_rows(prompts, ["rex left of a dog"], [1])
     with torch.no_grad(), llava.injection([[e]], cached=feats):
-        out = llava.model(input_ids=rows.input_ids, attention_mask=rows.attention_mask,
-                          pixel_values=torch.zeros(1, 3, 32, 32), output_attentions=True)
+        out = llava.model(
+            input_ids=rows.input_ids,
+            attention_mask=rows.attention_mask,
+            pixel_values=torch.zeros(1, 3, 32, 32),
+            output_attentions=True,
+        )
     with torch.no_grad():
         _, reg = llava.training_loss(feats, [[e]], prompts, ["rex left of a dog"], True)
     p = (rows.input_ids[0] == llava.image_token_id).nonzero().flatten()[-1]
     # The paper's direction: column p (attention *to* the concept) from later tokens,
     # not row p (the concept's own attention, the reference code's bug).
-    expected = sum(float((a[0, :, p + 1:, p] ** 2).mean()) for a in out.attentions)
+    expected = sum(float((a[0, :, p + 1 :, p] ** 2).mean()) for a in out.attentions)
     assert reg.item() == pytest.approx(expected, rel=1e-5)
     own_row = sum(float((a[0, :, p, :] ** 2).mean()) for a in out.attentions)
     assert reg.item() != pytest.approx(own_row, rel=1e-3)

@@ -1,0 +1,135 @@
+"""MyVLM as a :class:`~photod.evaluation.protocol.Personalizer` for ``photod eval``.
+
+``photod eval DATA --model toy-blip2 --personalizer photod.vlm.personalizer:myvlm``; the
+ablations are ``...:no_kv_norm``, ``...:no_regulariser``, ``...:plain`` (neither) and
+``...:reference`` (the reference's hyperparameters as they are). Toy fixtures (a folder with
+a toyworld ``manifest.json``) get the toy settings of :data:`TOY_SETTINGS`; real models the
+reference defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from photod.vlm.base import SessionSettings
+from photod.vlm.registry import load_session, photod_vlm_backends
+from photod.vlm.targets import generate_targets
+from photod.vlm.training import TrainExample, TrainSettings, train_embedding
+
+log = logging.getLogger(__name__)
+
+#: Per-family settings for the toy fixtures (measured: see docs/personalization.md).
+TOY_SETTINGS: dict[str, TrainSettings] = {
+    "blip2": TrainSettings(
+        steps=100, learning_rate=1.0, init_scale=1.0, views=8, kv_norm_match=False
+    ),
+    "llava": TrainSettings(steps=100, learning_rate=1.0, init_scale=1.0, views=8),
+}
+#: The toy models were trained on this instruction only.
+TOY_PROMPT = "describe the image"
+
+
+def is_toy(model_dir: Path) -> bool:
+    """A toyworld fixture carries a manifest naming its kind."""
+    f = Path(model_dir) / "manifest.json"
+    return f.exists() and "kind" in json.loads(f.read_text())
+
+
+class MyVLMPersonalizer:
+    """Learns one concept embedding per concept; captions with the fired ones appended."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        settings: TrainSettings | None = None,
+        overrides: dict[str, Any] | None = None,
+        name: str | None = None,
+        generated_targets: bool = False,
+        progress: bool = False,
+    ) -> None:
+        model_dir = Path(model_dir)
+        toy = is_toy(model_dir)
+        session_settings = SessionSettings(max_new_tokens=24, batch_size=32)
+        if toy:
+            session_settings.caption_prompt = TOY_PROMPT
+            session_settings.plain_caption_prompt = TOY_PROMPT
+        self.session = load_session(
+            str(model_dir),
+            photod_vlm_backends(),
+            model_id=model_dir.name,
+            settings=session_settings,
+        )
+        base = settings or (TOY_SETTINGS[self.session.family] if toy else TrainSettings())
+        self.settings = replace(base, **(overrides or {}))
+        self.generated_targets = generated_targets
+        self.progress = progress
+        self.name = name or f"myvlm:{model_dir.name}"
+        self.seconds: list[float] = []
+
+    def train(
+        self, concept, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
+    ) -> tuple[str, Any]:
+        """Train the embedding on the given targets (or base-model generated ones)."""
+        if self.generated_targets or not any(targets):
+            per_image = generate_targets(
+                self.session, images, concept.identifier, concept.class_phrase, concept.class_word
+            )
+        else:
+            per_image = [[(None, t) for t in ts] for ts in targets]
+        examples = [TrainExample(im, t) for im, t in zip(images, per_image, strict=True)]
+        trained = train_embedding(
+            self.session, examples, concept.identifier, self.settings, progress=self.progress
+        )
+        self.seconds.append(trained.meta["seconds"])
+        return (concept.identifier, trained.vector)
+
+    def caption(self, images: Sequence[Image.Image], fired: Sequence[Sequence[Any]]) -> list[str]:
+        """Captions with each image's fired concepts appended (none: the plain model)."""
+        return self.session.generate(list(images), [None] * len(images), [list(f) for f in fired])
+
+
+def myvlm(model_dir: Path) -> MyVLMPersonalizer:
+    """photod's settings (toy settings on toy fixtures)."""
+    return MyVLMPersonalizer(model_dir)
+
+
+def no_kv_norm(model_dir: Path) -> MyVLMPersonalizer:
+    """Ablation: without BLIP-2 key/value norm matching."""
+    return MyVLMPersonalizer(
+        model_dir,
+        overrides={"kv_norm_match": False},
+        name=f"myvlm-no-kv-norm:{Path(model_dir).name}",
+    )
+
+
+def with_kv_norm(model_dir: Path) -> MyVLMPersonalizer:
+    """Ablation: with BLIP-2 key/value norm matching."""
+    return MyVLMPersonalizer(
+        model_dir, overrides={"kv_norm_match": True}, name=f"myvlm-kv-norm:{Path(model_dir).name}"
+    )
+
+
+def no_regulariser(model_dir: Path) -> MyVLMPersonalizer:
+    """Ablation: without the attention regulariser."""
+    return MyVLMPersonalizer(
+        model_dir,
+        overrides={"reg_lambda": 0.0, "reg_lambda_vqa": 0.0},
+        name=f"myvlm-no-reg:{Path(model_dir).name}",
+    )
+
+
+def reference(model_dir: Path) -> MyVLMPersonalizer:
+    """The reference hyperparameters unchanged (kv norm matching on, 20 views)."""
+    return MyVLMPersonalizer(
+        model_dir,
+        settings=TrainSettings(kv_norm_match=True),
+        name=f"myvlm-reference:{Path(model_dir).name}",
+    )

@@ -1,0 +1,172 @@
+"""The personalize stage, the caption/ask commands, VlmConfig and embedding files, with a
+tiny LLaVA saved as a local model directory and a real SQLite index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import images, tiny_llava
+
+import photod.vlm.registry as vlm_registry
+from photod.cli import Context
+from photod.cli.vlm import ask_command, caption_command
+from photod.concepts.store import add_concept
+from photod.config import Config, VlmConfig, VlmModelConfig, load_config
+from photod.errors import ConfigError
+from photod.index.jobs import Job
+from photod.index.writer import IndexWriter
+from photod.pipeline.task import Detection, PhotoTask
+from photod.plugins import PluginRegistry
+from photod.services import Services
+from photod.stages.personalize import PersonalizeStage
+from photod.vlm.embeddings import list_embeddings, load_embedding, save_embedding
+from photod.vlm.runtime import concept_dir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny LLaVA written with save_pretrained (a local model reference)."""
+    out = tmp_path_factory.mktemp("models") / "tiny-llava"
+    model, proc = tiny_llava("llama")
+    model.save_pretrained(out)
+    proc.save_pretrained(out)
+    return out
+
+
+def _vlm_config(model_dir: Path, **kw) -> VlmConfig:
+    return VlmConfig(
+        models=[
+            VlmModelConfig(
+                id="tiny",
+                model=f"local-dir:{model_dir}",
+                caption_prompt="describe the image {concepts}",
+                plain_caption_prompt="describe the image",
+            )
+        ],
+        max_new_tokens=5,
+        questions=["what is {concept} doing ?"],
+        **kw,
+    )
+
+
+def _registry() -> PluginRegistry:
+    reg = PluginRegistry()
+    reg.register(vlm_registry, "vlm", "test")  # as the entry point would
+    return reg
+
+
+def _task(image, detections=()) -> PhotoTask:
+    return PhotoTask(
+        job=Job(1, "index", "/x.png"), path=Path("/x.png"), image=image, detections=list(detections)
+    )
+
+
+def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, model_dir):
+    config.vlm = _vlm_config(model_dir)
+    img = images(1)[0]
+    with IndexWriter(config.index_path) as writer:
+        services = Services(config, writer, _registry())
+        rex = writer.call(
+            lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex").id
+        )
+        emb = torch.rand(1, 48)
+        save_embedding(concept_dir(config.paths.data_dir, rex, 1), "tiny", emb, {"steps": 3})
+        stage = PersonalizeStage.create(services)
+        assert stage is not None
+        fired = _task(img, [Detection(rex, 0.9, "head", 1), Detection(rex, 0.7, "head", 1)])
+        stage.process(fired)
+        assert [(c.model, c.concept_versions) for c in fired.captions] == [("tiny", {"Rex": 1})]
+        assert [(a.question, a.model) for a in fired.answers] == [("what is rex doing ?", "tiny")]
+        plain = _task(img)
+        stage.process(plain)
+        assert plain.answers == [] and plain.captions[0].concept_versions == {}
+        # The untouched model's caption, token for token.
+        session = stage.runtime.session("tiny")
+        ids, mask = session.pad_left([session.prefix_ids(session.prompt_text(None, []))])
+        out = session.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            pixel_values=session.pixel_values([img]),
+            max_new_tokens=5,
+            do_sample=False,
+        )
+        expected = session.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        assert plain.captions[0].text == expected.strip()
+        stage.close()
+
+        config.vlm = _vlm_config(model_dir, plain_captions=False)
+        stage = PersonalizeStage.create(services)
+        quiet = _task(img)
+        stage.process(quiet)
+        assert quiet.captions == [] and quiet.answers == []
+
+
+def test_stage_is_off_without_models_or_backends(config: Config, model_dir):
+    with IndexWriter(config.index_path) as writer:
+        assert PersonalizeStage.create(Services(config, writer, _registry())) is None
+        config.vlm = _vlm_config(model_dir)
+        assert PersonalizeStage.create(Services(config, writer, PluginRegistry())) is None
+
+
+def test_vlm_config_section(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "vlm:\n  models:\n    - {id: small, model: 'hf-hub:org/repo'}\n  plain_captions: false\n"
+    )
+    cfg = load_config(f, environ={"PHOTOD_VLM__DTYPE": "fp32"})
+    assert cfg.vlm.models[0].training.learning_rate == 1.0  # reference default
+    assert cfg.vlm.dtype == "fp32" and cfg.vlm.plain_captions is False
+    f.write_text("vlm:\n  models:\n    - {id: a, model: x}\n    - {id: a, model: y}\n")
+    with pytest.raises(ConfigError, match="unique"):
+        load_config(f, environ={})
+
+
+def test_embedding_files_roundtrip(tmp_path):
+    t = torch.rand(1, 8)
+    save_embedding(tmp_path, "hf-hub:org/model", t, {"loss": 0.5})
+    got, meta = load_embedding(tmp_path, "hf-hub:org/model")
+    assert torch.equal(got, t) and meta == {"loss": 0.5}
+    assert load_embedding(tmp_path, "other") is None
+    assert list_embeddings(tmp_path) == ["hf-hub:org/model"]
+
+
+def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    # A loose plugin file: the same hook the entry point registers.
+    (plugin_dir / "vlm_builtin.py").write_text(
+        "from photod.vlm.registry import photod_vlm_backends  # noqa: F401\n"
+    )
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"paths: {{data_dir: {tmp_path / 'data'}, cache_dir: {tmp_path / 'cache'}, "
+        f"state_dir: {tmp_path / 'state'}}}\nlibrary: {{roots: [{photo_root}]}}\n"
+        f"plugins: {{paths: [{plugin_dir}]}}\n"
+        f"vlm:\n  max_new_tokens: 4\n  models:\n    - id: tiny\n      model: {model_dir}\n"
+        "      plain_caption_prompt: describe the image\n"
+    )
+    photo = photo_root / "p.png"
+    images(1)[0].save(photo)
+    runner = CliRunner()
+    r = runner.invoke(caption_command, [str(photo), "--plain", "--json"], obj=Context(cfg))
+    assert r.exit_code == 0, r.output
+    assert '"model": "tiny"' in r.output and '"concepts": []' in r.output
+    r = runner.invoke(ask_command, [str(photo), "what is the image ?", "--plain"], obj=Context(cfg))
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(caption_command, [str(photo), "--concept", "Nobody"], obj=Context(cfg))
+    assert r.exit_code != 0 and "Nobody" in str(r.exception)
+    config = load_config(cfg, environ={})
+    with IndexWriter(config.index_path) as writer:
+        rex = writer.call(
+            lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex")
+        )
+        writer.call(
+            lambda db: db.execute("UPDATE concepts SET version = 2 WHERE id = ?", (rex.id,))
+        )
+    save_embedding(concept_dir(config.paths.data_dir, rex.id, 2), "tiny", torch.rand(1, 48))
+    r = runner.invoke(caption_command, [str(photo), "--concept", "Rex", "--json"], obj=Context(cfg))
+    assert r.exit_code == 0, r.output
+    assert '"concepts": [\n      "rex"\n    ]' in r.output

@@ -1,0 +1,100 @@
+"""Training one concept embedding: reproducible, only the embedding moves, gating per image,
+checkpoints, generated targets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import FAMILIES, images
+
+from photod.vlm.targets import OBJECT_QUESTIONS, generate_targets, personalise
+from photod.vlm.training import TrainExample, TrainSettings, train_embedding
+
+
+@pytest.fixture(scope="module", params=["blip2-opt", "llava-qwen2"])
+def small(request):
+    s = FAMILIES[request.param]()
+    s.settings.max_new_tokens = 5
+    return s
+
+
+def _examples(fired=(True, True)) -> list[TrainExample]:
+    return [
+        TrainExample(im, [(None, "rex left of a red circle"), ("what is rex ?", "a dog")], f)
+        for im, f in zip(images(len(fired), seed=3), fired, strict=True)
+    ]
+
+
+FAST = TrainSettings(steps=12, views=3, learning_rate=0.1, checkpoint_every=5)
+
+
+def test_training_is_reproducible_and_moves_only_the_embedding(small, tmp_path):
+    before = {k: v.clone() for k, v in small.model.state_dict().items()}
+    a = train_embedding(small, _examples(), "rex", FAST, checkpoint_dir=tmp_path, progress=False)
+    b = train_embedding(small, _examples(), "rex", FAST, progress=False)
+    c = train_embedding(
+        small, _examples(), "rex", TrainSettings(**{**FAST.__dict__, "seed": 1}), progress=False
+    )
+    assert torch.equal(a.vector, b.vector) and a.losses == b.losses
+    assert not torch.equal(a.vector, c.vector)
+    assert a.vector.shape == (1, small.concept_dim)
+    assert torch.allclose(a.vector.norm(), torch.tensor(1.0))
+    assert all(torch.equal(v, small.model.state_dict()[k]) for k, v in before.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "step_0005.safetensors",
+        "step_0010.safetensors",
+    ]
+    assert a.meta["vlm_id"] == small.model_id and a.meta["settings"]["steps"] == 12
+
+
+def test_training_lowers_the_loss(small):
+    ex = _examples()[:1]
+    ex[0].targets = [(None, "rex left of a red circle")]
+    out = train_embedding(
+        small,
+        ex,
+        "rex",
+        TrainSettings(steps=40, views=1, augment=False, learning_rate=0.3),
+        progress=False,
+    )
+    assert out.losses[-1] < out.losses[0]
+
+
+def test_gating_is_per_image(small, monkeypatch):
+    seen = []
+    real = small.training_loss
+
+    def spy(features, concepts, prompts, targets, reg):
+        seen.append([len(c) for c in concepts])
+        return real(features, concepts, prompts, targets, reg)
+
+    monkeypatch.setattr(small, "training_loss", spy)
+    train_embedding(
+        small, _examples((True, False)), "rex", TrainSettings(steps=2, views=1), progress=False
+    )
+    assert seen == [[1, 0], [1, 0]]  # the head did not fire on image 2: no token there
+
+
+def test_personalise_replaces_the_class_phrase():
+    assert personalise("a dog on a beach", "rex", "the dog", "dog") == "rex on a beach"
+    assert personalise("the Dog runs", "rex", "the dog", "dog") == "rex runs"
+    assert personalise("a brown dog", "rex", "the dog", "dog") == "a brown rex"
+    assert personalise("a beach", "rex", "the dog", "dog") == "rex, a beach"
+
+
+def test_targets_are_generated_and_overridable(small):
+    pool = tuple(OBJECT_QUESTIONS[:2])
+    ims = images(2)
+    got = generate_targets(
+        small,
+        ims,
+        "sks",
+        "the mug",
+        "mug",
+        questions=pool,
+        overrides={1: [(None, "sks on a table")]},
+    )
+    assert got[1] == [(None, "sks on a table")]
+    assert [q for q, _ in got[0]] == [None, "What color is sks?", "Where is sks in the image?"]
+    assert all("sks" in t for _, t in got[0])  # each target names the concept
+    assert pool == tuple(OBJECT_QUESTIONS[:2])  # the shared pool is never mutated
