@@ -22,6 +22,9 @@ def setup_logging(verbose: int) -> None:
     else:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=max(level, logging.DEBUG), format=fmt, stream=sys.stderr, force=True)
+    if verbose < 2:
+        # APScheduler logs every run of its periodic jobs at INFO: noise in the journal.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class Context:
@@ -68,10 +71,12 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from photod.cli import daemon, metadata, query, scan
+    from photod.cli import concepts, daemon, metadata, query, scan
 
     cli.add_command(daemon.run_command)
     cli.add_command(scan.scan_command)
+    cli.add_command(concepts.concept_group)
+    cli.add_command(concepts.faces_group)
     cli.add_command(metadata.metadata_group)
     for command in query.COMMANDS:
         cli.add_command(command)

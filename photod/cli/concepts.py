@@ -12,8 +12,9 @@ from photod.app import build_app
 from photod.cli import Context, pass_context
 from photod.concepts import store
 from photod.concepts.catalog import artifact_store
-from photod.concepts.scheduler import request_training, training_status
+from photod.concepts.scheduler import request_training
 from photod.concepts.store import ConceptError
+from photod.index.queries import training_status
 
 
 def _box(value: str | None) -> tuple[float, float, float, float] | None:

@@ -60,6 +60,11 @@ def status_command(ctx: Context, as_json: bool) -> None:
     if info["polling_roots"]:
         click.echo(f"polling:        {', '.join(info['polling_roots'])} (inotify limit; see docs)")
     click.echo(f"last activity:  {_ago(info['last_activity'])}")
+    for job in info["training"]:
+        when = job["started_at"] if job["state"] == "running" else job["due_at"]
+        label = "since" if job["state"] == "running" else "due"
+        error = f" (last error: {job['last_error']})" if job["last_error"] else ""
+        click.echo(f"training:       {job['concept']} {job['state']}, {label} {_ago(when)}{error}")
 
 
 @click.command("search")

@@ -57,16 +57,6 @@ def request_training(
     return due
 
 
-def training_status(db: sqlite_utils.Database) -> list[dict]:
-    """Queued, running and failed training jobs (for ``photod status``)."""
-    rows = db.execute(
-        "SELECT c.name, t.state, t.due_at, t.started_at, t.attempts, t.last_error "
-        "FROM training_jobs t JOIN concepts c ON c.id = t.concept_id ORDER BY t.due_at"
-    ).fetchall()
-    keys = ("concept", "state", "due_at", "started_at", "attempts", "last_error")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
 class TrainingScheduler:
     """Runs due training jobs, one at a time, in an APScheduler background thread."""
 

@@ -81,7 +81,18 @@ def status(db: sqlite_utils.Database) -> dict[str, Any]:
         "last_activity": meta.get("last_activity"),
         "daemon": meta.get("daemon_state"),
         "polling_roots": json.loads(meta.get("polling_roots") or "[]"),
+        "training": training_status(db),
     }
+
+
+def training_status(db: sqlite_utils.Database) -> list[dict]:
+    """Queued, running and failed concept-training jobs (for ``photod status``)."""
+    rows = db.execute(
+        "SELECT c.name, t.state, t.due_at, t.started_at, t.attempts, t.last_error "
+        "FROM training_jobs t JOIN concepts c ON c.id = t.concept_id ORDER BY t.due_at"
+    ).fetchall()
+    keys = ("concept", "state", "due_at", "started_at", "attempts", "last_error")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 def failures(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:

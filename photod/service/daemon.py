@@ -6,6 +6,7 @@ takes ``now`` so that tests drive the schedule without a patched clock.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from photod.app import App, build_app
+from photod.concepts.runtime import ConceptRuntime
 from photod.config import Config
 from photod.errors import PhotodError
 from photod.index import jobs
@@ -41,12 +43,18 @@ class Daemon:
         self.app: App | None = None
         self.processor: JobProcessor | None = None
         self.watcher: LibraryWatcher | None = None
+        self.concepts: ConceptRuntime | None = None
         self._next_rescan = self._next_watchdog = self._next_status = 0.0
         self._idle_since_purge = False
 
     # -- signals -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop (draining in-flight work), SIGHUP reloads the configuration."""
+        """SIGTERM/SIGINT stop (draining in-flight work), SIGHUP reloads the configuration.
+
+        SIGUSR1 writes every thread's stack to stderr (the journal): how to see what a
+        stuck daemon is doing without stopping it.
+        """
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
         signal.signal(signal.SIGINT, lambda *_: self.request_stop())
         signal.signal(signal.SIGHUP, lambda *_: self.request_reload())
@@ -80,6 +88,9 @@ class Daemon:
         writer = self.app.services.writer
         self.processor = self.app.processor().start()
         writer.call(lambda db: set_meta(db, "daemon_state", f"running (pid {os.getpid()})"))
+        # Scheduled retraining and the labelled-examples folder (it has its own watcher:
+        # an example is not a library photo).
+        self.concepts = ConceptRuntime(self.app, wake=self._wake.set).start()
         self.watcher = LibraryWatcher(
             config.library,
             writer,
@@ -179,6 +190,9 @@ class Daemon:
         self.notifier.ready(self._status_line())
 
     def _stop_components(self) -> None:
+        if self.concepts:
+            self.concepts.stop()
+            self.concepts = None
         self._cancel_reconcile.set()
         if self.watcher:
             self.watcher.stop()

@@ -42,7 +42,11 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                # Never let a slow reader block the main loop (it would starve the queue).
+                self._sock.setblocking(False)
             self._sock.sendto("\n".join(lines).encode(), self._address)
+        except BlockingIOError:
+            log.debug("notify socket full; dropped %s", lines)
         except OSError as exc:
             log.warning("cannot notify systemd: %s", exc)
 

@@ -22,9 +22,10 @@ from PIL import Image
 from photod.app import build_stages
 from photod.concepts import store
 from photod.concepts.runtime import ConceptRuntime
-from photod.concepts.scheduler import request_training, training_status
+from photod.concepts.scheduler import request_training
 from photod.concepts.training import Trainer
 from photod.index import jobs
+from photod.index.queries import training_status
 from photod.index.writer import IndexWriter
 from photod.services import Services
 

@@ -7,35 +7,54 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 
 class NotifySocket:
-    """The datagram socket systemd would listen on (``NOTIFY_SOCKET``)."""
+    """The datagram socket systemd would listen on (``NOTIFY_SOCKET``), read continuously
+    like systemd does."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
         self.messages: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def wait_for(self, line: str, timeout: float = 30.0) -> list[str]:
-        """Collect datagrams until one has ``line``; return everything received so far."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+    def _read(self) -> None:
+        while not self._closed:
             try:
                 data = self.sock.recv(4096).decode()
-            except TimeoutError:
-                break
-            self.messages.extend(data.split("\n"))
-            if line in data.split("\n"):
-                return self.messages
-        raise AssertionError(f"no {line!r} from photod within {timeout} s: {self.messages}")
+            except (TimeoutError, OSError):
+                continue
+            with self._cond:
+                self.messages.extend(data.split("\n"))
+                self._cond.notify_all()
+
+    def clear(self) -> None:
+        """Forget what was received so far."""
+        with self._cond:
+            self.messages.clear()
+
+    def wait_for(self, line: str, timeout: float = 30.0) -> list[str]:
+        """Wait until ``line`` was received (and consume it); return everything so far."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: line in self.messages, timeout=timeout):
+                raise AssertionError(f"no {line!r} from photod within {timeout} s: {self.messages}")
+            seen = list(self.messages)
+            self.messages.remove(line)
+            return seen
 
     def close(self) -> None:
+        self._closed = True
+        self._reader.join()
         self.sock.close()
 
 

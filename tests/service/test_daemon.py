@@ -77,7 +77,7 @@ def test_notify_protocol_watching_reload_and_stop(tmp_path, photo_root, notify):
             what="deleted photo's row removed",
         )
         # Watchdog pings keep coming (every WATCHDOG_USEC / 2).
-        notify.messages.clear()
+        notify.clear()
         notify.wait_for("WATCHDOG=1", timeout=5)
         notify.wait_for("WATCHDOG=1", timeout=5)
         # SIGHUP reloads: a new root from the edited config is watched afterwards.
