@@ -67,8 +67,8 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     result = CliRunner().invoke(cli, ["--config", str(cfg), "plugins"])
     assert result.exit_code == 0, result.output
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
-    assert "stages: ingest -> sharpness -> index -> stamp" in result.output
-    assert "off:    heads, personalize" in result.output
+    assert "stages: ingest -> heads -> sharpness -> index -> stamp" in result.output
+    assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
 
 
 def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):

@@ -71,13 +71,17 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from photod.cli import concepts, daemon, metadata, query, scan
+    from photod.cli import concepts, daemon, metadata, query, scan, vlm
+    from photod.cli import eval as evaluation
 
     cli.add_command(daemon.run_command)
     cli.add_command(scan.scan_command)
     cli.add_command(concepts.concept_group)
     cli.add_command(concepts.faces_group)
     cli.add_command(metadata.metadata_group)
+    cli.add_command(vlm.caption_command)
+    cli.add_command(vlm.ask_command)
+    cli.add_command(evaluation.eval_command)
     for command in query.COMMANDS:
         cli.add_command(command)
 

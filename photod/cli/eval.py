@@ -49,21 +49,24 @@ def make_personalizer(spec: str, model_dir: Path):
               "reference) or package.module:factory.")
 @click.option("--splits", default=5, show_default=True, help="Random training sets per concept.")
 @click.option("--shots", default=4, show_default=True, help="Training images per set.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the random splits.")
 @click.option("--gate", type=click.Choice(["oracle", "always"]), default="oracle",
               show_default=True, help="Which photos the concept fires on.")
 @click.option("--concept", "concepts", multiple=True, help="Only these concept folders.")
 @click.option("--identifier", default=None,
               help="Identifier for concept folders without concept.json (e.g. sks).")
 @click.option("--max-heldout", type=int, default=None, help="Held-out photos per concept.")
-@click.option("--max-negatives", type=int, default=None)
-@click.option("--max-multi", type=int, default=None)
+@click.option("--max-negatives", type=int, default=None,
+              help="At most this many photos without the concept (default: all).")
+@click.option("--max-multi", type=int, default=None,
+              help="At most this many multi-concept scenes (default: all).")
 @click.option("--clip-model", default="toy-clip", show_default=True,
               help="open_clip reference or directory for CLIPScore; 'none' to skip.")
 @click.option("--text-model", default="minilm", show_default=True,
               help="'minilm', 'clip', a sentence-embedding model directory, or 'none'.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path),
-              default=Path("photod-eval.json"), show_default=True)
+              default=Path("photod-eval.json"), show_default=True,
+              help="Where to write the full results as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(dataset: Path, model_ref: str, personalizer: str, splits: int, shots: int,
                  seed: int, gate: str, concepts: tuple[str, ...], identifier: str | None,
