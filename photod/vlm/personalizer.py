@@ -58,15 +58,15 @@ class MyVLMPersonalizer:
         model_dir = Path(model_dir)
         toy = is_toy(model_dir)
         session_settings = SessionSettings(max_new_tokens=24, batch_size=32)
-        if toy:
-            session_settings.caption_prompt = TOY_PROMPT
-            session_settings.plain_caption_prompt = TOY_PROMPT
         self.session = load_session(
             str(model_dir),
             photod_vlm_backends(),
             model_id=model_dir.name,
             settings=session_settings,
         )
+        if toy and self.session.family == "llava":  # the toy BLIP-2 captions from ""
+            session_settings.caption_prompt = TOY_PROMPT
+            session_settings.plain_caption_prompt = TOY_PROMPT
         base = settings or (TOY_SETTINGS[self.session.family] if toy else TrainSettings())
         self.settings = replace(base, **(overrides or {}))
         self.generated_targets = generated_targets
