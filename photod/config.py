@@ -275,6 +275,8 @@ class VlmTrainingConfig(Section):
     reg_lambda_vqa: float | None = Field(
         None, ge=0, description="attention regulariser for VQA targets; default per backend")
     kv_norm_match: bool = Field(True, description="BLIP-2 key/value norm matching")
+    concept_scale: float = Field(
+        1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)")
     checkpoint_every: int = Field(25, ge=0)
     seed: int = 0
     vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")

@@ -32,6 +32,9 @@ class SessionSettings:
     max_new_tokens: int = 40
     batch_size: int = 8
     kv_norm_match: bool = True  # BLIP-2 only (METHOD.md); LLaVA always rescales the token
+    #: Multiplier of the reference's norm target (BLIP-2 keys/values, LLaVA token); 1.0 is
+    #: the method as published, tiny models may need the concept louder.
+    concept_scale: float = 1.0
 
 
 @dataclass

@@ -32,10 +32,11 @@ def cross_attention_modules(model) -> list[torch.nn.Module]:
     ]
 
 
-def _rescale_tail(out: torch.Tensor, k: int) -> torch.Tensor:
-    """Give the last ``k`` vectors of each row the mean norm of the other vectors."""
+def _rescale_tail(out: torch.Tensor, k: int, scale: float = 1.0) -> torch.Tensor:
+    """Give the last ``k`` vectors of each row the mean norm of the other vectors
+    (times ``scale``)."""
     img, tail = out[:, :-k], out[:, -k:]
-    target = img.norm(dim=-1).mean(dim=1, keepdim=True)  # (B, 1)
+    target = img.norm(dim=-1).mean(dim=1, keepdim=True) * scale  # (B, 1)
     tail = tail * (target / tail.norm(dim=-1).clamp_min(1e-12)).unsqueeze(-1)
     return torch.cat([img, tail], dim=1)
 
@@ -49,11 +50,13 @@ class Blip2Injection(HookSet):
         concepts: Sequence[Sequence[torch.Tensor]],
         *,
         kv_norm_match: bool = True,
+        kv_scale: float = 1.0,
         cached: torch.Tensor | None = None,
         record_attention: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
+        self.kv_scale = kv_scale
         vision = model.vision_model
         self.slots, self.slot_mask = concept_slots(concepts, vision.config.hidden_size)
         self.k = self.slots.shape[1]
@@ -89,7 +92,7 @@ class Blip2Injection(HookSet):
         return args, kwargs
 
     def _match_norm(self, module, args, output):
-        return _rescale_tail(output, self.k)
+        return _rescale_tail(output, self.k, self.kv_scale)
 
     def _record(self, module, args, output):
         probs = output[1]
@@ -148,6 +151,7 @@ class Blip2Session(VlmSession):
             self.model,
             concepts,
             kv_norm_match=self.settings.kv_norm_match,
+            kv_scale=self.settings.concept_scale,
             cached=cached,
             record_attention=record_attention,
         ) as inj:

@@ -29,8 +29,10 @@ class LlavaInjection(HookSet):
         concepts: Sequence[Sequence[torch.Tensor]],
         *,
         cached: torch.Tensor | None = None,
+        scale: float = 1.0,
     ) -> None:
         super().__init__()
+        self.scale = scale
         inner = model.model
         original = inner.get_image_features
         self.concepts = [list(c) for c in concepts]
@@ -49,11 +51,10 @@ class LlavaInjection(HookSet):
 
         self.override(inner, features, "get_image_features")
 
-    @staticmethod
-    def _append(feats: torch.Tensor, concepts: list[torch.Tensor]) -> torch.Tensor:
+    def _append(self, feats: torch.Tensor, concepts: list[torch.Tensor]) -> torch.Tensor:
         if not concepts:
             return feats
-        scale = feats.float().norm(dim=-1).mean()
+        scale = feats.float().norm(dim=-1).mean() * self.scale
         toks = torch.stack([normalise(c).to(feats.device) for c in concepts]) * scale
         return torch.cat([feats, toks.to(feats.dtype)], dim=0)
 
@@ -87,7 +88,9 @@ class LlavaSession(VlmSession):
     @contextmanager
     def injection(self, concepts, *, cached=None, record_attention=False):
         """See :class:`LlavaInjection` (attention comes from the forward call itself)."""
-        with LlavaInjection(self.model, concepts, cached=cached) as inj:
+        with LlavaInjection(
+            self.model, concepts, cached=cached, scale=self.settings.concept_scale
+        ) as inj:
             yield inj
 
     def prompt_text(self, question: str | None, identifiers: Sequence[str]) -> str:

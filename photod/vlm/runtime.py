@@ -93,6 +93,7 @@ class VlmRuntime:
                     max_new_tokens=self.cfg.max_new_tokens,
                     batch_size=self.cfg.batch_size,
                     kv_norm_match=m.training.kv_norm_match,
+                    concept_scale=m.training.concept_scale,
                 )
                 self._sessions[model_id] = self._loader(
                     m.model,

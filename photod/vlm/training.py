@@ -40,6 +40,7 @@ class TrainSettings:
     reg_lambda: float | None = None  # captioning targets; None: the backend's default
     reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
     kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
+    concept_scale: float | None = None  # norm multiplier; None: the session's setting
     checkpoint_every: int = 25
     seed: int = 0
 
@@ -98,8 +99,12 @@ def train_embedding(
     settings = settings or TrainSettings()
     if not examples or not any(ex.targets for ex in examples):
         raise ValueError("training a concept embedding needs examples with targets")
+    # These two shape how the token enters the model: they are session settings, so that
+    # captioning later uses the embedding exactly as it was trained.
     if settings.kv_norm_match is not None:
         session.settings.kv_norm_match = settings.kv_norm_match
+    if settings.concept_scale is not None:
+        session.settings.concept_scale = settings.concept_scale
     lam_cap = (
         settings.reg_lambda if settings.reg_lambda is not None else session.default_reg_lambda[0]
     )
@@ -160,6 +165,7 @@ def train_embedding(
         "examples": len(examples),
         "settings": asdict(settings),
         "kv_norm_match": session.settings.kv_norm_match,
+        "concept_scale": session.settings.concept_scale,
         "final_loss": losses[-1] if losses else None,
         "seconds": round(time.perf_counter() - start, 3),
         "cache_seconds": round(cache_s, 3),
