@@ -2,8 +2,9 @@
 
 A personalizer learns something per concept from a few images (``train``) and captions
 images given, per image, the trained states of the concepts whose head fired there
-(``caption``). The harness decides which concepts fire (ground truth by default), so the
-same protocol measures the embedding alone or the whole recognize+communicate system.
+(``caption``). The harness decides which concepts fire (``oracle``: the ones present;
+``always``: the evaluated one on every photo), so the communicate stage is measured on its
+own; a recognition head can later decide firing through the same ``fired`` argument.
 """
 
 from __future__ import annotations
@@ -48,16 +49,3 @@ class Personalizer(Protocol):
         concepts recognised in image ``i`` (empty: behave exactly like the base model)."""
         ...
 
-
-@runtime_checkable
-class ConceptGate(Protocol):
-    """Optional recognition stage: decides whether a concept fires on an image."""
-
-    def fit(self, concept: ConceptInfo, images: Sequence[Image.Image],
-            negatives: Sequence[Image.Image]) -> Any:
-        """Train a head for ``concept``; returns its state."""
-        ...
-
-    def fires(self, state: Any, images: Sequence[Image.Image]) -> list[bool]:
-        """Whether the head ``state`` fires on each image."""
-        ...

@@ -35,10 +35,8 @@ def save_fixture(model, processor, out: Path, manifest: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
-    old = read_manifest(out)
-    # Keep measured metrics written by a later step (measure_fixture) if the model is resaved.
-    merged = {**{k: v for k, v in old.items() if k == "heldout_metrics"}, **manifest}
-    (out / MANIFEST).write_text(json.dumps(merged, indent=2, sort_keys=True))
+    # New weights invalidate earlier measurements: photod.toyworld.measure writes them anew.
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     log.info("saved %s", out)
 
 

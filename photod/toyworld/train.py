@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from photod.toyworld.fixture import save_fixture
+from photod.toyworld.fixture import load_vlm, read_manifest, save_fixture
 from photod.toyworld.metrics import caption_exact_match, heldout_scenes, prompt_text, vqa_accuracy
 from photod.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
 from photod.toyworld.scenes import Scene, SceneGenerator
@@ -124,13 +124,25 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     size = TinySize(num_query_tokens=args.queries, lm_layers=args.lm_layers)
     build = build_blip2 if args.model == "blip2" else build_llava
-    model, processor = build(size, seed=args.seed)
+    previous: dict = {}
+    if args.init_from:
+        # Continue a run: new data seed, fresh warm-up/cosine, keep only what beats it.
+        model, processor = load_vlm(args.init_from)
+        previous = read_manifest(Path(args.init_from))
+        size = TinySize(**previous["size"])
+    else:
+        model, processor = build(size, seed=args.seed)
     log.info("%s: %d parameters", args.model, count_parameters(model))
     rng = np.random.default_rng(args.seed)
     pool = RollingPool(SceneGenerator(args.seed, image_size=size.image_size), args.pool)
-    dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.seed + 7919)
+    dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    start, best, history = time.monotonic(), -1.0, []
+    start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
+    if previous:
+        dev = previous["dev_metrics"]
+        best = sum(dev.values()) / len(dev)
+        args.previous_runs = [*previous.get("train_args", {}).get("previous_runs", []),
+                              {k: previous.get(k) for k in ("train_args", "step", "minutes")}]
     model.train()
     for step in range(args.steps):
         elapsed = (time.monotonic() - start) / 60
@@ -182,6 +194,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--dev", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dev-seed", type=int, default=7920, help="seed of the dev scenes")
+    p.add_argument("--init-from", default=None, help="continue from this model directory")
     return p.parse_args(argv)
 
 

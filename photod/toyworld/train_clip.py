@@ -14,7 +14,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from photod.toyworld.clip import build_clip, clip_scene, contrastive_loss, save_clip, to_tensor
+from photod.toyworld.clip import (
+    build_clip,
+    clip_scene,
+    contrastive_loss,
+    load_clip,
+    save_clip,
+    to_tensor,
+)
 from photod.toyworld.tokenizer import build_tokenizer
 from photod.toyworld.train import lr_at
 
@@ -40,12 +47,15 @@ def train(args: argparse.Namespace) -> None:
     """Train and save the toy CLIP with its manifest."""
     torch.set_num_threads(args.threads)
     model, cfg = build_clip(seed=args.seed)
+    if args.init_from:
+        model, _, _ = load_clip(args.init_from)
+        model.train()
     tok = build_tokenizer(padding_side="right", append_eos=True)
     ctx = cfg["text_cfg"]["context_length"]
     rng = np.random.default_rng(args.seed)
     pool = [clip_scene(rng, 64) for _ in range(args.pool)]
     images = [s.image() for s in pool]
-    dev_rng = np.random.default_rng(args.seed + 7919)
+    dev_rng = np.random.default_rng(args.dev_seed)
     dev = [clip_scene(dev_rng, 64) for _ in range(300)]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     start, nxt = time.monotonic(), 0
@@ -75,7 +85,7 @@ def train(args: argparse.Namespace) -> None:
     save_clip(model, cfg, Path(args.out), {
         "script_version": SCRIPT_VERSION, "kind": "clip", "train_args": vars(args),
         "step": step + 1, "minutes": round(minutes, 2),
-        "heldout_metrics": {"text_retrieval_top1": acc, "n": len(dev)}})
+        "heldout_metrics": {"text_retrieval_top1": acc, "n": len(dev), "seed": args.dev_seed}})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pool", type=int, default=4096)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dev-seed", type=int, default=7922, help="seed of the held-out scenes")
+    p.add_argument("--init-from", default=None, help="continue from this CLIP directory")
     train(p.parse_args(argv))
 
 

@@ -1,0 +1,49 @@
+"""Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
+
+Usage: ``python tools/train_toy_models.py [--minutes 65] [--clip-minutes 8]``
+
+Each VLM trainer uses one thread (two cores: one per model); the CLIP trains afterwards
+with both. Logs go to ``<out>/<name>.log``. Wall time is bounded by the budgets given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "photod" / "toyworld" / "fixtures"
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=handle,
+                            stderr=subprocess.STDOUT)
+
+
+def main() -> int:
+    """Run the three trainings and the measurement; returns the worst exit status."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=65.0)
+    p.add_argument("--clip-minutes", type=float, default=8.0)
+    p.add_argument("--logs", type=Path, default=Path("toy-training-logs"))
+    a = p.parse_args()
+    a.logs.mkdir(parents=True, exist_ok=True)
+    procs = [
+        _spawn(["photod.toyworld.train", "--model", m, "--out", str(FIXTURES / f"toy-{m}"),
+                "--minutes", str(a.minutes), "--pool", "2048", "--steps", steps],
+               a.logs / f"toy-{m}.log")
+        for m, steps in (("llava", "8000"), ("blip2", "10000"))]
+    codes = [proc.wait() for proc in procs]
+    codes.append(_spawn(["photod.toyworld.train_clip", "--out", str(FIXTURES / "toy-clip"),
+                         "--minutes", str(a.clip_minutes), "--threads", "2"],
+                        a.logs / "toy-clip.log").wait())
+    codes.append(_spawn(["photod.toyworld.measure", "toy-llava", "toy-blip2"],
+                        a.logs / "measure.log").wait())
+    return max(codes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
