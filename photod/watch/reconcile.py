@@ -148,6 +148,7 @@ def reconcile(
             if not storable(path):
                 result.unreadable += 1
                 _record_bad_name(writer, path, failed)
+                seen.add(display(path))  # its failure row is kept, under the shown name
                 continue
             seen.add(path)
             st = version_stat(path)
@@ -161,4 +162,10 @@ def reconcile(
     if gone:
         writer.call(lambda db: [jobs.enqueue(db, jobs.DELETE, p) for p in gone])
     result.deleted = len(gone)
+    # Failure records of files that are gone are stale: drop them with the files.
+    stale = [p for p in failed if p not in seen and _below(p, walked)
+             and not _below(p, unlisted) and not os.path.lexists(p)]  # fmt: skip
+    if stale:
+        writer.call(lambda db: db.conn.executemany(
+            "DELETE FROM failures WHERE path = ?", [(p,) for p in stale]))  # fmt: skip
     return result

@@ -132,3 +132,25 @@ def test_cancel_sweeps_nothing(writer, root, library):
     cancel.set()
     assert reconcile(writer, library, cancel=cancel).deleted == 0
     assert queued(writer) == []
+
+
+def test_failure_records_of_deleted_files_are_swept(tmp_path):
+    from photod.config import LibraryConfig
+    from photod.index.photos import record_failure
+    from photod.index.writer import IndexWriter
+    from photod.watch.reconcile import reconcile
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    bad = root / "bad.jpg"
+    bad.write_bytes(b"not a photo")
+    other = root / "other.jpg"
+    other.write_bytes(b"also not")
+    library = LibraryConfig(roots=[root])
+    with IndexWriter(tmp_path / "i.sqlite") as writer:
+        for f in (bad, other):
+            writer.call(lambda db, f=f: record_failure(db, str(f), "ingest", "x", stat=f.stat()))
+        bad.unlink()
+        reconcile(writer, library)
+        left = writer.call(lambda db: [r[0] for r in db.execute("SELECT path FROM failures")])
+    assert left == [str(other)]  # the unchanged failed file keeps its record
