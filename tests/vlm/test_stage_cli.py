@@ -170,3 +170,52 @@ def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
     r = runner.invoke(caption_command, [str(photo), "--concept", "Rex", "--json"], obj=Context(cfg))
     assert r.exit_code == 0, r.output
     assert '"concepts": [\n      "rex"\n    ]' in r.output
+
+
+def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Config, model_dir):
+    from photod.vlm.concept_training import train_concept_embedding
+    from photod.vlm.runtime import VlmRuntime
+
+    config.vlm = _vlm_config(model_dir)
+    config.vlm.models[0].training.steps = 3
+    config.vlm.models[0].training.views = 2
+    runtime = VlmRuntime(config.vlm, vlm_registry.photod_vlm_backends(), config.paths.cache_dir)
+    version_dir = concept_dir(config.paths.data_dir, 7, 2)
+    metas = train_concept_embedding(
+        runtime,
+        identifier="rex",
+        class_word="dog",
+        kind="pet",
+        images=images(2),
+        version_dir=version_dir,
+        fired=[True, False],
+        targets={1: [(None, "rex on a mat")]},
+        progress=False,
+    )
+    vec, meta = load_embedding(version_dir, "tiny")
+    assert vec.shape == (1, 48) and torch.allclose(vec.norm(), torch.tensor(1.0))
+    assert metas["tiny"]["settings"]["steps"] == 3 and meta["identifier"] == "rex"
+    assert meta["targets"][1] == [[None, "rex on a mat"]]  # the user's target wins
+    assert len(meta["targets"][0]) == 1 + 9  # caption + the object/pet VQA pool
+
+
+def test_two_fired_concepts_each_append_a_token(config: Config, model_dir):
+    config.vlm = _vlm_config(model_dir)
+    with IndexWriter(config.index_path) as writer:
+        services = Services(config, writer, _registry())
+        ids = [
+            writer.call(lambda db, n=n: add_concept(db, n, kind="pet", class_word="dog").id)
+            for n in ("Rex", "Luna")
+        ]
+        for cid in ids:
+            save_embedding(concept_dir(config.paths.data_dir, cid, 1), "tiny", torch.rand(1, 48))
+        stage = PersonalizeStage.create(services)
+        seen = []
+        session = stage.runtime.session("tiny")
+        real = session.place_concepts
+        session.place_concepts = lambda ids_, count: seen.append(count) or real(ids_, count)
+        task = _task(images(1)[0], [Detection(ids[1], 0.9, "h", 1), Detection(ids[0], 0.8, "h", 1)])
+        stage.process(task)
+        assert task.captions[0].concept_versions == {"Rex": 1, "Luna": 1}
+        assert [a.question for a in task.answers] == ["what is Rex doing ?", "what is Luna doing ?"]
+        assert set(seen) == {2}  # every prompt carries both concept tokens
