@@ -270,6 +270,9 @@ class VlmTrainingConfig(Section):
     init_scale: float = Field(1.0, gt=0, description="norm of the raw embedding at init")
     views: int = Field(20, ge=1, description="cached augmented views per example")
     augment: bool = True
+    flip_p: float = Field(0.5, ge=0, le=1, description="0 when targets say left/right")
+    brightness: float = Field(0.6, ge=0)
+    rotation: float = Field(45.0, ge=0, description="degrees")
     reg_lambda: float | None = Field(
         None, ge=0, description="attention regulariser for captions; default per backend")
     reg_lambda_vqa: float | None = Field(

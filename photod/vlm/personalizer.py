@@ -26,14 +26,20 @@ from photod.vlm.training import TrainExample, TrainSettings, train_embedding
 log = logging.getLogger(__name__)
 
 #: Per-family settings for the toy fixtures (measured: see docs/personalization.md).
+_TOY_AUGMENT = dict(flip_p=0.0, rotation=0.0, brightness=0.3)  # captions say left/right
 TOY_SETTINGS: dict[str, TrainSettings] = {
     # Key/value norm matching at 1x caps the concept's attention and nothing is learnt on
     # the toy BLIP-2 (METHOD.md's probe, measured again here); matching at 8x the image
     # tokens' norm keeps the norm under control and lets it learn.
     "blip2": TrainSettings(
-        steps=200, learning_rate=0.3, views=8, kv_norm_match=True, concept_scale=8.0
+        steps=200,
+        learning_rate=1.0,
+        views=8,
+        kv_norm_match=True,
+        concept_scale=8.0,
+        **_TOY_AUGMENT,
     ),
-    "llava": TrainSettings(steps=100, learning_rate=0.3, views=8),
+    "llava": TrainSettings(steps=200, learning_rate=1.0, views=8, **_TOY_AUGMENT),
 }
 #: The toy models were trained on this instruction only.
 TOY_PROMPT = "describe the image"

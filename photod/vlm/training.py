@@ -37,6 +37,9 @@ class TrainSettings:
     init_scale: float = 1.0  # norm of the raw parameter at init (sets the effective step)
     views: int = 20  # cached augmented views per image (view 0 is the image itself)
     augment: bool = True
+    flip_p: float = 0.5
+    brightness: float = 0.6
+    rotation: float = 45.0  # degrees
     reg_lambda: float | None = None  # captioning targets; None: the backend's default
     reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
     kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
@@ -72,7 +75,12 @@ def _cache_features(
     with torch.no_grad():
         for i, ex in enumerate(examples):
             views = augmented_views(
-                ex.image, settings.views if settings.augment else 1, seed=settings.seed * 1000 + i
+                ex.image,
+                settings.views if settings.augment else 1,
+                seed=settings.seed * 1000 + i,
+                flip_p=settings.flip_p,
+                brightness=settings.brightness,
+                rotation=settings.rotation,
             )
             feats = [
                 session.frozen_features(session.pixel_values(views[j : j + 16]))
