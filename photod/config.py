@@ -278,6 +278,7 @@ class VlmTrainingConfig(Section):
     reg_lambda_vqa: float | None = Field(
         None, ge=0, description="attention regulariser for VQA targets; default per backend")
     kv_norm_match: bool = Field(True, description="BLIP-2 key/value norm matching")
+    tokens: int = Field(1, ge=1, le=16, description="tokens per concept (MyVLM: 1)")
     concept_scale: float = Field(
         1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)")
     checkpoint_every: int = Field(25, ge=0)

@@ -179,12 +179,13 @@ class VlmSession(ABC):
         concepts: Sequence[Sequence[tuple[str, torch.Tensor]]],
     ) -> list[str]:
         """Deterministic text per image; ``concepts[i]`` = (identifier, embedding) pairs in
-        the order their tokens are appended. Images are grouped by concept count so that
-        no image ever carries padding slots, and the no-concept group runs unhooked."""
+        the order their tokens are appended (an embedding of shape ``(n, D)`` appends ``n``
+        tokens). Images are grouped by token count so that no image ever carries padding
+        slots, and the no-concept group runs unhooked."""
         out: list[str | None] = [None] * len(images)
         groups: dict[int, list[int]] = {}
         for i, c in enumerate(concepts):
-            groups.setdefault(len(c), []).append(i)
+            groups.setdefault(sum(len(self.tokens_of(e)) for _, e in c), []).append(i)
         bs = self.settings.batch_size
         for count, idxs in sorted(groups.items()):
             for start in range(0, len(idxs), bs):
@@ -217,10 +218,14 @@ class VlmSession(ABC):
         if count == 0:
             ids = self.model.generate(**kwargs)
         else:
-            with self.injection([[e for _, e in c] for c in concepts]):
+            with self.injection([[t for _, e in c for t in self.tokens_of(e)] for c in concepts]):
                 ids = self.model.generate(**kwargs)
         ids = self.new_tokens(ids, input_ids.shape[1])
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def tokens_of(self, embedding: torch.Tensor) -> list[torch.Tensor]:
+        """The token vectors of one concept embedding (MyVLM: one; ``(n, D)``: n)."""
+        return list(embedding.reshape(-1, self.concept_dim))
 
     def new_tokens(self, ids: torch.Tensor, prompt_len: int) -> torch.Tensor:
         """The generated part: decoder-only ``generate`` returns prompt + new tokens."""

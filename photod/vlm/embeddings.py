@@ -30,13 +30,13 @@ def embedding_path(concept_dir: Path, vlm_id: str) -> Path:
 def save_embedding(
     concept_dir: Path, vlm_id: str, tensor: torch.Tensor, meta: dict[str, Any] | None = None
 ) -> Path:
-    """Write the embedding (``(1, D)`` or ``(D,)``) and ``meta`` (JSON-serialisable)."""
+    """Write the embedding (``(tokens, D)`` or ``(D,)``) and ``meta`` (JSON-serialisable)."""
     path = embedding_path(concept_dir, vlm_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     header = {"vlm_id": vlm_id, "meta": json.dumps(meta or {}, sort_keys=True, default=str)}
     save_file(
-        {"embedding": tensor.detach().float().reshape(1, -1).cpu().contiguous()},
+        {"embedding": tensor.detach().float().reshape(-1, tensor.shape[-1]).cpu().contiguous()},
         str(tmp),
         metadata=header,
     )

@@ -45,6 +45,9 @@ class TrainSettings:
     kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
     concept_scale: float | None = None  # norm multiplier; None: the session's setting
     checkpoint_every: int = 25
+    #: Tokens per concept: MyVLM appends one; several (as Yo'LLaVA's latent tokens) give a
+    #: small LM more to attend to.
+    tokens: int = 1
     seed: int = 0
 
 
@@ -62,7 +65,7 @@ class TrainExample:
 class TrainedEmbedding:
     """The result: the normalised vector and what produced it."""
 
-    vector: torch.Tensor  # (1, D), float32, CPU
+    vector: torch.Tensor  # (tokens, D), float32, CPU, rows L2-normalised
     meta: dict = field(default_factory=dict)
     losses: list[float] = field(default_factory=list)
 
@@ -126,8 +129,9 @@ def train_embedding(
     cache_s = time.perf_counter() - start
     rng = random.Random(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
-    init = normalise(torch.rand(1, session.concept_dim, generator=gen)) * settings.init_scale
-    param = torch.nn.Parameter(init.reshape(1, -1).to(session.device))
+    init = torch.rand(settings.tokens, session.concept_dim, generator=gen)
+    init = torch.stack([normalise(row) for row in init]) * settings.init_scale
+    param = torch.nn.Parameter(init.to(session.device))
     opt = torch.optim.AdamW([param], lr=settings.learning_rate, weight_decay=settings.weight_decay)
     losses: list[float] = []
     with_reg = lam_cap > 0 or lam_vqa > 0
@@ -143,7 +147,7 @@ def train_embedding(
             # Sampling copies nothing into the example: no shared list drifts (defect 1).
             question, target = ex.targets[rng.randrange(len(ex.targets))]
             feats.append(views[rng.randrange(views.shape[0])])
-            concepts.append([param] if ex.fired else [])
+            concepts.append(list(param) if ex.fired else [])
             prompts.append(session.prompt_text(question, [identifier] if ex.fired else []))
             targets.append(target)
             lams.append((lam_cap if question is None else lam_vqa) if ex.fired else 0.0)
@@ -164,12 +168,13 @@ def train_embedding(
             and ((step + 1) % settings.checkpoint_every == 0)
         ):
             _checkpoint(checkpoint_dir, step + 1, param)
-    vector = normalise(param.detach()).reshape(1, -1).cpu()
+    vector = torch.stack([normalise(row) for row in param.detach()]).cpu()
     meta = {
         "vlm_id": session.model_id,
         "family": session.family,
         "identifier": identifier,
         "dim": session.concept_dim,
+        "tokens": settings.tokens,
         "examples": len(examples),
         "settings": asdict(settings),
         "kv_norm_match": session.settings.kv_norm_match,

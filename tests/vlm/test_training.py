@@ -98,3 +98,16 @@ def test_targets_are_generated_and_overridable(small):
     assert [q for q, _ in got[0]] == [None, "What color is sks?", "Where is sks in the image?"]
     assert all("sks" in t for _, t in got[0])  # each target names the concept
     assert pool == tuple(OBJECT_QUESTIONS[:2])  # the shared pool is never mutated
+
+
+def test_several_tokens_per_concept(small, monkeypatch):
+    out = train_embedding(
+        small, _examples()[:1], "rex", TrainSettings(steps=2, views=1, tokens=3), progress=False
+    )
+    assert out.vector.shape == (3, small.concept_dim)
+    assert torch.allclose(out.vector.norm(dim=1), torch.ones(3))
+    counts = []
+    real = small.place_concepts
+    monkeypatch.setattr(small, "place_concepts", lambda ids, k: counts.append(k) or real(ids, k))
+    texts = small.generate(images(2), [None, None], [[("rex", out.vector)], []])
+    assert len(texts) == 2 and counts == [0, 3]  # the plain image first, then 3 tokens
