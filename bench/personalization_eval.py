@@ -24,7 +24,7 @@ import torch
 from photod.evaluation.baseline import BaseModelPersonalizer
 from photod.evaluation.dataset import load_dataset
 from photod.evaluation.harness import EvalConfig, Evaluator
-from photod.toyworld.fixture import fixture_dir
+from photod.toyworld.fixture import fixture_dir, read_manifest
 from photod.vlm import personalizer as variants
 
 
@@ -44,6 +44,7 @@ def run(data_root: Path, model: str, variant: str, cfg: EvalConfig) -> dict:
         p = BaseModelPersonalizer(model_dir)
     else:
         p = getattr(variants, variant)(model_dir)
+    manifest = read_manifest(model_dir)  # fixtures are retrained: record which one ran
     start = time.perf_counter()
     report = Evaluator(p, cfg, progress=False).run(load_dataset(data_root))
     secs = getattr(p, "seconds", [])
@@ -59,6 +60,7 @@ def run(data_root: Path, model: str, variant: str, cfg: EvalConfig) -> dict:
         "multi_scene_accuracy": _get(report, "multi", "scene_accuracy"),
         "train_seconds_mean": sum(secs) / len(secs) if secs else None,
         "wall_seconds": round(time.perf_counter() - start, 1),
+        "fixture": {k: manifest.get(k) for k in ("step", "dev_metrics", "minutes")},
         "report": report,
     }
 
