@@ -37,6 +37,7 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
         views=8,
         kv_norm_match=True,
         concept_scale=8.0,
+        tokens=4,
         **_TOY_AUGMENT,
     ),
     # One token cannot make the toy LLaVA's 2-layer LM say a name (measured: even direct
@@ -145,4 +146,11 @@ def reference(model_dir: Path) -> MyVLMPersonalizer:
         model_dir,
         settings=TrainSettings(kv_norm_match=True),
         name=f"myvlm-reference:{Path(model_dir).name}",
+    )
+
+
+def one_token(model_dir: Path) -> MyVLMPersonalizer:
+    """Ablation: one token per concept, as MyVLM (the toy settings use several)."""
+    return MyVLMPersonalizer(
+        model_dir, overrides={"tokens": 1}, name=f"myvlm-one-token:{Path(model_dir).name}"
     )
