@@ -26,7 +26,7 @@ _STOP = object()
 
 def run_stage(stage: Stage, task: PhotoTask) -> None:
     """Run one stage on one task, turning any exception into the task's :class:`PhotoError`."""
-    if task.error is not None or (task.unchanged and not stage.runs_on_unchanged):
+    if not _wants(stage, task):
         return
     try:
         stage.process(task)
@@ -37,6 +37,32 @@ def run_stage(stage: Stage, task: PhotoTask) -> None:
     except Exception as exc:  # a bug or a model failure must cost one photo, not the daemon
         log.exception("stage %s failed on %s", stage.name, task.path)
         task.error = PhotoError(f"{type(exc).__name__}: {exc}", stage=stage.name)
+
+
+def _wants(stage: Stage, task: PhotoTask) -> bool:
+    return task.error is None and (stage.runs_on_unchanged or not task.unchanged)
+
+
+def run_stage_batch(stage: Stage, tasks: Sequence[PhotoTask]) -> None:
+    """Run a batching stage (``process_batch``) on several tasks at once.
+
+    A batch that fails as a whole is retried photo by photo, so that the error lands on the
+    photo that caused it (``process_batch`` must change nothing when it raises).
+    """
+    todo = [t for t in tasks if _wants(stage, t)]
+    if not todo:
+        return
+    if len(todo) == 1:
+        run_stage(stage, todo[0])
+        return
+    try:
+        stage.process_batch(todo)
+    except Exception:
+        log.warning(
+            "stage %s failed on a batch of %d; retrying photo by photo", stage.name, len(todo)
+        )
+        for task in todo:
+            run_stage(stage, task)
 
 
 def run_sequential(stages: Sequence[Stage], tasks: Iterable[PhotoTask], finish: Finish) -> int:
@@ -129,13 +155,30 @@ class ThreadedPipeline:
 
     def _work(self, i: int, stage: Stage) -> None:
         inbox, outbox = self._queues[i], self._queues[i + 1]
-        while True:
+        batch_size = max(1, int(getattr(stage, "batch_size", 1)))
+        stopping = False
+        while not stopping:
             task = inbox.get()
             if task is _STOP:
-                self._pass_stop(i)
-                return
-            run_stage(stage, task)
-            outbox.put(task)
+                break
+            batch = [task]
+            # Batch only what is already waiting: never hold a photo back to fill a batch.
+            while len(batch) < batch_size:
+                try:
+                    more = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stopping = True
+                    break
+                batch.append(more)
+            if len(batch) == 1:
+                run_stage(stage, task)
+            else:
+                run_stage_batch(stage, batch)
+            for done in batch:
+                outbox.put(done)
+        self._pass_stop(i)
 
     def _finisher(self) -> None:
         inbox = self._queues[-1]

@@ -12,6 +12,7 @@ heads and before captioning).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -31,9 +32,14 @@ class Stage(Protocol):
     workers: ClassVar[int]
     #: Whether the stage also runs on photos whose content did not change (``task.unchanged``).
     runs_on_unchanged: ClassVar[bool]
+    #: Up to this many waiting photos go to ``process_batch`` together (1: no batching).
+    batch_size: int
 
     def process(self, task: PhotoTask) -> None:
         """Do this stage's work on ``task`` in place; raise :class:`PhotoError` to fail it."""
+
+    def process_batch(self, tasks: Sequence[PhotoTask]) -> None:
+        """Do the work on several tasks at once; all or nothing (raise without changes)."""
 
     def close(self) -> None:
         """Release models and files (called once at shutdown)."""
@@ -46,6 +52,7 @@ class BaseStage:
     position: ClassVar[int] = 0
     workers: ClassVar[int] = 1
     runs_on_unchanged: ClassVar[bool] = False
+    batch_size: int = 1  # a stage that raises it implements process_batch
 
     @classmethod
     def create(cls, services: Services) -> BaseStage | None:

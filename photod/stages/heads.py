@@ -32,6 +32,8 @@ class HeadsStage(BaseStage):
         self.features = features
         self.heads = heads
         self._artifacts = artifact_store(services.config.paths.data_dir)
+        # Photos waiting together are featurised together (CLIP runs on a batch).
+        self.batch_size = services.config.clip.batch_size
         self._signature: tuple | None = None
 
     @classmethod

@@ -89,3 +89,51 @@ def test_bounded_queues_apply_back_pressure():
     gate.set()
     assert pipe.wait_idle(timeout=5)
     pipe.close()
+
+
+class Batching(Append):
+    """Records the batches it was given; fails a whole batch that holds job 7."""
+
+    batch_size = 4
+
+    def __init__(self):
+        super().__init__("batch", 1)
+        self.batches: list[list[int]] = []
+
+    def process_batch(self, tasks):
+        ids = [t.job.id for t in tasks]
+        if 7 in ids:
+            raise PhotoError("job 7 poisons its batch", stage="batch")
+        self.batches.append(ids)
+        for t in tasks:
+            t.extras.setdefault("trail", []).append("batch")
+
+    def process(self, task):
+        time.sleep(0.1)  # slow single photos: the others pile up into batches meanwhile
+        if task.job.id == 7:
+            raise PhotoError("bad photo 7", stage="batch")
+        task.extras.setdefault("trail", []).append("single")
+
+
+def test_batching_stage_gets_waiting_photos_together_and_errors_stay_per_photo():
+    gate = threading.Event()
+
+    class Gate(Append):
+        def process(self, task):
+            gate.wait()
+
+    stage = Batching()
+    done: list[PhotoTask] = []
+    pipe = ThreadedPipeline([Gate("gate", 0, workers=1), stage], done.append, queue_size=16)
+    pipe.start()
+    for t in tasks(12):
+        pipe.put(t)
+    gate.set()  # photos pile up behind the gate, then flow into the batching stage
+    assert pipe.wait_idle(timeout=10)
+    pipe.close()
+    result = outcome(done)
+    assert len(result) == 12
+    assert result[7] == (None, ("batch", "bad photo 7"))  # only the culprit fails
+    assert all(r[1] is None for i, r in result.items() if i != 7)
+    assert max(len(b) for b in stage.batches) > 1  # batches really formed
+    assert all(len(b) <= 4 for b in stage.batches)
