@@ -32,8 +32,8 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     # the toy BLIP-2 (METHOD.md's probe, measured again here); matching at 8x the image
     # tokens' norm keeps the norm under control and lets it learn.
     "blip2": TrainSettings(
-        steps=200,
-        learning_rate=1.0,
+        steps=400,
+        learning_rate=0.3,
         views=8,
         kv_norm_match=True,
         concept_scale=8.0,
