@@ -9,31 +9,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from click.testing import CliRunner
 
 from photod.cli import cli
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
-def walk(
-    command: click.Command, name: str = "photod", parent: click.Context | None = None
-) -> Iterator[tuple[str, click.Context]]:
-    """Yield (full name, context) for every command and subcommand, depth first.
-
-    Contexts are chained like a real invocation, so inherited settings (``-h``) show.
-    """
-    ctx = click.Context(
-        command,
-        parent=parent,
-        info_name=name,
-        terminal_width=88,
-        max_content_width=88,
-        **command.context_settings,
-    )
-    yield ctx.command_path, ctx
+def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command path below ``command`` (``()`` is photod itself), depth first."""
+    yield path
     if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            yield from walk(command.commands[sub], sub, ctx)
+        for name in sorted(command.commands):
+            yield from walk(command.commands[name], (*path, name))
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    """The command object at ``path``."""
+    command: click.Command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command
+
+
+def help_text(path: tuple[str, ...]) -> str:
+    """Exactly what ``photod PATH --help`` prints (at a fixed width)."""
+    result = CliRunner().invoke(
+        cli, [*path, "--help"], prog_name="photod", terminal_width=88, max_content_width=88
+    )
+    if result.exit_code != 0:
+        raise RuntimeError(f"photod {' '.join(path)} --help failed: {result.output}")
+    return result.output.rstrip("\n")
 
 
 def render() -> str:
@@ -42,8 +48,8 @@ def render() -> str:
         "# photod command line\n",
         "Generated from `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.\n",
     ]
-    for name, ctx in walk(cli):
-        parts.append(f"## `{name}`\n\n```\n{ctx.command.get_help(ctx)}\n```\n")
+    for path in walk(cli):
+        parts.append(f"## `{' '.join(('photod', *path))}`\n\n```\n{help_text(path)}\n```\n")
     return "\n".join(parts)
 
 

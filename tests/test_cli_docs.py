@@ -20,8 +20,10 @@ def _gen():
 
 
 def test_every_command_has_help_text():
-    for name, ctx in _gen().walk(cli):
-        command = ctx.command
+    gen = _gen()
+    for path in gen.walk(cli):
+        command = gen.command_at(path)
+        name = " ".join(("photod", *path))
         assert (command.help or "").strip(), f"`{name}` has no help text"
         for param in command.params:
             if isinstance(param, click.Option) and not param.hidden:
