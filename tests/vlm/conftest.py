@@ -219,15 +219,20 @@ FAMILIES = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(FAMILIES))
-def session(request):
-    """A tiny session of each supported LM family."""
-    s = FAMILIES[request.param]()
+def make_session(family: str):
+    """A tiny session of one LM family, with short outputs and LLaVA prompts set."""
+    s = FAMILIES[family]()
     s.settings.max_new_tokens = 6
     if s.family == "llava":
         s.settings.caption_prompt = "describe the image {concepts}"
         s.settings.plain_caption_prompt = "describe the image"
     return s
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def session(request):
+    """A tiny session of each supported LM family."""
+    return make_session(request.param)
 
 
 def images(n: int, seed: int = 0) -> list[Image.Image]:

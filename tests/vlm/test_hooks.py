@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import images
+from conftest import FAMILIES, images, make_session
 
 from photod.vlm.blip2 import cross_attention_modules
 from photod.vlm.injection import normalise
@@ -87,10 +87,9 @@ def test_regulariser_gradient_reaches_only_the_embedding(session):
 
 
 # ----- BLIP-2: where the token goes, key/value norm matching, the Q-Former regulariser ------
-@pytest.fixture
-def blip2(session):
-    if session.family != "blip2":
-        pytest.skip("BLIP-2 only")
+@pytest.fixture(scope="module", params=[f for f in sorted(FAMILIES) if f.startswith("blip2")])
+def blip2(request):
+    session = make_session(request.param)
     session.settings.kv_norm_match = True
     return session
 
@@ -166,11 +165,9 @@ def test_blip2_regulariser_is_mean_squared_query_to_concept_attention(blip2):
 
 
 # ----- LLaVA: token after the projector, rescaled, extra placeholder, other->concept reg -----
-@pytest.fixture
-def llava(session):
-    if session.family != "llava":
-        pytest.skip("LLaVA only")
-    return session
+@pytest.fixture(scope="module", params=[f for f in sorted(FAMILIES) if f.startswith("llava")])
+def llava(request):
+    return make_session(request.param)
 
 
 def test_llava_token_after_projector_with_visual_norm(llava):
