@@ -70,6 +70,11 @@ class VlmSession(ABC):
         self._prefix_cache: dict[str, list[int]] = {}
 
     # ----- what each backend provides -------------------------------------------------
+    @staticmethod
+    def model_class() -> type:
+        """The ``transformers`` model class this backend loads with ``from_pretrained``."""
+        raise NotImplementedError
+
     @property
     @abstractmethod
     def concept_dim(self) -> int:

@@ -1,7 +1,7 @@
 """Registering the built-in backends and loading a model reference into a session.
 
 Built-in backends register through the same ``photod_vlm_backends`` hook as a plugin's
-(entry point ``vlm = "photod.vlm.registry"``). A hook returns :class:`VlmSession`
+(entry point ``builtin_vlm_backends = "photod.vlm.registry"``). A hook returns :class:`VlmSession`
 subclasses; the one whose ``model_types`` holds the checkpoint's ``model_type`` (or whose
 ``family`` the config names) serves it.
 """
