@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from concept_fixtures import composite, source_image
+
 from photod.config import InsightfaceConfig
 from photod.faces.insightface_backend import InsightfaceBackend
 
