@@ -274,13 +274,16 @@ class VlmTrainingConfig(Section):
     brightness: float = Field(0.6, ge=0)
     rotation: float = Field(45.0, ge=0, description="degrees")
     reg_lambda: float | None = Field(
-        None, ge=0, description="attention regulariser for captions; default per backend")
+        None, ge=0, description="attention regulariser for captions; default per backend"
+    )
     reg_lambda_vqa: float | None = Field(
-        None, ge=0, description="attention regulariser for VQA targets; default per backend")
+        None, ge=0, description="attention regulariser for VQA targets; default per backend"
+    )
     kv_norm_match: bool = Field(True, description="BLIP-2 key/value norm matching")
     tokens: int = Field(1, ge=1, le=16, description="tokens per concept (MyVLM: 1)")
     concept_scale: float = Field(
-        1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)")
+        1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)"
+    )
     checkpoint_every: int = Field(25, ge=0)
     seed: int = 0
     vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")
@@ -302,15 +305,19 @@ class VlmConfig(Section):
     """Vision-language models: captions and VQA with concept embeddings (MyVLM)."""
 
     models: list[VlmModelConfig] = Field(
-        default_factory=list, description="no model: no captions (the stage is off)")
+        default_factory=list, description="no model: no captions (the stage is off)"
+    )
     device: str = Field("auto", description="auto (cuda, mps, cpu), cpu, cuda:1, ...")
-    dtype: str = Field("auto", description="auto, fp32, bf16, fp16 (auto: fp32 on CPUs "
-                       "without native bf16)")
+    dtype: str = Field(
+        "auto", description="auto, fp32, bf16, fp16 (auto: fp32 on CPUs without native bf16)"
+    )
     plain_captions: bool = Field(
-        True, description="caption photos where no concept fired (off saves most CPU time)")
+        True, description="caption photos where no concept fired (off saves most CPU time)"
+    )
     questions: list[str] = Field(
         default_factory=lambda: ["What is {concept} doing?", "Where is {concept}?"],
-        description="asked once per fired concept")
+        description="asked once per fired concept",
+    )
     max_new_tokens: int = Field(40, ge=1)
     batch_size: int = Field(8, ge=1)
     idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")

@@ -19,8 +19,9 @@ FIXTURES = ROOT / "photod" / "toyworld" / "fixtures"
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, stdout=handle,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT
+    )
 
 
 def main() -> int:
@@ -32,16 +33,42 @@ def main() -> int:
     a = p.parse_args()
     a.logs.mkdir(parents=True, exist_ok=True)
     procs = [
-        _spawn(["photod.toyworld.train", "--model", m, "--out", str(FIXTURES / f"toy-{m}"),
-                "--minutes", str(a.minutes), "--pool", "2048", "--steps", steps],
-               a.logs / f"toy-{m}.log")
-        for m, steps in (("llava", "8000"), ("blip2", "10000"))]
+        _spawn(
+            [
+                "photod.toyworld.train",
+                "--model",
+                m,
+                "--out",
+                str(FIXTURES / f"toy-{m}"),
+                "--minutes",
+                str(a.minutes),
+                "--pool",
+                "2048",
+                "--steps",
+                steps,
+            ],
+            a.logs / f"toy-{m}.log",
+        )
+        for m, steps in (("llava", "8000"), ("blip2", "10000"))
+    ]
     codes = [proc.wait() for proc in procs]
-    codes.append(_spawn(["photod.toyworld.train_clip", "--out", str(FIXTURES / "toy-clip"),
-                         "--minutes", str(a.clip_minutes), "--threads", "2"],
-                        a.logs / "toy-clip.log").wait())
-    codes.append(_spawn(["photod.toyworld.measure", "toy-llava", "toy-blip2"],
-                        a.logs / "measure.log").wait())
+    codes.append(
+        _spawn(
+            [
+                "photod.toyworld.train_clip",
+                "--out",
+                str(FIXTURES / "toy-clip"),
+                "--minutes",
+                str(a.clip_minutes),
+                "--threads",
+                "2",
+            ],
+            a.logs / "toy-clip.log",
+        ).wait()
+    )
+    codes.append(
+        _spawn(["photod.toyworld.measure", "toy-llava", "toy-blip2"], a.logs / "measure.log").wait()
+    )
     return max(codes)
 
 

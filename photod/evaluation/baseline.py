@@ -27,33 +27,41 @@ def caption_prompt(model, processor, instruction: str | None) -> str:
         return ""
     instruction = instruction or "describe the image"
     if getattr(processor, "chat_template", None):
-        msgs = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": instruction}]}]
+        msgs = [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}
+        ]
         return processor.apply_chat_template(msgs, add_generation_prompt=True)
     return f"<image> {instruction}"
 
 
 @torch.no_grad()
-def greedy_captions(model, processor, images: Sequence[Image.Image], prompt: str,
-                    batch_size: int = 32, max_new_tokens: int = 24) -> list[str]:
+def greedy_captions(
+    model,
+    processor,
+    images: Sequence[Image.Image],
+    prompt: str,
+    batch_size: int = 32,
+    max_new_tokens: int = 24,
+) -> list[str]:
     """Deterministic captions, one per image (prompt tokens stripped from the output)."""
     out: list[str] = []
     for i in range(0, len(images), batch_size):
-        chunk = [im.convert("RGB") for im in images[i:i + batch_size]]
-        enc = processor(images=chunk, text=[prompt] * len(chunk), return_tensors="pt",
-                        padding=True)
+        chunk = [im.convert("RGB") for im in images[i : i + batch_size]]
+        enc = processor(images=chunk, text=[prompt] * len(chunk), return_tensors="pt", padding=True)
         ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-        new = ids[:, enc["input_ids"].shape[1]:]
-        out.extend(t.strip() for t in processor.tokenizer.batch_decode(
-            new, skip_special_tokens=True))
+        new = ids[:, enc["input_ids"].shape[1] :]
+        out.extend(
+            t.strip() for t in processor.tokenizer.batch_decode(new, skip_special_tokens=True)
+        )
     return out
 
 
 class BaseModelPersonalizer:
     """The untouched base VLM: ``train`` is a no-op, ``caption`` ignores fired concepts."""
 
-    def __init__(self, model_dir: str | Path, instruction: str | None = None,
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self, model_dir: str | Path, instruction: str | None = None, batch_size: int = 32
+    ) -> None:
         from photod.toyworld.fixture import load_vlm
 
         self.model, self.processor = load_vlm(model_dir)
@@ -61,16 +69,15 @@ class BaseModelPersonalizer:
         self.batch_size = batch_size
         self.name = f"base:{Path(model_dir).name}"
 
-    def train(self, concept: ConceptInfo, images: Sequence[Image.Image],
-              targets: Sequence[Sequence[str]]) -> Any:
+    def train(
+        self, concept: ConceptInfo, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
+    ) -> Any:
         """Nothing to learn: the state is the concept itself."""
         return concept
 
-    def caption(self, images: Sequence[Image.Image],
-                fired: Sequence[Sequence[Any]]) -> list[str]:
+    def caption(self, images: Sequence[Image.Image], fired: Sequence[Sequence[Any]]) -> list[str]:
         """Base-model captions; ``fired`` is ignored by design."""
-        return greedy_captions(self.model, self.processor, images, self.prompt,
-                               self.batch_size)
+        return greedy_captions(self.model, self.processor, images, self.prompt, self.batch_size)
 
 
 class PhraseSubstitutionPersonalizer(BaseModelPersonalizer):
@@ -82,13 +89,13 @@ class PhraseSubstitutionPersonalizer(BaseModelPersonalizer):
     checks the harness itself. It learns nothing from the training images.
     """
 
-    def __init__(self, model_dir: str | Path, instruction: str | None = None,
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self, model_dir: str | Path, instruction: str | None = None, batch_size: int = 32
+    ) -> None:
         super().__init__(model_dir, instruction, batch_size)
         self.name = f"substitute:{Path(model_dir).name}"
 
-    def caption(self, images: Sequence[Image.Image],
-                fired: Sequence[Sequence[Any]]) -> list[str]:
+    def caption(self, images: Sequence[Image.Image], fired: Sequence[Sequence[Any]]) -> list[str]:
         """Base captions with fired concepts' class phrases replaced by identifiers."""
         out = []
         for text, states in zip(super().caption(images, fired), fired, strict=False):

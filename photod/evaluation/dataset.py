@@ -62,21 +62,26 @@ def _images(folder: Path) -> list[Path]:
 
 def load_concept(folder: Path, identifier: str | None = None) -> ConceptData:
     """Load one concept folder; ``identifier`` overrides/defaults the one in concept.json."""
-    meta = json.loads((folder / "concept.json").read_text()) if (
-        folder / "concept.json").exists() else {}
+    meta = (
+        json.loads((folder / "concept.json").read_text())
+        if (folder / "concept.json").exists()
+        else {}
+    )
     ident = meta.get("identifier") or identifier
     if not ident:
         raise ConfigError(f"{folder}: no identifier (add concept.json or pass --identifier)")
     word = meta.get("class_word") or folder.name.replace("_", " ")
-    info = ConceptInfo(folder.name, ident, word, meta.get("class_phrase") or word,
-                       meta.get("kind", "object"))
+    info = ConceptInfo(
+        folder.name, ident, word, meta.get("class_phrase") or word, meta.get("kind", "object")
+    )
     caps = _captions(folder)
     images = [p for p in _images(folder) if not caps or p.name in caps]
     return ConceptData(info, images, caps, meta.get("scene_captions", {}))
 
 
-def load_dataset(root: Path, identifier: str | None = None,
-                 concepts: list[str] | None = None) -> EvalDataset:
+def load_dataset(
+    root: Path, identifier: str | None = None, concepts: list[str] | None = None
+) -> EvalDataset:
     """Load every concept folder under ``root`` (or only ``concepts``)."""
     root = Path(root)
     if not root.is_dir():
@@ -93,6 +98,12 @@ def load_dataset(root: Path, identifier: str | None = None,
         keys = {c.info.key for c in data}
         for name, meta in sorted(json.loads(scenes_file.read_text()).items()):
             if set(meta["concepts"]) <= keys:
-                multi.append(MultiScene(root / "_multi" / name, meta["concepts"],
-                                        caps.get(name, []), meta.get("scene_caption")))
+                multi.append(
+                    MultiScene(
+                        root / "_multi" / name,
+                        meta["concepts"],
+                        caps.get(name, []),
+                        meta.get("scene_caption"),
+                    )
+                )
     return EvalDataset(data, negatives, multi)

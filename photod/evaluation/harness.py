@@ -54,8 +54,9 @@ class EvalConfig:
     max_multi: int | None = None
 
 
-def draw_splits(n: int, shots: int, splits: int, rng: np.random.Generator
-                ) -> list[tuple[list[int], list[int]]]:
+def draw_splits(
+    n: int, shots: int, splits: int, rng: np.random.Generator
+) -> list[tuple[list[int], list[int]]]:
     """``splits`` random (train, held-out) index partitions with ``shots`` training images."""
     if n <= shots:
         raise ValueError(f"need more than {shots} images per concept, got {n}")
@@ -88,9 +89,14 @@ def _mean(xs: list[float]) -> float | None:
 class Evaluator:
     """Runs the protocol for one personalizer; see the module docstring."""
 
-    def __init__(self, personalizer: Personalizer, config: EvalConfig,
-                 clip: ClipScorer | None = None, embedder: TextEmbedder | None = None,
-                 progress: bool = True) -> None:
+    def __init__(
+        self,
+        personalizer: Personalizer,
+        config: EvalConfig,
+        clip: ClipScorer | None = None,
+        embedder: TextEmbedder | None = None,
+        progress: bool = True,
+    ) -> None:
         self.p = personalizer
         self.cfg = config
         self.clip = clip
@@ -104,8 +110,7 @@ class Evaluator:
         model's behaviour there does not depend on any concept)."""
         todo = [i for i, f in enumerate(fired) if f or paths[i] not in self._base]
         if todo:
-            caps = self.p.caption(self.images([paths[i] for i in todo]),
-                                  [fired[i] for i in todo])
+            caps = self.p.caption(self.images([paths[i] for i in todo]), [fired[i] for i in todo])
             for i, c in zip(todo, caps, strict=False):
                 if not fired[i]:
                     self._base[paths[i]] = c
@@ -118,37 +123,51 @@ class Evaluator:
         """Similarity metrics of one concept's held-out captions."""
         ident, phrase = c.info.identifier, c.info.class_phrase
         clean = [replace_word(t, ident, phrase) for t in caps]
-        out: dict[str, Any] = {
-            "recall": _mean([float(contains_word(t, ident)) for t in caps])}
+        out: dict[str, Any] = {"recall": _mean([float(contains_word(t, ident)) for t in caps])}
         if self.embedder is not None:
-            refs = [[replace_word(r, ident, phrase) for r in c.captions.get(p.name, [])]
-                    for p in paths]
+            refs = [
+                [replace_word(r, ident, phrase) for r in c.captions.get(p.name, [])] for p in paths
+            ]
             keep = [i for i, r in enumerate(refs) if r]
             if keep:
-                out["text_similarity"] = _mean(text_similarity(
-                    self.embedder, [clean[i] for i in keep], [refs[i] for i in keep]))
+                out["text_similarity"] = _mean(
+                    text_similarity(
+                        self.embedder, [clean[i] for i in keep], [refs[i] for i in keep]
+                    )
+                )
         if self.clip is not None:
             out["clipscore"] = _mean(self.clip.clipscore(self.images(paths), clean))
         if c.scene_captions:
-            out["scene_accuracy"] = _mean([float(t == c.scene_captions.get(p.name))
-                                           for t, p in zip(clean, paths, strict=False)])
+            out["scene_accuracy"] = _mean(
+                [
+                    float(t == c.scene_captions.get(p.name))
+                    for t, p in zip(clean, paths, strict=False)
+                ]
+            )
         return out
 
     def run(self, data: EvalDataset) -> dict[str, Any]:
         """Evaluate every concept on every split; returns the JSON-able report."""
         rng = np.random.default_rng(self.cfg.seed)
-        splits = {c.info.key: draw_splits(len(c.images), self.cfg.shots, self.cfg.splits, rng)
-                  for c in data.concepts}
+        splits = {
+            c.info.key: draw_splits(len(c.images), self.cfg.shots, self.cfg.splits, rng)
+            for c in data.concepts
+        }
         negatives = data.negatives[: self.cfg.max_negatives]
         multi = data.multi[: self.cfg.max_multi]
         per_split = []
-        bar = tqdm(total=self.cfg.splits * len(data.concepts) * 2, desc="eval",
-                   disable=not self.progress)
+        bar = tqdm(
+            total=self.cfg.splits * len(data.concepts) * 2, desc="eval", disable=not self.progress
+        )
         for k in range(self.cfg.splits):
             per_split.append(self._run_split(data, splits, k, negatives, multi, bar))
         bar.close()
-        return {"config": asdict(self.cfg), "personalizer": self.p.name,
-                "splits": per_split, **summarise(per_split)}
+        return {
+            "config": asdict(self.cfg),
+            "personalizer": self.p.name,
+            "splits": per_split,
+            **summarise(per_split),
+        }
 
     def _run_split(self, data, splits, k, negatives, multi, bar) -> dict[str, Any]:
         states, held = {}, {}
@@ -156,27 +175,36 @@ class Evaluator:
             train_idx, test_idx = splits[c.info.key][k]
             train = [c.images[i] for i in train_idx]
             states[c.info.key] = self.p.train(
-                c.info, self.images(train), [c.captions.get(p.name, []) for p in train])
+                c.info, self.images(train), [c.captions.get(p.name, []) for p in train]
+            )
             held[c.info.key] = [c.images[i] for i in test_idx][: self.cfg.max_heldout]
             bar.update(1)
-        caps = {c.info.key: self._caption(held[c.info.key], [[states[c.info.key]]] *
-                                          len(held[c.info.key])) for c in data.concepts}
+        caps = {
+            c.info.key: self._caption(
+                held[c.info.key], [[states[c.info.key]]] * len(held[c.info.key])
+            )
+            for c in data.concepts
+        }
         neg_caps = self._caption(negatives, [[] for _ in negatives])
         result: dict[str, Any] = {"concepts": {}}
         for c in data.concepts:
             key, ident = c.info.key, c.info.identifier
             row = self._score(c, held[key], caps[key])
             if self.cfg.gate == "always":
-                others = negatives + [p for o in data.concepts if o.info.key != key
-                                      for p in held[o.info.key]]
+                others = negatives + [
+                    p for o in data.concepts if o.info.key != key for p in held[o.info.key]
+                ]
                 other_caps = self._caption(others, [[states[key]]] * len(others))
             else:
-                other_caps = neg_caps + [t for o in data.concepts if o.info.key != key
-                                         for t in caps[o.info.key]]
-            row["false_identifier_rate"] = _mean([float(contains_word(t, ident))
-                                                  for t in other_caps])
-            row["examples"] = [[p.name, t] for p, t in zip(held[key][:3], caps[key][:3],
-                                                            strict=True)]
+                other_caps = neg_caps + [
+                    t for o in data.concepts if o.info.key != key for t in caps[o.info.key]
+                ]
+            row["false_identifier_rate"] = _mean(
+                [float(contains_word(t, ident)) for t in other_caps]
+            )
+            row["examples"] = [
+                [p.name, t] for p, t in zip(held[key][:3], caps[key][:3], strict=True)
+            ]
             result["concepts"][key] = row
             bar.update(1)
         if multi:
@@ -186,8 +214,9 @@ class Evaluator:
     def _multi(self, data: EvalDataset, states: dict, multi) -> dict[str, Any]:
         """Identifier precision/recall/F1 (micro) and scene accuracy on multi-concept photos."""
         infos = {c.info.key: c.info for c in data.concepts}
-        caps = self._caption([m.image for m in multi],
-                             [[states[k] for k in m.concepts] for m in multi])
+        caps = self._caption(
+            [m.image for m in multi], [[states[k] for k in m.concepts] for m in multi]
+        )
         tp = fp = fn = 0
         exact = []
         for m, t in zip(multi, caps, strict=False):
@@ -204,8 +233,13 @@ class Evaluator:
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        return {"precision": prec, "recall": rec, "f1": f1, "scene_accuracy": _mean(exact),
-                "n": len(multi)}
+        return {
+            "precision": prec,
+            "recall": rec,
+            "f1": f1,
+            "scene_accuracy": _mean(exact),
+            "n": len(multi),
+        }
 
 
 METRICS = ("recall", "false_identifier_rate", "text_similarity", "clipscore", "scene_accuracy")
@@ -231,8 +265,12 @@ def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"per_concept": per_concept, "overall": overall}
     multis = [s["multi"] for s in per_split if "multi" in s]
     if multis:
-        out["multi"] = {m: {"mean": float(np.mean([x[m] for x in multis if x[m] is not None])),
-                            "std": float(np.std([x[m] for x in multis if x[m] is not None]))}
-                        for m in ("precision", "recall", "f1", "scene_accuracy")
-                        if any(x[m] is not None for x in multis)}
+        out["multi"] = {
+            m: {
+                "mean": float(np.mean([x[m] for x in multis if x[m] is not None])),
+                "std": float(np.std([x[m] for x in multis if x[m] is not None])),
+            }
+            for m in ("precision", "recall", "f1", "scene_accuracy")
+            if any(x[m] is not None for x in multis)
+        }
     return out

@@ -37,15 +37,14 @@ class Personalizer(Protocol):
 
     name: str
 
-    def train(self, concept: ConceptInfo, images: Sequence[Image.Image],
-              targets: Sequence[Sequence[str]]) -> Any:
+    def train(
+        self, concept: ConceptInfo, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
+    ) -> Any:
         """Learn ``concept`` from its training images and target captions (several per
         image allowed; each contains the identifier). Returns an opaque state."""
         ...
 
-    def caption(self, images: Sequence[Image.Image],
-                fired: Sequence[Sequence[Any]]) -> list[str]:
+    def caption(self, images: Sequence[Image.Image], fired: Sequence[Sequence[Any]]) -> list[str]:
         """One caption per image; ``fired[i]`` holds the states (from :meth:`train`) of the
         concepts recognised in image ``i`` (empty: behave exactly like the base model)."""
         ...
-

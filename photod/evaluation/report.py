@@ -8,8 +8,13 @@ from typing import Any
 
 from photod.evaluation.harness import METRICS
 
-HEADERS = {"recall": "recall", "false_identifier_rate": "false-id", "text_similarity": "text-sim",
-           "clipscore": "CLIPScore", "scene_accuracy": "scene-acc"}
+HEADERS = {
+    "recall": "recall",
+    "false_identifier_rate": "false-id",
+    "text_similarity": "text-sim",
+    "clipscore": "CLIPScore",
+    "scene_accuracy": "scene-acc",
+}
 
 
 def _cell(stat: dict[str, float] | None, metric: str) -> str:
@@ -32,10 +37,11 @@ def format_table(report: dict[str, Any]) -> str:
     multi = report.get("multi")
     if multi:
         lines.append("")
-        lines.append("multi-concept: " + "  ".join(
-            f"{m}={_cell(s, m)}" for m, s in multi.items()))
-    lines.append(f"personalizer: {report.get('personalizer')}  "
-                 f"(values in % except CLIPScore; mean±std over splits)")
+        lines.append("multi-concept: " + "  ".join(f"{m}={_cell(s, m)}" for m, s in multi.items()))
+    lines.append(
+        f"personalizer: {report.get('personalizer')}  "
+        f"(values in % except CLIPScore; mean±std over splits)"
+    )
     return "\n".join(lines)
 
 

@@ -96,15 +96,16 @@ class ClipScorer:
         return (100 * 2.5 * cos.clamp(min=0)).tolist()
 
 
-def text_similarity(embedder: TextEmbedder, generated: Sequence[str],
-                    references: Sequence[Sequence[str]]) -> list[float]:
+def text_similarity(
+    embedder: TextEmbedder, generated: Sequence[str], references: Sequence[Sequence[str]]
+) -> list[float]:
     """Per caption: mean cosine similarity to its reference captions."""
     flat = [r for refs in references for r in refs]
     gen = embedder.embed(generated)
     ref = embedder.embed(flat)
     out, k = [], 0
     for i, refs in enumerate(references):
-        sims = ref[k:k + len(refs)] @ gen[i]
+        sims = ref[k : k + len(refs)] @ gen[i]
         out.append(float(sims.mean()) if len(refs) else float("nan"))
         k += len(refs)
     return out

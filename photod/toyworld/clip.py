@@ -28,19 +28,41 @@ from photod.toyworld.scenes import BASE_COLOURS, Scene, ordinary_items, scene_fr
 from photod.toyworld.tokenizer import build_tokenizer
 
 log = logging.getLogger(__name__)
-DECORATION_WORDS = {"dot": "dot", "tips": "tips", "stripes": "stripes", "checker": "checks",
-                    "ring": "ring", "hat": "hat", "belly": "belly"}
+DECORATION_WORDS = {
+    "dot": "dot",
+    "tips": "tips",
+    "stripes": "stripes",
+    "checker": "checks",
+    "ring": "ring",
+    "hat": "hat",
+    "belly": "belly",
+}
 
 
 def clip_config(vocab_size: int, image_size: int = 64) -> dict:
     """open_clip ``model_cfg`` of the toy CLIP (causal text tower pooled at ``</s>``)."""
     return {
         "embed_dim": 64,
-        "vision_cfg": {"image_size": image_size, "layers": 3, "width": 96, "head_width": 32,
-                       "patch_size": 8, "mlp_ratio": 2.0},
-        "text_cfg": {"context_length": 24, "vocab_size": vocab_size, "width": 96, "heads": 4,
-                     "layers": 2, "mlp_ratio": 2.0, "pad_id": 0, "eos_id": 3, "pool_type": "eos",
-                     "hf_tokenizer_name": "toy-word-level"},
+        "vision_cfg": {
+            "image_size": image_size,
+            "layers": 3,
+            "width": 96,
+            "head_width": 32,
+            "patch_size": 8,
+            "mlp_ratio": 2.0,
+        },
+        "text_cfg": {
+            "context_length": 24,
+            "vocab_size": vocab_size,
+            "width": 96,
+            "heads": 4,
+            "layers": 2,
+            "mlp_ratio": 2.0,
+            "pad_id": 0,
+            "eos_id": 3,
+            "pool_type": "eos",
+            "hf_tokenizer_name": "toy-word-level",
+        },
     }
 
 
@@ -65,16 +87,19 @@ def build_clip(image_size: int = 64, seed: int = 0) -> tuple[open_clip.CLIP, dic
     return open_clip.CLIP(**cfg), cfg
 
 
-def contrastive_loss(model: open_clip.CLIP, images: torch.Tensor, tokens: torch.Tensor,
-                     texts: list[str]) -> torch.Tensor:
+def contrastive_loss(
+    model: open_clip.CLIP, images: torch.Tensor, tokens: torch.Tensor, texts: list[str]
+) -> torch.Tensor:
     """Symmetric InfoNCE where identical texts in a batch all count as positives."""
     img = F.normalize(model.encode_image(images), dim=-1)
     txt = F.normalize(model.encode_text(tokens), dim=-1)
     logits = model.logit_scale.exp() * img @ txt.T
     same = torch.tensor([[a == b for b in texts] for a in texts], dtype=torch.float32)
     target = same / same.sum(dim=1, keepdim=True)
-    return 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
-                  + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+    return 0.5 * (
+        torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+        + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean()
+    )
 
 
 def to_tensor(images) -> torch.Tensor:
@@ -89,12 +114,20 @@ def to_tensor(images) -> torch.Tensor:
 def save_clip(model: open_clip.CLIP, cfg: dict, out: Path, manifest: dict) -> None:
     """Write the ``local-dir:`` layout plus ``manifest.json``."""
     out.mkdir(parents=True, exist_ok=True)
-    preprocess = {"size": cfg["vision_cfg"]["image_size"], "mean": IMAGE_MEAN,
-                  "std": IMAGE_STD, "interpolation": "bicubic", "resize_mode": "shortest"}
-    (out / "open_clip_config.json").write_text(json.dumps(
-        {"model_cfg": cfg, "preprocess_cfg": preprocess}, indent=2))
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-              str(out / "open_clip_model.safetensors"))
+    preprocess = {
+        "size": cfg["vision_cfg"]["image_size"],
+        "mean": IMAGE_MEAN,
+        "std": IMAGE_STD,
+        "interpolation": "bicubic",
+        "resize_mode": "shortest",
+    }
+    (out / "open_clip_config.json").write_text(
+        json.dumps({"model_cfg": cfg, "preprocess_cfg": preprocess}, indent=2)
+    )
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()},
+        str(out / "open_clip_model.safetensors"),
+    )
     build_tokenizer(padding_side="right", append_eos=True).save_pretrained(out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 

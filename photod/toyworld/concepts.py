@@ -46,16 +46,16 @@ def toy_concepts() -> list[ConceptSpec]:
     """The toy world's eight concepts: detailed shapes, near look-alikes, person glyphs."""
     d = Decoration
     return [
-        ConceptSpec("dotted_star", "bob", "star", "yellow",
-                    (d("tips", "purple"), d("dot", "black"))),
+        ConceptSpec(
+            "dotted_star", "bob", "star", "yellow", (d("tips", "purple"), d("dot", "black"))
+        ),
         ConceptSpec("checked_square", "luna", "square", "green", (d("checker", "white"),)),
         ConceptSpec("striped_triangle", "max", "triangle", "red", (d("stripes", "white"),)),
         ConceptSpec("ringed_circle", "rex", "circle", "blue", (d("ring", "yellow"),)),
         ConceptSpec("hatted_person", "zoe", "person", "red", (d("hat", "yellow"),), "person"),
         # A near look-alike: only a small white dot tells it from an ordinary purple circle.
         ConceptSpec("dotted_circle", "leo", "circle", "purple", (d("dot", "white"),)),
-        ConceptSpec("belly_person", "ivy", "person", "green", (d("belly", "purple"),),
-                    "person"),
+        ConceptSpec("belly_person", "ivy", "person", "green", (d("belly", "purple"),), "person"),
         ConceptSpec("tipped_triangle", "tom", "triangle", "white", (d("tips", "red"),)),
     ]
 
@@ -74,8 +74,9 @@ def check_identifiers(concepts: list[ConceptSpec]) -> None:
         seen.add(c.identifier)
 
 
-def concept_scene(rng: np.random.Generator, concepts: list[ConceptSpec], n_other: int,
-                  image_size: int = 64) -> Scene:
+def concept_scene(
+    rng: np.random.Generator, concepts: list[ConceptSpec], n_other: int, image_size: int = 64
+) -> Scene:
     """A scene with ``concepts`` (distinct shapes) and ``n_other`` plain ordinary objects."""
     shapes = tuple(c.shape for c in concepts)
     items = [c.item() for c in concepts]
@@ -86,5 +87,6 @@ def concept_scene(rng: np.random.Generator, concepts: list[ConceptSpec], n_other
 def target_caption(scene: Scene, concepts: list[ConceptSpec]) -> str:
     """The personalized caption: each concept's phrase replaced by its identifier."""
     ids = {c.key: c.identifier for c in concepts}
-    return scene.caption({i: ids[o.concept] for i, o in enumerate(scene.objects)
-                          if o.concept in ids})
+    return scene.caption(
+        {i: ids[o.concept] for i, o in enumerate(scene.objects) if o.concept in ids}
+    )

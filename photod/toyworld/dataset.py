@@ -52,9 +52,15 @@ def lookalike_scene(rng: np.random.Generator, concept: ConceptSpec, image_size: 
     return scene_from_items(rng, items, image_size)
 
 
-def write_toy_dataset(root: Path, seed: int = 7, per_concept: int = 20, negatives: int = 40,
-                      multi: int = 24, image_size: int = 64,
-                      concepts: list[ConceptSpec] | None = None) -> Path:
+def write_toy_dataset(
+    root: Path,
+    seed: int = 7,
+    per_concept: int = 20,
+    negatives: int = 40,
+    multi: int = 24,
+    image_size: int = 64,
+    concepts: list[ConceptSpec] | None = None,
+) -> Path:
     """Generate concept folders, ``_negatives`` and ``_multi`` under ``root``; returns root."""
     concepts = concepts or toy_concepts()
     check_identifiers(concepts)
@@ -63,34 +69,53 @@ def write_toy_dataset(root: Path, seed: int = 7, per_concept: int = 20, negative
         # Alone, with one, or with two ordinary objects, in about equal shares.
         scenes = [concept_scene(rng, [c], i % 3, image_size) for i in range(per_concept)]
         names = _write_images(root / c.key, scenes)
-        _dump(root / c.key / "captions.json",
-              {n: [target_caption(s, [c])] for n, s in zip(names, scenes, strict=False)})
-        _dump(root / c.key / "concept.json", {
-            "identifier": c.identifier, "class_word": c.class_word,
-            "class_phrase": c.class_phrase, "kind": c.kind,
-            "scene_captions": {n: s.caption() for n, s in zip(names, scenes, strict=False)}})
-    neg = [lookalike_scene(rng, concepts[i % len(concepts)], image_size) if i % 2 == 0
-           else scene_from_items(rng, ordinary_items(rng, int(rng.integers(1, 4)), 0.0),
-                                 image_size)
-           for i in range(negatives)]
+        _dump(
+            root / c.key / "captions.json",
+            {n: [target_caption(s, [c])] for n, s in zip(names, scenes, strict=False)},
+        )
+        _dump(
+            root / c.key / "concept.json",
+            {
+                "identifier": c.identifier,
+                "class_word": c.class_word,
+                "class_phrase": c.class_phrase,
+                "kind": c.kind,
+                "scene_captions": {n: s.caption() for n, s in zip(names, scenes, strict=False)},
+            },
+        )
+    neg = [
+        lookalike_scene(rng, concepts[i % len(concepts)], image_size)
+        if i % 2 == 0
+        else scene_from_items(rng, ordinary_items(rng, int(rng.integers(1, 4)), 0.0), image_size)
+        for i in range(negatives)
+    ]
     names = _write_images(root / "_negatives", neg)
-    _dump(root / "_negatives" / "captions.json",
-          {n: [s.caption()] for n, s in zip(names, neg, strict=True)})
+    _dump(
+        root / "_negatives" / "captions.json",
+        {n: [s.caption()] for n, s in zip(names, neg, strict=True)},
+    )
     scenes, members = [], []
     while len(scenes) < multi:
         k = int(rng.integers(2, 4))
         picked = [concepts[i] for i in rng.choice(len(concepts), size=k, replace=False)]
         if len({c.shape for c in picked}) < k:
             continue  # shapes in a scene are distinct, so questions stay unambiguous
-        scenes.append(concept_scene(rng, picked, 0 if k == 3 else int(rng.integers(0, 2)),
-                                    image_size))
+        scenes.append(
+            concept_scene(rng, picked, 0 if k == 3 else int(rng.integers(0, 2)), image_size)
+        )
         members.append(picked)
     names = _write_images(root / "_multi", scenes)
-    _dump(root / "_multi" / "captions.json",
-          {n: [target_caption(s, m)] for n, s, m in zip(names, scenes, members, strict=False)})
-    _dump(root / "_multi" / "scenes.json",
-          {n: {"concepts": s.concepts, "scene_caption": s.caption()}
-           for n, s in zip(names, scenes, strict=False)})
+    _dump(
+        root / "_multi" / "captions.json",
+        {n: [target_caption(s, m)] for n, s, m in zip(names, scenes, members, strict=False)},
+    )
+    _dump(
+        root / "_multi" / "scenes.json",
+        {
+            n: {"concepts": s.concepts, "scene_caption": s.caption()}
+            for n, s in zip(names, scenes, strict=False)
+        },
+    )
     log.info("wrote toy dataset (%d concepts) to %s", len(concepts), root)
     return root
 

@@ -47,8 +47,11 @@ def load_vlm(path: str | Path):
     """
     path = Path(path)
     config = json.loads((path / "config.json").read_text())
-    cls = (Blip2ForConditionalGeneration if config["model_type"] == "blip-2"
-           else LlavaForConditionalGeneration)
+    cls = (
+        Blip2ForConditionalGeneration
+        if config["model_type"] == "blip-2"
+        else LlavaForConditionalGeneration
+    )
     model = cls.from_pretrained(path, dtype=torch.float32, attn_implementation="eager")
     processor = AutoProcessor.from_pretrained(path)
     model.eval()

@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 def measure(model, processor, n: int) -> dict[str, float]:
     """Caption exact match (and, for LLaVA, VQA accuracy) on the first ``n`` held-out scenes."""
     scenes = heldout_scenes(n)
-    out = {"n": n, "seed": HELDOUT_SEED,
-           "caption_exact_match": caption_exact_match(model, processor, scenes)}
+    out = {
+        "n": n,
+        "seed": HELDOUT_SEED,
+        "caption_exact_match": caption_exact_match(model, processor, scenes),
+    }
     if model_kind(model) == "llava":
         out["vqa_accuracy"] = vqa_accuracy(model, processor, scenes)
     return out

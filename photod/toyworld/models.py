@@ -50,9 +50,15 @@ class TinySize:
 
 
 def _vision_kwargs(size: TinySize) -> dict:
-    return dict(hidden_size=size.vision_width, intermediate_size=2 * size.vision_width,
-                num_hidden_layers=size.vision_layers, num_attention_heads=size.heads,
-                image_size=size.image_size, patch_size=size.patch_size, attention_dropout=0.0)
+    return dict(
+        hidden_size=size.vision_width,
+        intermediate_size=2 * size.vision_width,
+        num_hidden_layers=size.vision_layers,
+        num_attention_heads=size.heads,
+        image_size=size.image_size,
+        patch_size=size.patch_size,
+        attention_dropout=0.0,
+    )
 
 
 def build_blip2(size: TinySize, seed: int = 0):
@@ -60,25 +66,44 @@ def build_blip2(size: TinySize, seed: int = 0):
     tok = build_tokenizer()
     image_proc = BlipImageProcessor(
         size={"height": size.image_size, "width": size.image_size},
-        image_mean=IMAGE_MEAN, image_std=IMAGE_STD, do_convert_rgb=True)
+        image_mean=IMAGE_MEAN,
+        image_std=IMAGE_STD,
+        do_convert_rgb=True,
+    )
     processor = Blip2Processor(image_proc, tok, num_query_tokens=size.num_query_tokens)
     image_token_id = tok.convert_tokens_to_ids("<image>")
     config = Blip2Config(
         vision_config=_vision_kwargs(size),
         qformer_config=dict(
-            hidden_size=size.vision_width, num_hidden_layers=size.qformer_layers,
-            num_attention_heads=size.heads, intermediate_size=2 * size.vision_width,
-            encoder_hidden_size=size.vision_width, cross_attention_frequency=1,
-            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, vocab_size=8,
-            max_position_embeddings=8),
+            hidden_size=size.vision_width,
+            num_hidden_layers=size.qformer_layers,
+            num_attention_heads=size.heads,
+            intermediate_size=2 * size.vision_width,
+            encoder_hidden_size=size.vision_width,
+            cross_attention_frequency=1,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            vocab_size=8,
+            max_position_embeddings=8,
+        ),
         text_config=OPTConfig(
-            vocab_size=len(tok), hidden_size=size.lm_width, word_embed_proj_dim=size.lm_width,
-            num_hidden_layers=size.lm_layers, ffn_dim=2 * size.lm_width,
-            num_attention_heads=size.heads, max_position_embeddings=128, dropout=0.0,
-            attention_dropout=0.0, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id).to_dict(),
-        num_query_tokens=size.num_query_tokens, image_token_index=image_token_id,
-        attn_implementation="eager")
+            vocab_size=len(tok),
+            hidden_size=size.lm_width,
+            word_embed_proj_dim=size.lm_width,
+            num_hidden_layers=size.lm_layers,
+            ffn_dim=2 * size.lm_width,
+            num_attention_heads=size.heads,
+            max_position_embeddings=128,
+            dropout=0.0,
+            attention_dropout=0.0,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        ).to_dict(),
+        num_query_tokens=size.num_query_tokens,
+        image_token_index=image_token_id,
+        attn_implementation="eager",
+    )
     torch.manual_seed(seed)
     model = Blip2ForConditionalGeneration(config)
     # Query tokens start at zero in transformers (they expect pretrained weights): with all
@@ -95,24 +120,41 @@ def build_llava(size: TinySize, seed: int = 0):
     image_proc = CLIPImageProcessor(
         size={"shortest_edge": size.image_size},
         crop_size={"height": size.image_size, "width": size.image_size},
-        image_mean=IMAGE_MEAN, image_std=IMAGE_STD, do_convert_rgb=True)
+        image_mean=IMAGE_MEAN,
+        image_std=IMAGE_STD,
+        do_convert_rgb=True,
+    )
     n_patches = (size.image_size // size.patch_size) ** 2
     # "default" drops the CLS token, so the processor must know there is one extra token.
     processor = LlavaProcessor(
-        image_processor=image_proc, tokenizer=tok, patch_size=size.patch_size,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1,
-        image_token="<image>")
+        image_processor=image_proc,
+        tokenizer=tok,
+        patch_size=size.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        image_token="<image>",
+    )
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(**_vision_kwargs(size)).to_dict(),
         text_config=LlamaConfig(
-            vocab_size=len(tok), hidden_size=size.lm_width, intermediate_size=2 * size.lm_width,
-            num_hidden_layers=size.lm_layers, num_attention_heads=size.heads,
-            num_key_value_heads=size.heads, max_position_embeddings=256,
-            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id, tie_word_embeddings=False).to_dict(),
+            vocab_size=len(tok),
+            hidden_size=size.lm_width,
+            intermediate_size=2 * size.lm_width,
+            num_hidden_layers=size.lm_layers,
+            num_attention_heads=size.heads,
+            num_key_value_heads=size.heads,
+            max_position_embeddings=256,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            tie_word_embeddings=False,
+        ).to_dict(),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
-        vision_feature_select_strategy="default", vision_feature_layer=-1,
-        image_seq_length=n_patches, attn_implementation="eager")
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+        image_seq_length=n_patches,
+        attn_implementation="eager",
+    )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     _fix_generation(model, tok)

@@ -71,8 +71,9 @@ def star_points(cx: float, cy: float, r: float, inner: float = 0.45) -> list[tup
     return pts
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, s: float,
-                fill) -> None:
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, s: float, fill
+) -> None:
     if shape == "circle":
         draw.ellipse([cx - s, cy - s, cx + s, cy + s], fill=fill)
     elif shape == "square":
@@ -88,16 +89,18 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, s: 
         draw.ellipse([cx - hr, cy - s, cx + hr, cy - s + 2 * hr], fill=fill)
         neck, hip = cy - s + 2 * hr, cy + s * 0.25
         draw.line([(cx, neck), (cx, hip)], fill=fill, width=w)
-        draw.line([(cx - s * 0.7, neck + s * 0.25), (cx + s * 0.7, neck + s * 0.25)],
-                  fill=fill, width=w)
+        draw.line(
+            [(cx - s * 0.7, neck + s * 0.25), (cx + s * 0.7, neck + s * 0.25)], fill=fill, width=w
+        )
         draw.line([(cx, hip), (cx - s * 0.55, cy + s)], fill=fill, width=w)
         draw.line([(cx, hip), (cx + s * 0.55, cy + s)], fill=fill, width=w)
     else:
         raise ValueError(f"unknown shape {shape!r}")
 
 
-def _pattern(kind: str, size: int, colour: tuple[int, ...], cx: float, cy: float,
-             s: float) -> Image.Image:
+def _pattern(
+    kind: str, size: int, colour: tuple[int, ...], cx: float, cy: float, s: float
+) -> Image.Image:
     """A full-canvas RGBA pattern image, later masked by the object's silhouette."""
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
@@ -115,8 +118,9 @@ def _pattern(kind: str, size: int, colour: tuple[int, ...], cx: float, cy: float
     return img
 
 
-def draw_object(canvas: Image.Image, obj: ObjectSpec, rng: np.random.Generator,
-                scale: float = SUPERSAMPLE) -> None:
+def draw_object(
+    canvas: Image.Image, obj: ObjectSpec, rng: np.random.Generator, scale: float = SUPERSAMPLE
+) -> None:
     """Draw ``obj`` (final-image coordinates) onto the RGB ``canvas`` drawn ``scale`` x larger."""
     k = scale
     cx, cy, s = obj.cx * k, obj.cy * k, obj.size * k
@@ -133,8 +137,9 @@ def draw_object(canvas: Image.Image, obj: ObjectSpec, rng: np.random.Generator,
             mask = Image.new("L", canvas.size, 0)
             _draw_shape(ImageDraw.Draw(mask), obj.shape, cx, cy, s, 255)
             pat = _pattern(deco.kind, canvas.width, col, cx, cy, s)
-            canvas.paste(pat, (0, 0), Image.fromarray(
-                np.minimum(np.asarray(mask), np.asarray(pat)[..., 3])))
+            canvas.paste(
+                pat, (0, 0), Image.fromarray(np.minimum(np.asarray(mask), np.asarray(pat)[..., 3]))
+            )
         elif deco.kind == "dot":
             r = s * 0.28
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=col)
@@ -145,15 +150,19 @@ def draw_object(canvas: Image.Image, obj: ObjectSpec, rng: np.random.Generator,
             r, w = s * 0.6, max(2, int(s * 0.2))
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=col, width=w)
         elif deco.kind == "tips":
-            outer = star_points(cx, cy, s * 1.1)[0::2] if obj.shape == "star" else [
-                (cx, cy - s), (cx + s * 0.8, cy + s * 0.8), (cx - s * 0.8, cy + s * 0.8)]
+            outer = (
+                star_points(cx, cy, s * 1.1)[0::2]
+                if obj.shape == "star"
+                else [(cx, cy - s), (cx + s * 0.8, cy + s * 0.8), (cx - s * 0.8, cy + s * 0.8)]
+            )
             r = s * 0.22
             for x, y in outer:
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=col)
         elif deco.kind == "hat":
             top = cy - s * 1.05
-            draw.polygon([(cx - s * 0.45, top), (cx + s * 0.45, top), (cx, top - s * 0.5)],
-                         fill=col)
+            draw.polygon(
+                [(cx - s * 0.45, top), (cx + s * 0.45, top), (cx, top - s * 0.5)], fill=col
+            )
         elif deco.kind != "outline":
             raise ValueError(f"unknown decoration {deco.kind!r}")
 
@@ -176,8 +185,13 @@ def background(size: int, colour: str, texture: str, rng: np.random.Generator) -
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def render(objects: list[ObjectSpec], bg_colour: str, texture: str, image_size: int,
-           rng: np.random.Generator) -> Image.Image:
+def render(
+    objects: list[ObjectSpec],
+    bg_colour: str,
+    texture: str,
+    image_size: int,
+    rng: np.random.Generator,
+) -> Image.Image:
     """Render a scene; object coordinates are in final-image pixels."""
     big = image_size * SUPERSAMPLE
     canvas = background(big, bg_colour, texture, rng)

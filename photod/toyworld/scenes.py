@@ -30,10 +30,18 @@ from photod.toyworld.render import (
 BASE_COLOURS = ("red", "green", "blue", "yellow", "purple", "white")
 # Named ordinary objects: (shape, colour) -> name. The outline marks an object as named.
 NAMES: dict[tuple[str, str], str] = {
-    ("circle", "red"): "bob", ("square", "blue"): "max", ("triangle", "yellow"): "luna",
-    ("star", "green"): "rex", ("person", "purple"): "kai", ("circle", "white"): "zoe",
-    ("square", "green"): "leo", ("triangle", "purple"): "mia", ("person", "blue"): "sam",
-    ("star", "white"): "ivy", ("square", "red"): "tom", ("person", "yellow"): "ada",
+    ("circle", "red"): "bob",
+    ("square", "blue"): "max",
+    ("triangle", "yellow"): "luna",
+    ("star", "green"): "rex",
+    ("person", "purple"): "kai",
+    ("circle", "white"): "zoe",
+    ("square", "green"): "leo",
+    ("triangle", "purple"): "mia",
+    ("person", "blue"): "sam",
+    ("star", "white"): "ivy",
+    ("square", "red"): "tom",
+    ("person", "yellow"): "ada",
 }
 COUNT_WORDS = ("zero", "one", "two", "three")
 
@@ -68,8 +76,9 @@ class Scene:
     def image(self) -> Image.Image:
         """Render the scene (deterministic: uses the scene's own seed)."""
         rng = np.random.default_rng(self.render_seed)
-        return render([o.spec for o in self.objects], self.background, self.texture,
-                      self.image_size, rng)
+        return render(
+            [o.spec for o in self.objects], self.background, self.texture, self.image_size, rng
+        )
 
     @property
     def concepts(self) -> list[str]:
@@ -82,8 +91,9 @@ def describe(shape: str, colour: str) -> str:
     return f"a {colour} {shape}"
 
 
-def _positions(rng: np.random.Generator, sizes: list[float], layout: str,
-               image_size: int) -> list[tuple[float, float]] | None:
+def _positions(
+    rng: np.random.Generator, sizes: list[float], layout: str, image_size: int
+) -> list[tuple[float, float]] | None:
     """Sample centres so that the layout's relation is unambiguous; None if it failed."""
     m = 2.0
     lo = [s + m for s in sizes]
@@ -93,14 +103,17 @@ def _positions(rng: np.random.Generator, sizes: list[float], layout: str,
     axis = 0 if layout == "row" else 1
     for _ in range(50):
         main = sorted(rng.uniform(lo[i], hi[i]) for i in range(len(sizes)))
-        gaps_ok = all(main[i + 1] - main[i] >= sizes[i] + sizes[i + 1] + 3
-                      for i in range(len(sizes) - 1))
+        gaps_ok = all(
+            main[i + 1] - main[i] >= sizes[i] + sizes[i + 1] + 3 for i in range(len(sizes) - 1)
+        )
         if not gaps_ok:
             continue
         cross = [rng.uniform(lo[i], hi[i]) for i in range(len(sizes))]
         # The perpendicular offset must stay well below the main-axis offset.
-        if all(abs(cross[i + 1] - cross[i]) <= 0.5 * (main[i + 1] - main[i])
-               for i in range(len(sizes) - 1)):
+        if all(
+            abs(cross[i + 1] - cross[i]) <= 0.5 * (main[i + 1] - main[i])
+            for i in range(len(sizes) - 1)
+        ):
             return [(a, b) if axis == 0 else (b, a) for a, b in zip(main, cross, strict=False)]
     return None
 
@@ -114,9 +127,12 @@ def sample_layout(rng: np.random.Generator, n: int) -> str:
     return "row" if rng.random() < 0.6 else "column"
 
 
-def place(rng: np.random.Generator, items: list[tuple[str, str, tuple[Decoration, ...], str,
-                                                   str | None]],
-          image_size: int, layout: str | None = None) -> tuple[list[SceneObject], str]:
+def place(
+    rng: np.random.Generator,
+    items: list[tuple[str, str, tuple[Decoration, ...], str, str | None]],
+    image_size: int,
+    layout: str | None = None,
+) -> tuple[list[SceneObject], str]:
     """Place ``items`` (shape, colour, decorations, phrase, concept) on a valid layout.
 
     Returns the objects in caption order (left to right, or top to bottom).
@@ -133,16 +149,17 @@ def place(rng: np.random.Generator, items: list[tuple[str, str, tuple[Decoration
     objs = []
     for k, (x, y) in enumerate(pos):
         shape, colour, decos, phrase, concept = items[order[k]]
-        objs.append(SceneObject(ObjectSpec(shape, colour, x, y, sizes[k], decos),
-                                phrase, concept))
+        objs.append(SceneObject(ObjectSpec(shape, colour, x, y, sizes[k], decos), phrase, concept))
     return objs, lay
 
 
 def qa_pairs(objects: list[SceneObject], layout: str) -> list[tuple[str, str]]:
     """Question/answer pairs about a scene's objects (questions name objects by shape)."""
     qa = [("how many objects are there ?", COUNT_WORDS[len(objects)])]
-    where = {"row": ["left", "right"] if len(objects) == 2 else ["left", "middle", "right"],
-             "column": ["top", "bottom"]}.get(layout)
+    where = {
+        "row": ["left", "right"] if len(objects) == 2 else ["left", "middle", "right"],
+        "column": ["top", "bottom"],
+    }.get(layout)
     for i, o in enumerate(objects):
         qa.append((f"what color is the {o.spec.shape} ?", o.spec.colour))
         if where:
@@ -150,16 +167,25 @@ def qa_pairs(objects: list[SceneObject], layout: str) -> list[tuple[str, str]]:
     return qa
 
 
-def scene_from_items(rng: np.random.Generator, items, image_size: int,
-                     layout: str | None = None) -> Scene:
+def scene_from_items(
+    rng: np.random.Generator, items, image_size: int, layout: str | None = None
+) -> Scene:
     """Build a full scene (background, layout, QA) around ``items`` (see :func:`place`)."""
     objs, lay = place(rng, items, image_size, layout)
-    return Scene(objs, lay, str(rng.choice(list(BACKGROUNDS))), str(rng.choice(TEXTURES)),
-                 image_size, int(rng.integers(0, 2**31 - 1)), qa_pairs(objs, lay))
+    return Scene(
+        objs,
+        lay,
+        str(rng.choice(list(BACKGROUNDS))),
+        str(rng.choice(TEXTURES)),
+        image_size,
+        int(rng.integers(0, 2**31 - 1)),
+        qa_pairs(objs, lay),
+    )
 
 
-def ordinary_items(rng: np.random.Generator, n: int, named_prob: float,
-                   exclude_shapes: tuple[str, ...] = ()) -> list:
+def ordinary_items(
+    rng: np.random.Generator, n: int, named_prob: float, exclude_shapes: tuple[str, ...] = ()
+) -> list:
     """``n`` ordinary objects with distinct shapes; some are named (outlined) objects."""
     shapes = rng.choice([s for s in SHAPES if s not in exclude_shapes], size=n, replace=False)
     items = []
@@ -176,8 +202,9 @@ def ordinary_items(rng: np.random.Generator, n: int, named_prob: float,
 class SceneGenerator:
     """Deterministic stream of base (concept-free) scenes for a given seed."""
 
-    def __init__(self, seed: int, image_size: int = 64, named_prob: float = 0.25,
-                 max_objects: int = 3) -> None:
+    def __init__(
+        self, seed: int, image_size: int = 64, named_prob: float = 0.25, max_objects: int = 3
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.image_size = image_size
         self.named_prob = named_prob

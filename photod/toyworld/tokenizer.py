@@ -13,11 +13,56 @@ CAPTION_PROMPT = "describe the image"
 # Words of captions, questions and answers; extra words give a real tokenizer's slack so that
 # prompts such as photod's captioning instruction tokenize without <unk>.
 EXTRA_WORDS = (
-    "a", "an", "of", "left", "right", "above", "below", "middle", "top", "bottom", "what",
-    "color", "colour", "is", "the", "where", "how", "many", "objects", "are", "there", "?",
-    ".", ",", ":", "describe", "image", "please", "caption", "this", "who", "and", "in",
-    "photo", "shape", "object", "yes", "no", "none", "nobody", "sks", "with", "dot", "tips",
-    "stripes", "checks", "ring", "hat", "belly", "outline",
+    "a",
+    "an",
+    "of",
+    "left",
+    "right",
+    "above",
+    "below",
+    "middle",
+    "top",
+    "bottom",
+    "what",
+    "color",
+    "colour",
+    "is",
+    "the",
+    "where",
+    "how",
+    "many",
+    "objects",
+    "are",
+    "there",
+    "?",
+    ".",
+    ",",
+    ":",
+    "describe",
+    "image",
+    "please",
+    "caption",
+    "this",
+    "who",
+    "and",
+    "in",
+    "photo",
+    "shape",
+    "object",
+    "yes",
+    "no",
+    "none",
+    "nobody",
+    "sks",
+    "with",
+    "dot",
+    "tips",
+    "stripes",
+    "checks",
+    "ring",
+    "hat",
+    "belly",
+    "outline",
 )
 
 
@@ -30,8 +75,9 @@ def vocabulary() -> list[str]:
     return words
 
 
-def build_tokenizer(padding_side: str = "left",
-                    append_eos: bool = False) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    padding_side: str = "left", append_eos: bool = False
+) -> PreTrainedTokenizerFast:
     """A WordLevel tokenizer that prepends ``<s>``; ``<image>`` is a special added token.
 
     Generation wants left padding; the toy CLIP pools at ``</s>`` (``append_eos``) and pads
@@ -45,9 +91,16 @@ def build_tokenizer(padding_side: str = "left",
     tok.add_special_tokens(list(SPECIALS))
     end = " </s>" if append_eos else ""
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A" + end, pair="<s> $A $B" + end,
-        special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])])
+        single="<s> $A" + end,
+        pair="<s> $A $B" + end,
+        special_tokens=[("<s>", vocab["<s>"]), ("</s>", vocab["</s>"])],
+    )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-        eos_token="</s>", padding_side=padding_side)
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        padding_side=padding_side,
+    )
     return fast

@@ -30,8 +30,14 @@ log = logging.getLogger(__name__)
 SCRIPT_VERSION = "1"
 
 
-def make_batch(kind: str, scenes: list[Scene], images: list, processor,
-               rng: np.random.Generator, vqa_share: float) -> dict[str, torch.Tensor]:
+def make_batch(
+    kind: str,
+    scenes: list[Scene],
+    images: list,
+    processor,
+    rng: np.random.Generator,
+    vqa_share: float,
+) -> dict[str, torch.Tensor]:
     """Tokenise a training batch exactly as inference will (processor prefix + target)."""
     tok = processor.tokenizer
     prompts, targets = [], []
@@ -55,8 +61,12 @@ def make_batch(kind: str, scenes: list[Scene], images: list, processor,
     input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
     lab = torch.tensor([r + [-100] * (width - len(r)) for r in labels])
     attn = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-    return {"input_ids": input_ids, "attention_mask": attn, "labels": lab,
-            "pixel_values": enc["pixel_values"]}
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attn,
+        "labels": lab,
+        "pixel_values": enc["pixel_values"],
+    }
 
 
 class RollingPool:
@@ -103,8 +113,17 @@ def evaluate(kind: str, model, processor, scenes: list[Scene]) -> dict[str, floa
     return metrics
 
 
-def _checkpoint(args, model, processor, size: TinySize, dev_scenes: list[Scene], step: int,
-                elapsed: float, history: list[dict], best: float) -> float:
+def _checkpoint(
+    args,
+    model,
+    processor,
+    size: TinySize,
+    dev_scenes: list[Scene],
+    step: int,
+    elapsed: float,
+    history: list[dict],
+    best: float,
+) -> float:
     """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
     m = evaluate(args.model, model, processor, dev_scenes)
     score = sum(m.values()) / len(m)
@@ -112,10 +131,22 @@ def _checkpoint(args, model, processor, size: TinySize, dev_scenes: list[Scene],
     log.info("eval step %d: %s", step, m)
     if score <= best:
         return best
-    save_fixture(model, processor, Path(args.out), {
-        "script_version": SCRIPT_VERSION, "kind": args.model, "train_args": vars(args),
-        "size": size.to_dict(), "step": step, "minutes": round(elapsed, 2),
-        "dev_metrics": m, "history": history, "parameters": count_parameters(model)})
+    save_fixture(
+        model,
+        processor,
+        Path(args.out),
+        {
+            "script_version": SCRIPT_VERSION,
+            "kind": args.model,
+            "train_args": vars(args),
+            "size": size.to_dict(),
+            "step": step,
+            "minutes": round(elapsed, 2),
+            "dev_metrics": m,
+            "history": history,
+            "parameters": count_parameters(model),
+        },
+    )
     return score
 
 
@@ -141,8 +172,10 @@ def train(args: argparse.Namespace) -> dict:
     if previous:
         dev = previous["dev_metrics"]
         best = sum(dev.values()) / len(dev)
-        args.previous_runs = [*previous.get("train_args", {}).get("previous_runs", []),
-                              {k: previous.get(k) for k in ("train_args", "step", "minutes")}]
+        args.previous_runs = [
+            *previous.get("train_args", {}).get("previous_runs", []),
+            {k: previous.get(k) for k in ("train_args", "step", "minutes")},
+        ]
     model.train()
     for step in range(args.steps):
         elapsed = (time.monotonic() - start) / 60
@@ -154,23 +187,29 @@ def train(args: argparse.Namespace) -> dict:
         scenes, images = pool.sample(rng, args.batch)
         batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, max(step / args.steps, elapsed / args.minutes), args.lr,
-                            args.warmup)
+            g["lr"] = lr_at(
+                step, max(step / args.steps, elapsed / args.minutes), args.lr, args.warmup
+            )
         loss = model(**batch).loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 50 == 0:
-            log.info("step %d loss %.4f lr %.2e %.1f min", step, loss.item(),
-                     opt.param_groups[0]["lr"], elapsed)
+            log.info(
+                "step %d loss %.4f lr %.2e %.1f min",
+                step,
+                loss.item(),
+                opt.param_groups[0]["lr"],
+                elapsed,
+            )
         if (step + 1) % args.eval_every == 0:
-            best = _checkpoint(args, model, processor, size, dev_scenes, step + 1,
-                               elapsed, history, best)
+            best = _checkpoint(
+                args, model, processor, size, dev_scenes, step + 1, elapsed, history, best
+            )
     # The final weights are the ones at the lowest LR: always evaluate them.
     elapsed = (time.monotonic() - start) / 60
-    best = _checkpoint(args, model, processor, size, dev_scenes, step + 1, elapsed, history,
-                       best)
+    best = _checkpoint(args, model, processor, size, dev_scenes, step + 1, elapsed, history, best)
     return {"best": best, "history": history}
 
 

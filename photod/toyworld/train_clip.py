@@ -34,8 +34,9 @@ def retrieval_accuracy(model, tok, scenes, context_length: int) -> float:
     """Share of images whose best-scoring text (among the set's distinct texts) is their own."""
     model.eval()
     texts = sorted({s.caption() for s in scenes})
-    tokens = tok(texts, padding="max_length", max_length=context_length, truncation=True,
-                 return_tensors="pt")["input_ids"]
+    tokens = tok(
+        texts, padding="max_length", max_length=context_length, truncation=True, return_tensors="pt"
+    )["input_ids"]
     txt = F.normalize(model.encode_text(tokens), dim=-1)
     img = F.normalize(model.encode_image(to_tensor([s.image() for s in scenes])), dim=-1)
     best = (img @ txt.T).argmax(dim=1).tolist()
@@ -69,8 +70,9 @@ def train(args: argparse.Namespace) -> None:
             nxt = (nxt + 1) % len(pool)
         idx = rng.integers(0, len(pool), size=args.batch)
         texts = [pool[i].caption() for i in idx]
-        tokens = tok(texts, padding="max_length", max_length=ctx, truncation=True,
-                     return_tensors="pt")["input_ids"]
+        tokens = tok(
+            texts, padding="max_length", max_length=ctx, truncation=True, return_tensors="pt"
+        )["input_ids"]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, max(step / args.steps, elapsed / args.minutes), args.lr, 100)
         loss = contrastive_loss(model, to_tensor([images[i] for i in idx]), tokens, texts)
@@ -82,10 +84,19 @@ def train(args: argparse.Namespace) -> None:
     acc = retrieval_accuracy(model, tok, dev, ctx)
     minutes = (time.monotonic() - start) / 60
     log.info("held-out text retrieval accuracy %.3f after %.1f min", acc, minutes)
-    save_clip(model, cfg, Path(args.out), {
-        "script_version": SCRIPT_VERSION, "kind": "clip", "train_args": vars(args),
-        "step": step + 1, "minutes": round(minutes, 2),
-        "heldout_metrics": {"text_retrieval_top1": acc, "n": len(dev), "seed": args.dev_seed}})
+    save_clip(
+        model,
+        cfg,
+        Path(args.out),
+        {
+            "script_version": SCRIPT_VERSION,
+            "kind": "clip",
+            "train_args": vars(args),
+            "step": step + 1,
+            "minutes": round(minutes, 2),
+            "heldout_metrics": {"text_retrieval_top1": acc, "n": len(dev), "seed": args.dev_seed},
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

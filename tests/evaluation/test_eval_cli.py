@@ -16,14 +16,27 @@ from photod.toyworld.dataset import write_toy_dataset
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory) -> Path:
     keep = [c for c in toy_concepts() if c.key in ("dotted_star", "hatted_person")]
-    return write_toy_dataset(tmp_path_factory.mktemp("toy"), per_concept=6, negatives=4,
-                             multi=3, concepts=keep)
+    return write_toy_dataset(
+        tmp_path_factory.mktemp("toy"), per_concept=6, negatives=4, multi=3, concepts=keep
+    )
 
 
 def _run(dataset: Path, out: Path, *extra: str) -> dict:
-    result = CliRunner().invoke(eval_command, [
-        str(dataset), "--model", "toy-llava", "--splits", "2", "--json", str(out),
-        "--no-progress", *extra], catch_exceptions=False)
+    result = CliRunner().invoke(
+        eval_command,
+        [
+            str(dataset),
+            "--model",
+            "toy-llava",
+            "--splits",
+            "2",
+            "--json",
+            str(out),
+            "--no-progress",
+            *extra,
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "recall" in result.output and "ALL" in result.output
     return json.loads(out.read_text())
@@ -44,8 +57,9 @@ def test_base_model_is_the_floor(small_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_substitution_reference_names_concepts(small_dataset: Path, tmp_path: Path) -> None:
-    report = _run(small_dataset, tmp_path / "sub.json", "--personalizer", "substitute",
-                  "--text-model", "clip")
+    report = _run(
+        small_dataset, tmp_path / "sub.json", "--personalizer", "substitute", "--text-model", "clip"
+    )
     overall = report["overall"]
     # Every exactly described scene names the concept (the rest may name it too).
     assert overall["recall"]["mean"] >= overall["scene_accuracy"]["mean"]

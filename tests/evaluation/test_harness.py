@@ -24,13 +24,16 @@ def test_identifier_matching_is_whole_word() -> None:
     assert contains_word("bob left of a blue square", "bob")
     assert contains_word("Bob, the star", "bob")
     assert not contains_word("bobby left of a blue square", "bob")
-    assert replace_word("bob above bob", "bob", "a yellow star") == \
-        "a yellow star above a yellow star"
+    assert (
+        replace_word("bob above bob", "bob", "a yellow star") == "a yellow star above a yellow star"
+    )
 
 
 def test_summary_means_over_concepts_then_splits() -> None:
-    splits = [{"concepts": {"a": {"recall": 1.0}, "b": {"recall": 0.0}}},
-              {"concepts": {"a": {"recall": 1.0}, "b": {"recall": 1.0}}}]
+    splits = [
+        {"concepts": {"a": {"recall": 1.0}, "b": {"recall": 0.0}}},
+        {"concepts": {"a": {"recall": 1.0}, "b": {"recall": 1.0}}},
+    ]
     s = summarise(splits)
     assert s["overall"]["recall"]["mean"] == pytest.approx(0.75)
     assert s["per_concept"]["b"]["recall"]["std"] == pytest.approx(0.5)

@@ -31,8 +31,7 @@ def test_batch_prefix_matches_processor(build) -> None:
     model, processor = build(SMALL)
     scenes = SceneGenerator(0).batch(4)
     images = [s.image() for s in scenes]
-    batch = make_batch(model_kind(model), scenes, images, processor,
-                       np.random.default_rng(0), 0.5)
+    batch = make_batch(model_kind(model), scenes, images, processor, np.random.default_rng(0), 0.5)
     assert batch["input_ids"].shape == batch["labels"].shape
     # Every label is a caption/answer token or -100; the prompt part is never supervised.
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
