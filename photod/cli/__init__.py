@@ -84,6 +84,17 @@ def _register() -> None:
     cli.add_command(evaluation.eval_command)
     for command in query.COMMANDS:
         cli.add_command(command)
+    _same_help_option(cli)
+
+
+def _same_help_option(command: click.Command) -> None:
+    # Click caches each command's help option from the first context that asks for it; a
+    # context built without its parent (a test, a docs generator) would lose the inherited
+    # "-h". Giving every command the setting makes `-h` work the same everywhere.
+    command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _same_help_option(sub)
 
 
 _register()
