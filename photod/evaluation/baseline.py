@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image
 
 from photod.evaluation.protocol import ConceptInfo
+from photod.toyworld.metrics import generate_texts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ def caption_prompt(model, processor, instruction: str | None) -> str:
     return f"<image> {instruction}"
 
 
-@torch.no_grad()
 def greedy_captions(
     model,
     processor,
@@ -44,16 +43,8 @@ def greedy_captions(
     max_new_tokens: int = 24,
 ) -> list[str]:
     """Deterministic captions, one per image (prompt tokens stripped from the output)."""
-    out: list[str] = []
-    for i in range(0, len(images), batch_size):
-        chunk = [im.convert("RGB") for im in images[i : i + batch_size]]
-        enc = processor(images=chunk, text=[prompt] * len(chunk), return_tensors="pt", padding=True)
-        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-        new = ids[:, enc["input_ids"].shape[1] :]
-        out.extend(
-            t.strip() for t in processor.tokenizer.batch_decode(new, skip_special_tokens=True)
-        )
-    return out
+    return generate_texts(model, processor, images, [prompt] * len(images), batch_size,
+                          max_new_tokens)  # fmt: skip
 
 
 class BaseModelPersonalizer:

@@ -31,6 +31,31 @@ def prompt_text(kind: str, instruction: str | None) -> str:
 
 
 @torch.no_grad()
+def generate_texts(
+    model,
+    processor,
+    images: Sequence[Image.Image],
+    texts: Sequence[str],
+    batch_size: int = 64,
+    max_new_tokens: int = 16,
+) -> list[str]:
+    """Greedy (deterministic) generation for each (image, prompt text) pair, prompt stripped."""
+    out: list[str] = []
+    model.eval()
+    for i in range(0, len(images), batch_size):
+        chunk = [im.convert("RGB") for im in images[i : i + batch_size]]
+        enc = processor(
+            images=chunk, text=list(texts[i : i + batch_size]), return_tensors="pt", padding=True
+        )
+        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+        # generate() returns the prompt followed by the new tokens.
+        new = ids[:, enc["input_ids"].shape[1] :]
+        out.extend(
+            s.strip() for s in processor.tokenizer.batch_decode(new, skip_special_tokens=True)
+        )
+    return out
+
+
 def generate(
     model,
     processor,
@@ -41,21 +66,8 @@ def generate(
 ) -> list[str]:
     """Greedy generation for each image (optionally with an instruction/question per image)."""
     kind = model_kind(model)
-    instructions = list(instructions or [None] * len(images))
-    out: list[str] = []
-    model.eval()
-    for i in range(0, len(images), batch_size):
-        texts = [prompt_text(kind, q) for q in instructions[i : i + batch_size]]
-        enc = processor(
-            images=list(images[i : i + batch_size]), text=texts, return_tensors="pt", padding=True
-        )
-        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-        # generate() returns the prompt followed by the new tokens.
-        new = ids[:, enc["input_ids"].shape[1] :]
-        out.extend(
-            s.strip() for s in processor.tokenizer.batch_decode(new, skip_special_tokens=True)
-        )
-    return out
+    texts = [prompt_text(kind, q) for q in (instructions or [None] * len(images))]
+    return generate_texts(model, processor, images, texts, batch_size, max_new_tokens)
 
 
 def caption_exact_match(model, processor, scenes: Sequence[Scene]) -> float:
