@@ -68,7 +68,14 @@ def _check_person_examples(
 
 
 def _add_examples(
-    ctx: Context, name: str, paths: list[str], box, *, create: dict | None = None, force=False
+    ctx: Context,
+    name: str,
+    paths: list[str],
+    box,
+    *,
+    create: dict | None = None,
+    force=False,
+    caption: str | None = None,
 ):
     config = ctx.config()
     with build_app(config) as app:
@@ -88,7 +95,7 @@ def _add_examples(
 
         def add(db) -> float:
             for p in paths:
-                store.add_example(db, concept.id, p, face_box=box)
+                store.add_example(db, concept.id, p, face_box=box, caption=caption)
             return request_training(db, concept.id, config.concepts)
 
         due = w.call(add)
@@ -201,7 +208,9 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
                 app.services.writer.call(lambda db: request_training(db, c.id, config.concepts))
                 click.echo(f"{c.name}: training scheduled.")
                 return
-            out = Trainer.for_stages(app.services, app.stages).train(c.id)
+            trainer = Trainer.for_stages(app.services, app.stages)
+            trainer.progress = sys.stderr.isatty()
+            out = trainer.train(c.id)
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(
@@ -220,10 +229,29 @@ def examples_group() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--face", help="x,y,w,h (fractions) of the person's face in these photos.")
 @click.option("--force", is_flag=True, help="Add a face even if it looks like someone else.")
+@click.option(
+    "--caption",
+    help="Your caption of these photos, naming the concept (e.g. 'Rex asleep on the sofa'); "
+    "the VLM embeddings learn from it instead of the generated one.",
+)
 @pass_context
-def examples_add(ctx: Context, name: str, paths: tuple[str, ...], face: str | None, force: bool):
+def examples_add(
+    ctx: Context,
+    name: str,
+    paths: tuple[str, ...],
+    face: str | None,
+    force: bool,
+    caption: str | None,
+):
     """Add example photos to NAME (schedules a retraining)."""
-    _add_examples(ctx, name, [str(Path(p).resolve()) for p in paths], _box(face), force=force)
+    _add_examples(
+        ctx,
+        name,
+        [str(Path(p).resolve()) for p in paths],
+        _box(face),
+        force=force,
+        caption=caption,
+    )
 
 
 @examples_group.command("remove")

@@ -1,8 +1,10 @@
 """Trained concept versions on disk: ``<data_dir>/concepts/<id>/v<N>/`` (owner-only).
 
-Each version is a folder with ``head.safetensors`` (the tensors) and ``meta.json`` (threshold,
-head model, metrics). It is written under a temporary name, flushed, and renamed into place;
-versions are never modified afterwards. Which version is *active* is the concept row's
+Each version is a folder with ``head.safetensors`` (the tensors), ``meta.json`` (threshold,
+head model, metrics) and whatever else belongs to that version (the concept's VLM embeddings
+in ``vlm/``, written by the ``fill`` callback of :meth:`ArtifactStore.write`). It is written
+under a temporary name, flushed, and renamed into place; versions are never modified
+afterwards. Which version is *active* is the concept row's
 ``version`` in the index, switched in one transaction after the folder exists: a training
 killed at any point leaves the previous version active, and at worst an unreferenced folder
 that :meth:`ArtifactStore.prune` removes.
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +59,19 @@ class ArtifactStore:
         return max([active, *self.versions(concept_id)]) + 1
 
     def write(
-        self, concept_id: int, version: int, tensors: dict[str, np.ndarray], meta: dict[str, Any]
+        self,
+        concept_id: int,
+        version: int,
+        tensors: dict[str, np.ndarray],
+        meta: dict[str, Any],
+        fill: Callable[[Path], dict[str, Any]] | None = None,
     ) -> Path:
-        """Write version ``version`` atomically; return its folder."""
+        """Write version ``version`` atomically; return its folder.
+
+        ``fill(folder)`` writes further files of the version into the temporary folder before
+        the rename (so they appear atomically with the rest); what it returns is merged into
+        ``meta``. If it raises, nothing is renamed into place.
+        """
         from safetensors.numpy import save_file
 
         ensure_private_dir(self.root)
@@ -68,14 +81,23 @@ class ArtifactStore:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(mode=0o700)
-        arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
-        save_file(arrays, str(tmp / TENSORS))
-        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        for f in (TENSORS, META):
-            os.chmod(tmp / f, 0o600)
-            fd = os.open(tmp / f, os.O_RDONLY)
+        try:
+            if fill is not None:
+                meta = {**meta, **fill(tmp)}
+            arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
+            save_file(arrays, str(tmp / TENSORS))
+            (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            os.chmod(f, 0o600)
+            fd = os.open(f, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
+        for d in sorted(p for p in tmp.rglob("*") if p.is_dir()):
+            os.chmod(d, 0o700)
+            _fsync_dir(d)
         os.rename(tmp, final)  # atomic; fails if a folder of that name exists
         _fsync_dir(cdir)
         return final

@@ -46,13 +46,15 @@ class Concept:
 
 @dataclass
 class Example:
-    """A labelled example photo; ``face_box`` is the face the user pointed at, if any."""
+    """A labelled example photo; ``face_box`` is the face the user pointed at, if any;
+    ``caption`` the user's own caption of it (the VLM embeddings' training target)."""
 
     id: int
     concept_id: int
     path: str
     face_box: tuple[float, float, float, float] | None
     source: str
+    caption: str | None = None
 
 
 _COLS = "id, name, identifier, kind, class_word, version, head, head_model, metrics"
@@ -144,19 +146,25 @@ def add_example(
     *,
     face_box: tuple[float, float, float, float] | None = None,
     source: str = "cli",
+    caption: str | None = None,
 ) -> bool:
-    """Add (or update the face of) an example; True if something changed."""
+    """Add (or update the face or caption of) an example; True if something changed.
+
+    A ``caption`` of None keeps the stored one (the examples folder knows no captions)."""
     now = time.time()
     cur = db.conn.execute(
-        "INSERT INTO concept_examples (concept_id, path, face_box, source, added_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (concept_id, path) DO UPDATE SET "
-        "face_box = excluded.face_box WHERE face_box IS NOT excluded.face_box",
+        "INSERT INTO concept_examples (concept_id, path, face_box, source, added_at, caption) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (concept_id, path) DO UPDATE SET "
+        "face_box = excluded.face_box, caption = coalesce(excluded.caption, caption) "
+        "WHERE face_box IS NOT excluded.face_box "
+        "OR (excluded.caption IS NOT NULL AND caption IS NOT excluded.caption)",
         (
             concept_id,
             str(path),
             json.dumps(list(face_box)) if face_box else None,
             source,
             now,
+            caption.strip() if caption else None,
         ),
     )
     return cur.rowcount > 0
@@ -173,12 +181,13 @@ def remove_example(db: sqlite_utils.Database, concept_id: int, path: Path | str)
 def list_examples(db: sqlite_utils.Database, concept_id: int) -> list[Example]:
     """The concept's examples, oldest first (a stable order keeps training reproducible)."""
     rows = db.conn.execute(
-        "SELECT id, concept_id, path, face_box, source FROM concept_examples "
+        "SELECT id, concept_id, path, face_box, source, caption FROM concept_examples "
         "WHERE concept_id = ? ORDER BY id",
         (concept_id,),
     ).fetchall()
     return [
-        Example(r[0], r[1], r[2], tuple(json.loads(r[3])) if r[3] else None, r[4]) for r in rows
+        Example(r[0], r[1], r[2], tuple(json.loads(r[3])) if r[3] else None, r[4], r[5])
+        for r in rows
     ]
 
 

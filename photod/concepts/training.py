@@ -1,5 +1,10 @@
 """Training one concept: head training, a new version on disk, the atomic switch, re-runs.
 
+With VLMs configured (``vlm.models``), the same training also learns the concept's embedding
+for each VLM (MyVLM's "Communicate" stage) on exactly the examples the head trained on, and
+writes it into the new version's folder before that folder appears: a version is either
+complete (head and embeddings) or absent.
+
 The switch is one index transaction: the concept's version, the training job's removal and
 the re-run jobs for the affected photos commit together. Affected photos are exactly those
 where the concept fired before (detection rows) or fires now (the new version scored on the
@@ -12,16 +17,27 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from photod.concepts.artifacts import ArtifactStore
 from photod.concepts.catalog import artifact_store
 from photod.concepts.context import TrainContext
-from photod.concepts.store import ConceptError, get_concept, list_examples, set_version
+from photod.concepts.store import (
+    Concept,
+    ConceptError,
+    Example,
+    get_concept,
+    list_examples,
+    set_version,
+)
 from photod.heads.base import LoadedConcept
 from photod.heads.features import SharedFeatures
 from photod.index import jobs
 from photod.services import Services
+
+if TYPE_CHECKING:
+    from photod.vlm.runtime import VlmRuntime
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +54,8 @@ class TrainOutcome:
 
 
 class Trainer:
-    """Trains concepts with the heads (and their shared models) of the heads stage."""
+    """Trains concepts with the heads (and their shared models) of the heads stage, and
+    their VLM embeddings with the personalize stage's VLMs (``vlm`` None: heads only)."""
 
     def __init__(
         self,
@@ -46,23 +63,35 @@ class Trainer:
         features: SharedFeatures,
         heads: dict[str, Any],
         artifacts: ArtifactStore | None = None,
+        vlm: VlmRuntime | None = None,
+        *,
+        progress: bool = False,
     ) -> None:
         self.services = services
         self.features = features
         self.heads = heads
         self.artifacts = artifacts or artifact_store(services.config.paths.data_dir)
+        self.vlm = vlm
+        self.progress = progress  # a progress bar per embedding (the CLI on a terminal)
+        self._vlm_seconds = 0.0
 
     @classmethod
     def for_stages(cls, services: Services, stages: list) -> Trainer:
-        """Share the heads stage's models; build a private one if that stage is off."""
+        """Share the heads and personalize stages' models (a VLM is loaded once per
+        process); build private ones for a stage that is not in ``stages``."""
         from photod.stages.heads import HeadsStage
+        from photod.stages.personalize import PersonalizeStage
 
         stage = next((s for s in stages if isinstance(s, HeadsStage)), None)
         if stage is None:
             stage = HeadsStage.create(services)
         if stage is None:
             raise ConceptError("no concept head is installed (see `photod plugins`)")
-        return cls(services, stage.features, stage.heads_by_name)
+        personalize = next((s for s in stages if isinstance(s, PersonalizeStage)), None)
+        if personalize is None:
+            personalize = PersonalizeStage.create(services)
+        vlm = personalize.runtime if personalize is not None else None
+        return cls(services, stage.features, stage.heads_by_name, vlm=vlm)
 
     def train(self, concept_id: int, *, seed: int = 0) -> TrainOutcome:
         """Train and switch to a new version; the previous one stays active on any failure."""
@@ -87,7 +116,11 @@ class Trainer:
             "examples": [e.path for e in examples],
             "trained_at": time.time(),
         }
-        self.artifacts.write(concept_id, version, trained.tensors, meta)
+        fill = None
+        if self.vlm is not None and self.vlm.model_ids:
+            used = set(trained.training_paths or [e.path for e in examples])
+            fill = self._embeddings_writer(concept, [e for e in examples if e.path in used], ctx)
+        self.artifacts.write(concept_id, version, trained.tensors, meta, fill)
         new = LoadedConcept(replace(concept, version=version), trained.tensors, meta)
         fires = head.fires_on(new, self.services.reader())
         unknown = getattr(head, "unknown_photos", None)
@@ -121,6 +154,8 @@ class Trainer:
             )
             return paths
 
+        if fill is not None:
+            metrics["vlm_seconds"] = round(self._vlm_seconds, 3)
         rerun = self.services.writer.call(switch)
         self.artifacts.prune(concept_id, version, concept.version)
         log.info(
@@ -131,3 +166,31 @@ class Trainer:
             metrics,
         )
         return TrainOutcome(concept_id, version, metrics, rerun, time.time() - started)
+
+    def _embeddings_writer(self, concept: Concept, examples: list[Example], ctx):
+        """The ``fill`` callback that trains one embedding per configured VLM into a
+        version folder; returns the metadata merged into the version's ``meta.json``."""
+        from photod.vlm.concept_training import train_concept_embedding
+
+        def fill(folder: Path) -> dict[str, Any]:
+            started = time.time()
+            images = [ctx.image(e.path)[0] for e in examples]
+            # The user's own captions replace the generated targets of their photos.
+            overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
+            try:
+                out = train_concept_embedding(
+                    self.vlm,
+                    identifier=concept.identifier,
+                    class_word=concept.class_word,
+                    kind=concept.kind,
+                    images=images,
+                    version_dir=folder,
+                    targets=overrides,
+                    progress=self.progress,
+                )
+            except (ValueError, OSError) as exc:
+                raise ConceptError(f"{concept.name}: VLM embedding training failed: {exc}") from exc
+            self._vlm_seconds = time.time() - started
+            return {"vlm": out, "vlm_examples": [e.path for e in examples]}
+
+        return fill

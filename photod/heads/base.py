@@ -43,6 +43,10 @@ class Trained:
     meta: dict[str, Any]
     head_model: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: The example paths the head learned from (the rest were held out for its metrics).
+    #: The concept's VLM embeddings train on exactly these, so that no held-out example
+    #: leaks into either (reference defect 4). None: every example.
+    training_paths: list[str] | None = None
 
 
 @runtime_checkable

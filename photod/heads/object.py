@@ -139,7 +139,9 @@ class ObjectHead(HeadBase):
             metrics.update(precision_recall(head, base[hold], neg.embeddings[neg_hold]))
         meta = {"clip_model": clip.clip.model_id, "threshold": head.threshold}
         tensors = {"weight": head.weight[None, :], "bias": np.array([head.bias], np.float32)}
-        return Trained(tensors, meta, self.model_id, metrics)
+        return Trained(
+            tensors, meta, self.model_id, metrics, [examples[i].path for i in sorted(train)]
+        )
 
     def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int]:
         """Indexed photos whose cached embedding this version fires on."""

@@ -142,7 +142,9 @@ class PersonHead(HeadBase):
             "threshold": thr,
         }
         meta = {"face_model": backend.model_id, "metric": backend.metric, "threshold": thr}
-        return Trained({"keys": keys}, meta, self.model_id, metrics)
+        # The embedding learns from the photos whose face became a key (whole photos, as
+        # MyVLM does: the caption describes the scene around the person).
+        return Trained({"keys": keys}, meta, self.model_id, metrics, list(chosen))
 
     def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int]:
         """Photos with a stored face within the threshold of this version's keys (a superset)."""

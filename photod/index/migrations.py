@@ -213,9 +213,16 @@ def _m0002_concepts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0003_example_captions(db: sqlite_utils.Database) -> None:
+    # The user's own caption of an example photo: the concept's VLM embeddings train on it
+    # instead of the caption generated from the base model's description.
+    run_script(db, "ALTER TABLE concept_examples ADD COLUMN caption TEXT;")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
+    ("0003_example_captions", _m0003_example_captions),
 ]
 
 

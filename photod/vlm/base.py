@@ -10,6 +10,7 @@ token (MyVLM's preservation property).
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -68,6 +69,9 @@ class VlmSession(ABC):
         self.model_id = model_id
         self.settings = settings or SessionSettings()
         self._prefix_cache: dict[str, list[int]] = {}
+        #: Held by every use of the model: injections install hooks on the shared model, so
+        #: the pipeline's captions and a concept training in the scheduler take turns.
+        self.lock = threading.RLock()
 
     # ----- what each backend provides -------------------------------------------------
     @staticmethod
@@ -187,6 +191,10 @@ class VlmSession(ABC):
         the order their tokens are appended (an embedding of shape ``(n, D)`` appends ``n``
         tokens). Images are grouped by token count so that no image ever carries padding
         slots, and the no-concept group runs unhooked."""
+        with self.lock:
+            return self._generate(images, questions, concepts)
+
+    def _generate(self, images, questions, concepts) -> list[str]:
         out: list[str | None] = [None] * len(images)
         groups: dict[int, list[int]] = {}
         for i, c in enumerate(concepts):

@@ -110,6 +110,18 @@ def train_embedding(
     settings = settings or TrainSettings()
     if not examples or not any(ex.targets for ex in examples):
         raise ValueError("training a concept embedding needs examples with targets")
+    with session.lock:  # the daemon's captions wait for the training, not the reverse
+        return _train(session, examples, identifier, settings, checkpoint_dir, progress)
+
+
+def _train(
+    session: VlmSession,
+    examples: Sequence[TrainExample],
+    identifier: str,
+    settings: TrainSettings,
+    checkpoint_dir: Path | None,
+    progress: bool,
+) -> TrainedEmbedding:
     # These two shape how the token enters the model: they are session settings, so that
     # captioning later uses the embedding exactly as it was trained.
     if settings.kv_norm_match is not None:

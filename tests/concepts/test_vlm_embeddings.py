@@ -1,0 +1,144 @@
+"""`photod concept train` with VLMs configured: the head and one embedding per VLM, trained on
+the same examples, written into the version folder before it appears, then used by the
+personalize stage. Real toy-world photos, the shipped toy CLIP and toy LLaVA fixtures, a real
+SQLite index."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from concept_fixtures import builtin_registry, index_photos, make_config
+
+import photod.vlm.registry as vlm_registry
+from photod.app import build_stages
+from photod.cli import Context
+from photod.cli.concepts import examples_add
+from photod.concepts import store
+from photod.concepts.training import Trainer
+from photod.index.writer import IndexWriter
+from photod.services import Services
+from photod.toyworld.concepts import concept_scene, toy_concepts
+from photod.toyworld.scenes import SceneGenerator
+from photod.vlm.embeddings import list_embeddings, load_embedding
+from photod.vlm.runtime import concept_dir
+
+FIXTURES = Path(__file__).resolve().parents[2] / "photod" / "toyworld" / "fixtures"
+
+VLM_YAML = f"""
+vlm:
+  models:
+    - id: toy
+      model: local-dir:{FIXTURES / "toy-llava"}
+      training: {{steps: 12, views: 2, init_scale: 30, learning_rate: 0.3, vqa: false}}
+  questions: ["where is {{concept}} ?"]
+  max_new_tokens: 12
+concepts:
+  holdout_fraction: 0.25
+"""
+
+
+def _photos(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Eight photos of the toy world's dotted star (bob) and twelve without it."""
+    star = toy_concepts()[0]
+    rng = np.random.default_rng(3)
+    root = tmp_path / "photos"
+    examples = []
+    for i in range(8):
+        scene = concept_scene(rng, [star], n_other=int(rng.integers(0, 2)))
+        path = tmp_path / "examples" / f"bob-{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        scene.image().save(path)
+        examples.append(str(path))
+    library = []
+    for i, scene in enumerate(SceneGenerator(11).batch(12)):
+        path = root / f"other-{i}.png"
+        scene.image().save(path)
+        library.append(str(path))
+    return examples, library
+
+
+def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_path):
+    config = make_config(tmp_path, VLM_YAML, clip_dir=FIXTURES / "toy-clip")
+    examples, library = _photos(tmp_path)
+    reg = builtin_registry()
+    reg.register(vlm_registry, "builtin_vlm_backends", "test")
+    with IndexWriter(config.index_path) as writer:
+        services = Services(config, writer, reg)
+        stages, _ = build_stages(services)
+        index_photos(services, library, stages=stages)  # negatives for the object head
+        cid = writer.call(
+            lambda db: (
+                store.add_concept(db, "Bob", kind="object", class_word="star", identifier="bob").id
+            )
+        )
+        writer.call(
+            lambda db: [
+                store.add_example(db, cid, p, caption="bob above a red circle" if i == 1 else None)
+                for i, p in enumerate(examples)
+            ]
+        )
+        trainer = Trainer.for_stages(services, stages)
+        assert trainer.vlm is not None  # the personalize stage's runtime: one model per process
+        out = trainer.train(cid)
+
+        vdir = concept_dir(config.paths.data_dir, cid, out.version)
+        meta = json.loads((vdir / "meta.json").read_text())
+        # The head held 2 of 8 examples out for its metrics; the embedding never saw them.
+        assert out.metrics["examples"] == 8 and out.metrics["positives"] > 0
+        assert len(meta["vlm_examples"]) == 6
+        assert set(meta["vlm_examples"]) < set(examples)
+        assert list_embeddings(vdir) == ["toy"]
+        vector, emb_meta = load_embedding(vdir, "toy")
+        assert vector.shape == (1, 128)
+        assert abs(float(vector.norm()) - 1.0) < 1e-4
+        assert emb_meta["examples"] == 6 and emb_meta["settings"]["steps"] == 12
+        assert meta["vlm"]["toy"]["identifier"] == "bob"
+        # Generated targets name the concept by its identifier; the user's caption wins.
+        targets = [t for per_image in meta["vlm"]["toy"]["targets"] for _, t in per_image]
+        user = examples[1] in meta["vlm_examples"]
+        assert ("bob above a red circle" in targets) == user
+        assert all(re.search(r"\bbob\b", t) for t in targets), targets
+        assert out.metrics["vlm_seconds"] > 0
+
+        # The personalize stage now appends the embedding where the head fires.
+        index_photos(services, examples[:2], stages=stages)
+        rows = (
+            services.reader()
+            .execute(
+                "SELECT c.concept_versions, c.model FROM captions c JOIN photos p "
+                "ON p.id = c.photo_id WHERE p.path IN (?, ?)",
+                tuple(examples[:2]),
+            )
+            .fetchall()
+        )
+        fired = [r for r in rows if json.loads(r[0])]
+        assert fired, "the head fired on none of its own examples"
+        assert all(json.loads(v) == {"Bob": out.version} and m == "toy" for v, m in fired)
+        for st in stages:
+            st.close()
+
+
+def test_examples_add_stores_the_users_caption(tmp_path):
+    config = make_config(tmp_path)
+    path = tmp_path / "rex.png"
+    SceneGenerator(1).sample().image().save(path)
+    with IndexWriter(config.index_path) as writer:
+        writer.call(lambda db: store.add_concept(db, "Rex", kind="pet", class_word="dog"))
+    res = CliRunner().invoke(
+        examples_add,
+        ["Rex", str(path), "--caption", "Rex asleep on the sofa"],
+        obj=Context(tmp_path / "config.yaml"),
+    )
+    assert res.exit_code == 0, res.output
+    db = Services(config, None, builtin_registry()).reader()
+    (ex,) = store.list_examples(db, store.require_concept(db, "Rex").id)
+    assert ex.caption == "Rex asleep on the sofa"
+    # Re-adding without --caption (e.g. the examples folder) keeps the user's caption.
+    with IndexWriter(config.index_path) as writer:
+        changed = writer.call(lambda db: store.add_example(db, ex.concept_id, str(path)))
+    assert not changed
+    assert store.list_examples(db, ex.concept_id)[0].caption == "Rex asleep on the sofa"
