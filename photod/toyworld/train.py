@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from photod.toyworld.dense import DenseProbe, captured_patch_tokens, patch_labels
 from photod.toyworld.fixture import load_vlm, read_manifest, save_fixture
 from photod.toyworld.metrics import caption_exact_match, heldout_scenes, prompt_text, vqa_accuracy
 from photod.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
@@ -153,7 +154,13 @@ def _checkpoint(
 def train(args: argparse.Namespace) -> dict:
     """Run training; saves the best checkpoint (by held-out score) to ``args.out``."""
     torch.set_num_threads(args.threads)
-    size = TinySize(num_query_tokens=args.queries, lm_layers=args.lm_layers)
+    size = TinySize(
+        num_query_tokens=args.queries,
+        lm_layers=args.lm_layers,
+        lm_width=args.lm_width,
+        vision_layers=args.vision_layers,
+        vision_width=args.vision_width,
+    )
     build = build_blip2 if args.model == "blip2" else build_llava
     previous: dict = {}
     if args.init_from:
@@ -167,7 +174,10 @@ def train(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     pool = RollingPool(SceneGenerator(args.seed, image_size=size.image_size), args.pool)
     dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    # The dense probe trains with the model and is discarded (see photod.toyworld.dense).
+    probe = DenseProbe(size.vision_width)
+    params = list(model.parameters()) + (list(probe.parameters()) if args.dense_weight else [])
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
         dev = previous["dev_metrics"]
@@ -190,16 +200,22 @@ def train(args: argparse.Namespace) -> dict:
             g["lr"] = lr_at(
                 step, max(step / args.steps, elapsed / args.minutes), args.lr, args.warmup
             )
-        loss = model(**batch).loss
+        with captured_patch_tokens(model) as tokens:
+            loss = model(**batch).loss
+        dense = torch.zeros(())
+        if args.dense_weight:
+            labels = patch_labels(scenes, size.image_size, size.patch_size)
+            dense = probe.loss(tokens[0], labels)
         opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        (loss + args.dense_weight * dense).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 50 == 0:
             log.info(
-                "step %d loss %.4f lr %.2e %.1f min",
+                "step %d loss %.4f dense %.4f lr %.2e %.1f min",
                 step,
                 loss.item(),
+                dense.item(),
                 opt.param_groups[0]["lr"],
                 elapsed,
             )
@@ -228,8 +244,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--curriculum", type=float, default=0.1)
     p.add_argument("--vqa-share", type=float, default=0.4)
+    p.add_argument(
+        "--dense-weight",
+        type=float,
+        default=1.0,
+        help="weight of the dense patch-label loss on the vision tower (0: captions only)",
+    )
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)
+    p.add_argument("--lm-width", type=int, default=128)
+    p.add_argument("--vision-layers", type=int, default=2)
+    p.add_argument("--vision-width", type=int, default=96)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--dev", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)

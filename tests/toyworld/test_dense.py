@@ -1,0 +1,72 @@
+"""The dense patch-label probe that speeds up the toy VLMs' vision towers in training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from photod.toyworld.dense import (
+    COLOUR_CLASSES,
+    SHAPE_CLASSES,
+    DenseProbe,
+    captured_patch_tokens,
+    patch_labels,
+)
+from photod.toyworld.metrics import model_kind
+from photod.toyworld.models import TinySize, build_blip2, build_llava
+from photod.toyworld.render import Decoration, ObjectSpec
+from photod.toyworld.scenes import Scene, SceneGenerator, SceneObject
+from photod.toyworld.train import make_batch
+
+SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
+
+
+def _scene(*objects: ObjectSpec) -> Scene:
+    return Scene([SceneObject(o, "x") for o in objects], "row", "gray", "plain", 64, 0)
+
+
+def test_labels_mark_the_patches_under_each_object_row_major() -> None:
+    star = ObjectSpec("star", "green", cx=12.0, cy=44.0, size=9.0)
+    named = ObjectSpec(
+        "circle", "red", cx=52.0, cy=20.0, size=8.0, decorations=(Decoration("outline"),)
+    )
+    labels = patch_labels([_scene(star, named)], image_size=64, patch_size=8)
+    shape = labels["shape"].reshape(8, 8)  # [row (y), column (x)]
+    # Patch (row 5, col 1) has its centre at (12, 44): the star's centre.
+    assert SHAPE_CLASSES[shape[5, 1]] == "star"
+    assert COLOUR_CLASSES[labels["colour"].reshape(8, 8)[5, 1]] == "green"
+    assert SHAPE_CLASSES[shape[2, 6]] == "circle"
+    assert labels["named"].reshape(8, 8)[2, 6] == 1 and labels["named"].reshape(8, 8)[5, 1] == 0
+    # Far from both objects: background; only the objects' cores are labelled.
+    assert shape[0, 0] == 0 and shape[7, 7] == 0
+    assert 0 < int((shape == SHAPE_CLASSES.index("star")).sum()) <= 9
+
+
+@pytest.mark.parametrize("build", [build_blip2, build_llava])
+def test_probe_reads_the_towers_patch_tokens_and_trains_them(build) -> None:
+    model, processor = build(SMALL)
+    model.train()
+    scenes = SceneGenerator(0).batch(3)
+    batch = make_batch(
+        model_kind(model),
+        scenes,
+        [s.image() for s in scenes],
+        processor,
+        np.random.default_rng(0),
+        0.0,
+    )
+    probe = DenseProbe(SMALL.vision_width)
+    with captured_patch_tokens(model) as tokens:
+        model(**batch)
+    assert len(tokens) == 1 and tokens[0].shape == (3, 64, SMALL.vision_width)
+    loss = probe.loss(tokens[0], patch_labels(scenes, 64, 8))
+    loss.backward()
+    patch_conv = next(p for n, p in model.named_parameters() if "patch_embedding" in n)
+    assert patch_conv.grad is not None and patch_conv.grad.abs().sum() > 0
+    # The hook is gone after the context: the saved model is the stock architecture.
+    with captured_patch_tokens(model) as again:
+        pass
+    with torch.no_grad():
+        model(**batch)
+    assert again == []
