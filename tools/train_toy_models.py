@@ -50,10 +50,15 @@ def main() -> int:
                 "30000",
                 "--eval-every",
                 "1000",
+                *extra,
             ],
             a.logs / f"toy-{m}.log",
         )
-        for m in ("llava", "blip2")
+        for m, extra in (
+            # LLaVA also answers questions: per-sequence loss so one-word answers count.
+            ("llava", ["--per-sample", "--vqa-share", "0.5"]),
+            ("blip2", []),
+        )
     ]
     codes = [proc.wait() for proc in procs]
     if not a.no_clip:

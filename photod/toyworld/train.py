@@ -70,6 +70,23 @@ def make_batch(
     }
 
 
+def sequence_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy averaged per sequence, then over the batch.
+
+    The default token average lets a 12-token caption outweigh a one-word answer twelve to
+    one, so the answers (a tenth of the supervised tokens) were learnt far slower than the
+    captions; averaging per sequence gives each sample the same weight.
+    """
+    labels = batch["labels"]
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    logits, target = logits[:, :-1], labels[:, 1:]
+    tok = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none"
+    ).view_as(target)
+    mask = (target != -100).float()
+    return ((tok * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+
+
 class RollingPool:
     """Recent scenes with their images; ``fresh`` new scenes replace the oldest each step."""
 
@@ -201,7 +218,7 @@ def train(args: argparse.Namespace) -> dict:
                 step, max(step / args.steps, elapsed / args.minutes), args.lr, args.warmup
             )
         with captured_patch_tokens(model) as tokens:
-            loss = model(**batch).loss
+            loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense = torch.zeros(())
         if args.dense_weight:
             labels = patch_labels(scenes, size.image_size, size.patch_size)
@@ -244,6 +261,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--curriculum", type=float, default=0.1)
     p.add_argument("--vqa-share", type=float, default=0.4)
+    p.add_argument(
+        "--per-sample",
+        action="store_true",
+        help="average the loss per sequence (answers weigh as much as captions)",
+    )
     p.add_argument(
         "--dense-weight",
         type=float,

@@ -13,7 +13,7 @@ from photod.toyworld.metrics import model_kind
 from photod.toyworld.models import TinySize, build_blip2, build_llava
 from photod.toyworld.scenes import SceneGenerator
 from photod.toyworld.tokenizer import build_tokenizer
-from photod.toyworld.train import make_batch
+from photod.toyworld.train import make_batch, sequence_loss
 
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 
@@ -55,3 +55,19 @@ def test_save_and_from_pretrained_roundtrip(build, tmp_path: Path) -> None:
         a = model.eval()(**ref).logits
         b = loaded(**enc).logits
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_sequence_loss_weighs_each_sample_equally() -> None:
+    model, processor = build_llava(SMALL)
+    scenes = SceneGenerator(0).batch(2)
+    images = [s.image() for s in scenes]
+    rng = np.random.default_rng(0)
+    one = make_batch("llava", scenes[:1], images[:1], processor, rng, 0.0)
+    with torch.no_grad():
+        # One sequence: the per-sequence mean is the usual token mean.
+        assert torch.allclose(sequence_loss(model, one), model(**one).loss, atol=1e-6)
+        both = make_batch("llava", scenes, images, processor, np.random.default_rng(1), 0.5)
+        per_row = [
+            sequence_loss(model, {k: v[i : i + 1] for k, v in both.items()}) for i in range(2)
+        ]
+        assert torch.allclose(sequence_loss(model, both), sum(per_row) / 2, atol=1e-5)
