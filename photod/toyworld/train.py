@@ -209,14 +209,15 @@ def train(args: argparse.Namespace) -> dict:
         if elapsed > args.minutes:
             log.info("time budget reached at step %d", step)
             break
-        max_objects = 2 if step < args.curriculum * args.steps else 3
+        # Progress by steps or by time, whichever is further: the step count is a ceiling
+        # and the wall-time budget usually ends the run first.
+        progress = max(step / args.steps, elapsed / args.minutes)
+        max_objects = 2 if progress < args.curriculum else 3
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
         batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
         for g in opt.param_groups:
-            g["lr"] = lr_at(
-                step, max(step / args.steps, elapsed / args.minutes), args.lr, args.warmup
-            )
+            g["lr"] = lr_at(step, progress, args.lr, args.warmup)
         with captured_patch_tokens(model) as tokens:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense = torch.zeros(())
@@ -259,7 +260,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pool", type=int, default=4096)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--curriculum", type=float, default=0.1)
+    p.add_argument(
+        "--curriculum",
+        type=float,
+        default=0.1,
+        help="share of the run (steps or time) with at most two objects per scene",
+    )
     p.add_argument("--vqa-share", type=float, default=0.4)
     p.add_argument(
         "--per-sample",
