@@ -73,7 +73,6 @@ class Trainer:
         self.artifacts = artifacts or artifact_store(services.config.paths.data_dir)
         self.vlm = vlm
         self.progress = progress  # a progress bar per embedding (the CLI on a terminal)
-        self._vlm_seconds = 0.0
 
     @classmethod
     def for_stages(cls, services: Services, stages: list) -> Trainer:
@@ -116,10 +115,12 @@ class Trainer:
             "examples": [e.path for e in examples],
             "trained_at": time.time(),
         }
-        fill = None
+        fill, vlm_timing = None, {}
         if self.vlm is not None and self.vlm.model_ids:
             used = set(trained.training_paths or [e.path for e in examples])
-            fill = self._embeddings_writer(concept, [e for e in examples if e.path in used], ctx)
+            fill = self._embeddings_writer(
+                concept, [e for e in examples if e.path in used], ctx, vlm_timing
+            )
         self.artifacts.write(concept_id, version, trained.tensors, meta, fill)
         new = LoadedConcept(replace(concept, version=version), trained.tensors, meta)
         fires = head.fires_on(new, self.services.reader())
@@ -154,8 +155,8 @@ class Trainer:
             )
             return paths
 
-        if fill is not None:
-            metrics["vlm_seconds"] = round(self._vlm_seconds, 3)
+        if vlm_timing:
+            metrics["vlm_seconds"] = round(vlm_timing["seconds"], 3)
         rerun = self.services.writer.call(switch)
         self.artifacts.prune(concept_id, version, concept.version)
         log.info(
@@ -167,7 +168,9 @@ class Trainer:
         )
         return TrainOutcome(concept_id, version, metrics, rerun, time.time() - started)
 
-    def _embeddings_writer(self, concept: Concept, examples: list[Example], ctx):
+    def _embeddings_writer(
+        self, concept: Concept, examples: list[Example], ctx, timing: dict[str, float]
+    ):
         """The ``fill`` callback that trains one embedding per configured VLM into a
         version folder; returns the metadata merged into the version's ``meta.json``."""
         from photod.vlm.concept_training import train_concept_embedding
@@ -190,7 +193,7 @@ class Trainer:
                 )
             except (ValueError, OSError) as exc:
                 raise ConceptError(f"{concept.name}: VLM embedding training failed: {exc}") from exc
-            self._vlm_seconds = time.time() - started
+            timing["seconds"] = time.time() - started
             return {"vlm": out, "vlm_examples": [e.path for e in examples]}
 
         return fill
