@@ -156,6 +156,11 @@ def show_command(ctx: Context, name: str) -> None:
         click.echo(f"name:        {c.name}\nidentifier:  {c.identifier}")
         click.echo(f"kind:        {c.kind} ({c.class_word})\nhead:        {c.head_name}")
         click.echo(f"version:     {c.version} ({c.head_model or 'not trained'})")
+        if c.version:
+            from photod.vlm.embeddings import list_embeddings
+
+            vdir = artifact_store(app.config.paths.data_dir).concept_dir(c.id) / f"v{c.version}"
+            click.echo(f"embeddings:  {', '.join(list_embeddings(vdir)) or 'none (no VLM)'}")
         click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
         for j in training_status(db):
             if j["concept"] == c.name:

@@ -16,7 +16,7 @@ from concept_fixtures import builtin_registry, index_photos, make_config
 import photod.vlm.registry as vlm_registry
 from photod.app import build_stages
 from photod.cli import Context
-from photod.cli.concepts import examples_add
+from photod.cli.concepts import examples_add, show_command
 from photod.concepts import store
 from photod.concepts.training import Trainer
 from photod.index.writer import IndexWriter
@@ -103,6 +103,8 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
         assert ("bob above a red circle" in targets) == user
         assert all(re.search(r"\bbob\b", t) for t in targets), targets
         assert out.metrics["vlm_seconds"] > 0
+        shown = CliRunner().invoke(show_command, ["Bob"], obj=Context(tmp_path / "config.yaml"))
+        assert "embeddings:  toy" in shown.output, shown.output
 
         # The personalize stage now appends the embedding where the head fires.
         index_photos(services, examples[:2], stages=stages)
