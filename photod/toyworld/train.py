@@ -16,6 +16,7 @@ import argparse
 import logging
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -192,8 +193,8 @@ def train(args: argparse.Namespace) -> dict:
     pool = RollingPool(SceneGenerator(args.seed, image_size=size.image_size), args.pool)
     dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
     # The dense probe trains with the model and is discarded (see photod.toyworld.dense).
-    probe = DenseProbe(size.vision_width)
-    params = list(model.parameters()) + (list(probe.parameters()) if args.dense_weight else [])
+    probe = DenseProbe(size.vision_width) if args.dense_weight else None
+    params = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
@@ -218,10 +219,10 @@ def train(args: argparse.Namespace) -> dict:
         batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, args.lr, args.warmup)
-        with captured_patch_tokens(model) as tokens:
+        with captured_patch_tokens(model) if probe is not None else nullcontext([]) as tokens:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense = torch.zeros(())
-        if args.dense_weight:
+        if probe is not None:
             labels = patch_labels(scenes, size.image_size, size.patch_size)
             dense = probe.loss(tokens[0], labels)
         opt.zero_grad()
