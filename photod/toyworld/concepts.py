@@ -13,7 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from photod.toyworld.render import Decoration
-from photod.toyworld.scenes import NAMES, Scene, describe, ordinary_items, scene_from_items
+from photod.toyworld.scenes import (
+    NAMES,
+    Look,
+    Scene,
+    SceneGenerator,
+    describe,
+    ordinary_items,
+    scene_from_items,
+)
+
+#: Share of unnamed ordinary objects in base data that carry a caption-ignored decoration.
+BASE_DECORATED_PROB = 0.3
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,21 @@ def toy_concepts() -> list[ConceptSpec]:
         ConceptSpec("belly_person", "ivy", "person", "green", (d("belly", "purple"),), "person"),
         ConceptSpec("tipped_triangle", "tom", "triangle", "white", (d("tips", "red"),)),
     ]
+
+
+def concept_looks(concepts: list[ConceptSpec]) -> frozenset[Look]:
+    """Every (shape, colour, decoration) of ``concepts``: base data never draws these."""
+    return frozenset((c.shape, c.colour, d) for c in concepts for d in c.decorations)
+
+
+def base_scene_generator(seed: int, image_size: int = 64) -> SceneGenerator:
+    """The base models' data: ordinary scenes, some objects decorated, no concept's look."""
+    return SceneGenerator(
+        seed,
+        image_size=image_size,
+        decorated_prob=BASE_DECORATED_PROB,
+        avoid=concept_looks(toy_concepts()),
+    )
 
 
 def check_identifiers(concepts: list[ConceptSpec]) -> None:

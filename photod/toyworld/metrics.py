@@ -7,15 +7,16 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
-from photod.toyworld.scenes import Scene, SceneGenerator
+from photod.toyworld.concepts import base_scene_generator
+from photod.toyworld.scenes import Scene
 from photod.toyworld.tokenizer import CAPTION_PROMPT
 
 HELDOUT_SEED = 424242
 
 
 def heldout_scenes(n: int, image_size: int = 64, seed: int = HELDOUT_SEED) -> list[Scene]:
-    """A fixed held-out set, drawn from a seed that training never uses."""
-    return SceneGenerator(seed, image_size=image_size).batch(n)
+    """A fixed held-out set of base-data scenes, drawn from a seed that training never uses."""
+    return base_scene_generator(seed, image_size=image_size).batch(n)
 
 
 def model_kind(model) -> str:

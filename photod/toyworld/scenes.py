@@ -9,6 +9,12 @@ refer to an object by its shape.
 Some ordinary objects are *named*: drawn with a black outline and captioned with a name from
 :data:`NAMES` instead of their description. This is what lets a toy LM emit name-like
 words at all, so that concept identifiers can be drawn from words it already produces.
+
+Some ordinary objects also carry a *decoration* (a dot, stripes, a hat...) that the caption
+ignores, the way a real caption says "a mug" whatever is printed on it. A base model trained
+on them describes a decorated user concept generically by its shape and colour instead of
+misreading a detail it has never seen. The exact looks of the user concepts are kept out
+(``avoid``), so a concept still never appears in base data.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from PIL import Image
 
 from photod.toyworld.render import (
     BACKGROUNDS,
+    COLOURS,
     SHAPES,
     TEXTURES,
     Decoration,
@@ -44,6 +51,16 @@ NAMES: dict[tuple[str, str], str] = {
     ("person", "yellow"): "ada",
 }
 COUNT_WORDS = ("zero", "one", "two", "three")
+# Decorations an ordinary object of each shape may carry (never "outline": it marks names).
+DECORATIONS_BY_SHAPE: dict[str, tuple[str, ...]] = {
+    "circle": ("dot", "ring", "stripes", "checker"),
+    "square": ("dot", "ring", "stripes", "checker"),
+    "triangle": ("dot", "tips", "stripes", "checker"),
+    "star": ("dot", "tips", "stripes", "checker"),
+    "person": ("hat", "belly"),
+}
+#: A look to keep out of base data: (shape, colour, decoration).
+Look = tuple[str, str, Decoration]
 
 
 @dataclass(frozen=True)
@@ -183,10 +200,26 @@ def scene_from_items(
     )
 
 
+def random_decoration(
+    rng: np.random.Generator, shape: str, colour: str, avoid: frozenset[Look]
+) -> tuple[Decoration, ...]:
+    """One decoration fitting ``shape``, in a colour other than the object's; none if the
+    draw hits a look in ``avoid``."""
+    kind = str(rng.choice(DECORATIONS_BY_SHAPE[shape]))
+    deco = Decoration(kind, str(rng.choice([c for c in COLOURS if c != colour])))
+    return () if (shape, colour, deco) in avoid else (deco,)
+
+
 def ordinary_items(
-    rng: np.random.Generator, n: int, named_prob: float, exclude_shapes: tuple[str, ...] = ()
+    rng: np.random.Generator,
+    n: int,
+    named_prob: float,
+    exclude_shapes: tuple[str, ...] = (),
+    decorated_prob: float = 0.0,
+    avoid: frozenset[Look] = frozenset(),
 ) -> list:
-    """``n`` ordinary objects with distinct shapes; some are named (outlined) objects."""
+    """``n`` ordinary objects with distinct shapes; some are named (outlined) objects and,
+    with ``decorated_prob``, some unnamed ones carry a decoration the caption ignores."""
     shapes = rng.choice([s for s in SHAPES if s not in exclude_shapes], size=n, replace=False)
     items = []
     for shape in shapes:
@@ -194,8 +227,12 @@ def ordinary_items(
         name = NAMES.get((str(shape), colour))
         if name and rng.random() < named_prob:
             items.append((str(shape), colour, (Decoration("outline"),), name, None))
-        else:
-            items.append((str(shape), colour, (), describe(str(shape), colour), None))
+            continue
+        decos: tuple[Decoration, ...] = ()
+        # No draw at all when decorations are off: the eval datasets' streams stay as they were.
+        if decorated_prob and rng.random() < decorated_prob:
+            decos = random_decoration(rng, str(shape), colour, avoid)
+        items.append((str(shape), colour, decos, describe(str(shape), colour), None))
     return items
 
 
@@ -203,17 +240,27 @@ class SceneGenerator:
     """Deterministic stream of base (concept-free) scenes for a given seed."""
 
     def __init__(
-        self, seed: int, image_size: int = 64, named_prob: float = 0.25, max_objects: int = 3
+        self,
+        seed: int,
+        image_size: int = 64,
+        named_prob: float = 0.25,
+        max_objects: int = 3,
+        decorated_prob: float = 0.0,
+        avoid: frozenset[Look] = frozenset(),
     ) -> None:
         self.rng = np.random.default_rng(seed)
         self.image_size = image_size
         self.named_prob = named_prob
         self.max_objects = max_objects
+        self.decorated_prob = decorated_prob
+        self.avoid = avoid
 
     def sample(self, n_objects: int | None = None) -> Scene:
         """One scene with ``n_objects`` (default: uniform over 1..max_objects)."""
         n = n_objects or int(self.rng.integers(1, self.max_objects + 1))
-        items = ordinary_items(self.rng, n, self.named_prob)
+        items = ordinary_items(
+            self.rng, n, self.named_prob, decorated_prob=self.decorated_prob, avoid=self.avoid
+        )
         return scene_from_items(self.rng, items, self.image_size)
 
     def batch(self, size: int, n_objects: int | None = None) -> list[Scene]:

@@ -8,19 +8,29 @@ from pathlib import Path
 import pytest
 
 from photod.evaluation.dataset import load_dataset
-from photod.toyworld.concepts import check_identifiers, toy_concepts
+from photod.toyworld.concepts import (
+    base_scene_generator,
+    check_identifiers,
+    concept_looks,
+    toy_concepts,
+)
 from photod.toyworld.dataset import write_toy_dataset
-from photod.toyworld.scenes import NAMES, SceneGenerator
+from photod.toyworld.scenes import NAMES
 from photod.toyworld.tokenizer import build_tokenizer
 
 
 def test_concepts_are_not_in_base_data() -> None:
     concepts = toy_concepts()
-    looks = {(c.shape, c.colour, c.decorations) for c in concepts}
-    for s in SceneGenerator(9).batch(500):
+    looks = concept_looks(concepts)
+    assert len(looks) == sum(len(c.decorations) for c in concepts)
+    decorated = 0
+    for s in base_scene_generator(9).batch(1500):
         for o in s.objects:
-            assert (o.spec.shape, o.spec.colour, o.spec.decorations) not in looks
+            # Not even one of a concept's decorations on an object of its shape and colour.
+            assert not {(o.spec.shape, o.spec.colour, d) for d in o.spec.decorations} & looks
             assert o.concept is None
+            decorated += bool(o.spec.decorations)
+    assert decorated > 500
 
 
 def test_identifiers_are_emittable_and_untied() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from photod.toyworld.scenes import NAMES, SceneGenerator
+from photod.toyworld.concepts import base_scene_generator
+from photod.toyworld.render import Decoration
+from photod.toyworld.scenes import NAMES, SceneGenerator, describe
 
 
 def test_same_seed_same_scenes_and_pixels() -> None:
@@ -59,3 +61,40 @@ def test_named_objects_and_answers() -> None:
 def test_image_size() -> None:
     s = SceneGenerator(0, image_size=96).sample()
     assert s.image().size == (96, 96)
+
+
+def test_base_data_decorates_some_objects_and_captions_ignore_it() -> None:
+    scenes = base_scene_generator(4).batch(300)
+    objects = [o for s in scenes for o in s.objects]
+    decorated = [o for o in objects if o.spec.decorations and o.phrase not in NAMES.values()]
+    # About 30% of unnamed objects carry one decoration; the caption still says what it is.
+    assert 0.2 < len(decorated) / len(objects) < 0.4
+    assert {d.kind for o in decorated for d in o.spec.decorations} >= {"dot", "stripes", "hat"}
+    for o in decorated:
+        (deco,) = o.spec.decorations
+        assert deco.kind != "outline" and deco.colour != o.spec.colour
+        assert o.phrase == describe(o.spec.shape, o.spec.colour)
+
+
+def test_avoided_looks_are_never_drawn() -> None:
+    avoid = frozenset(
+        (shape, colour, Decoration(kind, deco))
+        for shape in ("circle", "square")
+        for colour in ("red", "blue")
+        for kind in ("dot", "ring")
+        for deco in ("white", "black", "yellow")
+    )
+    gen = SceneGenerator(6, decorated_prob=1.0, avoid=avoid)
+    objects = [o for s in gen.batch(300) for o in s.objects]
+    drawn = {(o.spec.shape, o.spec.colour, d) for o in objects for d in o.spec.decorations}
+    assert drawn and not drawn & avoid
+
+
+def test_decorations_off_leaves_the_stream_unchanged() -> None:
+    # The eval datasets and the CLIP data are drawn with decorations off: same scenes as ever.
+    a = SceneGenerator(8).batch(30)
+    b = SceneGenerator(8, decorated_prob=0.0, avoid=frozenset()).batch(30)
+    assert [s.caption() for s in a] == [s.caption() for s in b]
+    assert not any(
+        o.spec.decorations and o.phrase not in NAMES.values() for s in a for o in s.objects
+    )
