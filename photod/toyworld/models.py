@@ -171,6 +171,40 @@ def _fix_generation(model, tok) -> None:
     gc.max_new_tokens = 16
 
 
+def language_layers(model) -> torch.nn.ModuleList:
+    """The decoder layers of a BLIP-2 (OPT) or LLaVA (Llama) language model."""
+    lm = model.language_model if hasattr(model, "vision_model") else model.model.language_model
+    return lm.get_decoder().layers if hasattr(lm, "get_decoder") else lm.layers
+
+
+def deepen_language_model(model, size: TinySize, seed: int = 0):
+    """A copy of trained ``model`` whose LM has ``size.lm_layers`` layers, the extra ones on top.
+
+    The new layers start as the identity (their output projections are zero, so they add
+    nothing to the residual stream): the deeper model first computes exactly what the
+    trained one did, and training only has to learn what the extra depth adds.
+    """
+    build = build_blip2 if hasattr(model, "vision_model") else build_llava
+    old_layers = len(language_layers(model))
+    if size.lm_layers <= old_layers:
+        raise ValueError(f"the LM already has {old_layers} layers (asked for {size.lm_layers})")
+    deeper, _ = build(size, seed=seed)
+    missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"weights the deeper model has no place for: {unexpected[:3]}")
+    with torch.no_grad():
+        for layer in language_layers(deeper)[old_layers:]:
+            for name in ("o_proj", "down_proj", "out_proj", "fc2"):
+                for module in layer.modules():
+                    if name in dict(module.named_children()):
+                        proj = getattr(module, name)
+                        proj.weight.zero_()
+                        if proj.bias is not None:
+                            proj.bias.zero_()
+    deeper.generation_config = model.generation_config
+    return deeper
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters."""
     return sum(p.numel() for p in model.parameters())

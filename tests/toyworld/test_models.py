@@ -10,7 +10,13 @@ import torch
 
 from photod.toyworld.fixture import load_vlm, save_fixture
 from photod.toyworld.metrics import model_kind
-from photod.toyworld.models import TinySize, build_blip2, build_llava
+from photod.toyworld.models import (
+    TinySize,
+    build_blip2,
+    build_llava,
+    deepen_language_model,
+    language_layers,
+)
 from photod.toyworld.scenes import SceneGenerator
 from photod.toyworld.tokenizer import build_tokenizer
 from photod.toyworld.train import make_batch, sequence_loss
@@ -71,3 +77,30 @@ def test_sequence_loss_weighs_each_sample_equally() -> None:
             sequence_loss(model, {k: v[i : i + 1] for k, v in both.items()}) for i in range(2)
         ]
         assert torch.allclose(sequence_loss(model, both), sum(per_row) / 2, atol=1e-5)
+
+
+@pytest.mark.parametrize("build", [build_blip2, build_llava])
+def test_deepened_model_computes_the_same_then_trains_its_new_layers(build) -> None:
+    model, processor = build(SMALL, seed=3)
+    with torch.no_grad():  # a trained model's weights are not the init ones: perturb them
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    deeper = deepen_language_model(model, TinySize(**{**SMALL.to_dict(), "lm_layers": 4}))
+    assert len(language_layers(model)) == 2 and len(language_layers(deeper)) == 4
+    scenes = SceneGenerator(0).batch(2)
+    batch = make_batch(
+        model_kind(model),
+        scenes,
+        [s.image() for s in scenes],
+        processor,
+        np.random.default_rng(0),
+        0.5,
+    )
+    with torch.no_grad():
+        assert torch.equal(model.eval()(**batch).logits, deeper.eval()(**batch).logits)
+    # The new layers are identity maps, not dead ends: their zeroed projections get gradient.
+    deeper.train()(**batch).loss.backward()
+    top = language_layers(deeper)[-1]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in top.parameters())
+    with pytest.raises(ValueError):
+        deepen_language_model(model, SMALL)

@@ -1,0 +1,39 @@
+"""The toy trainer end to end on a model small enough to run in seconds: a fresh run, then
+a continuation that deepens the LM and is kept only if it beats its re-measured start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from photod.toyworld.fixture import MANIFEST
+from photod.toyworld.train import parse_args, train
+
+TINY = [
+    "--vision-width", "32", "--lm-width", "32", "--queries", "4",
+    "--batch", "4", "--pool", "8", "--fresh", "2", "--dev", "4", "--eval-every", "1000",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["llava", "blip2"])
+def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    train(parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY]))
+    manifest = json.loads((first / MANIFEST).read_text())
+    assert manifest["step"] == 3 and manifest["size"]["lm_layers"] == 2
+    assert set(manifest["dev_metrics"]) >= {"caption_exact_match"}
+
+    second = tmp_path / "second"
+    # A learning rate of zero cannot beat the starting point, which is re-measured on the
+    # current dev set (not read from the manifest): nothing may be saved.
+    result = train(
+        parse_args(
+            ["--model", kind, "--out", str(second), "--steps", "2", "--lr", "0", *TINY]
+            + ["--init-from", str(first), "--lm-layers", "3", "--probe-warmup", "1"]
+        )
+    )
+    assert not second.exists()
+    # The history carries on from the first run's evaluation.
+    assert [h["step"] for h in result["history"]] == [3, 2]
