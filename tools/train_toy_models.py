@@ -1,9 +1,11 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--minutes 75] [--clip-minutes 8] [--no-clip]``
+Usage: ``python tools/train_toy_models.py [--minutes 75] [--continue-minutes 75]
+[--clip-minutes 8] [--no-clip]``
 
-Each VLM trainer uses one thread (two cores: one per model); the CLIP trains afterwards
-with both. Logs go to ``<logs>/<name>.log``. The learning-rate schedule follows the wall-time
+Each VLM trainer uses one thread (two cores: one per model), in two stages (from scratch,
+then a continuation; LLaVA's LM is deepened for it); the CLIP trains afterwards with both.
+Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
 """
 
@@ -28,39 +30,50 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen:
 def main() -> int:
     """Run the three trainings and the measurement; returns the worst exit status."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=75.0)
+    p.add_argument("--minutes", type=float, default=75.0, help="stage 1: from scratch")
+    p.add_argument(
+        "--continue-minutes", type=float, default=75.0, help="stage 2: continuation (0: none)"
+    )
     p.add_argument("--clip-minutes", type=float, default=8.0)
     p.add_argument("--no-clip", action="store_true", help="keep the current toy-clip")
     p.add_argument("--logs", type=Path, default=Path("toy-training-logs"))
     a = p.parse_args()
     a.logs.mkdir(parents=True, exist_ok=True)
-    procs = [
-        _spawn(
-            [
-                "photod.toyworld.train",
-                "--model",
-                m,
-                "--out",
-                str(FIXTURES / f"toy-{m}"),
-                "--minutes",
-                str(a.minutes),
-                "--pool",
-                "2048",
-                "--steps",
-                "30000",
-                "--eval-every",
-                "1000",
-                *extra,
-            ],
-            a.logs / f"toy-{m}.log",
-        )
-        for m, extra in (
-            # LLaVA also answers questions: per-sequence loss so one-word answers count.
-            ("llava", ["--per-sample", "--vqa-share", "0.5"]),
-            ("blip2", []),
-        )
+    # Stage 1 trains from scratch; stage 2 continues from it at a lower peak LR, with the
+    # LLaVA LM deepened from 2 to 4 layers (identity-initialised) for the question lookups.
+    common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000", "--seed"]
+    stages = [
+        ([*common, "1", "--minutes", str(a.minutes)], {"llava": ["--vqa-share", "0.5"]}),
+        (
+            [*common, "3", "--minutes", str(a.continue_minutes), "--lr", "1e-3"]
+            + ["--probe-warmup", "300", "--init-from"],
+            {"llava": ["--lm-layers", "4", "--vqa-share", "0.6"]},
+        ),
     ]
-    codes = [proc.wait() for proc in procs]
+    codes = []
+    for stage, (args, per_model) in enumerate(stages if a.continue_minutes else stages[:1]):
+        procs = [
+            _spawn(
+                [
+                    "photod.toyworld.train",
+                    "--model",
+                    m,
+                    "--out",
+                    str(FIXTURES / f"toy-{m}"),
+                    *args,
+                    *([str(FIXTURES / f"toy-{m}")] if args[-1] == "--init-from" else []),
+                    *extra,
+                    *per_model.get(m, []),
+                ],
+                a.logs / f"toy-{m}-{stage + 1}.log",
+            )
+            for m, extra in (
+                # LLaVA also answers questions: per-sequence loss so one-word answers count.
+                ("llava", ["--per-sample"]),
+                ("blip2", []),
+            )
+        ]
+        codes += [proc.wait() for proc in procs]
     if not a.no_clip:
         codes.append(
             _spawn(

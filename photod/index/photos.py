@@ -162,10 +162,17 @@ def mark_missing(db: sqlite_utils.Database, path: str) -> int:
 
 
 def purge_missing(db: sqlite_utils.Database) -> int:
-    """Delete the rows of photos that are still missing (their results cascade)."""
+    """Delete the rows of photos that are still missing (their results cascade), and the
+    cached CLIP embeddings of contents no photo has any more."""
     rows = db.conn.execute("SELECT id, path FROM photos WHERE status = 'missing'").fetchall()
     gone = [r[0] for r in rows if not os.path.lexists(r[1])]
     db.conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in gone])
+    if gone:
+        # Keyed by content, not by photo, so nothing cascades: a copy elsewhere keeps it.
+        db.conn.execute(
+            "DELETE FROM clip_embeddings WHERE content_hash NOT IN "
+            "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
+        )
     return len(gone)
 
 

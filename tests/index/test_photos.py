@@ -46,3 +46,20 @@ def test_missing_rows_wait_for_purge(tmp_path):
     # Purge deletes only what is really gone (the file came back: keep it).
     assert purge_missing(db) == 2
     assert list(ids(db)) == [str(real)]
+
+
+def test_purge_drops_clip_embeddings_no_photo_has(tmp_path):
+    db = open_index(tmp_path / "i.sqlite")
+    db["photos"].insert_all(
+        [
+            {"path": "/gone/a.jpg", "content_hash": "h-a"},
+            {"path": "/gone/copy.jpg", "content_hash": "h-b"},
+            {"path": str(tmp_path), "content_hash": "h-b"},  # exists: a copy of h-b stays
+        ]
+    )
+    for h in ("h-a", "h-b"):
+        db["clip_embeddings"].insert({"content_hash": h, "model": "m", "embedding": b"\0" * 8})
+    mark_missing(db, "/gone")
+    assert purge_missing(db) == 2
+    kept = [r[0] for r in db.execute("SELECT content_hash FROM clip_embeddings").fetchall()]
+    assert kept == ["h-b"]
