@@ -59,6 +59,7 @@ DECORATIONS_BY_SHAPE: dict[str, tuple[str, ...]] = {
     "star": ("dot", "tips", "stripes", "checker"),
     "person": ("hat", "belly"),
 }
+PATTERN_COLOURS = ("white", "black")
 #: A look to keep out of base data: (shape, colour, decoration).
 Look = tuple[str, str, Decoration]
 
@@ -206,7 +207,10 @@ def random_decoration(
     """One decoration fitting ``shape``, in a colour other than the object's; none if the
     draw hits a look in ``avoid``."""
     kind = str(rng.choice(DECORATIONS_BY_SHAPE[shape]))
-    deco = Decoration(kind, str(rng.choice([c for c in COLOURS if c != colour])))
+    # Stripes and checks cover half the object: in a second colour, "a yellow circle" with
+    # green stripes would be as green as it is yellow. Neutral patterns keep it yellow.
+    palette = PATTERN_COLOURS if kind in ("stripes", "checker") else tuple(COLOURS)
+    deco = Decoration(kind, str(rng.choice([c for c in palette if c != colour])))
     return () if (shape, colour, deco) in avoid else (deco,)
 
 
