@@ -1,10 +1,11 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--minutes 75] [--continue-minutes 75]
-[--clip-minutes 8] [--no-clip]``
+Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25] [--clip-minutes 8]
+[--no-clip]``
 
-Each VLM trainer uses one thread (two cores: one per model), in two stages (from scratch,
-then a continuation; LLaVA's LM is deepened for it); the CLIP trains afterwards with both.
+Each VLM trainer uses one thread (two cores: one per model), in three stages (from scratch,
+a continuation for which LLaVA's LM is deepened, a polish at a lower LR); the CLIP trains
+afterwards with both.
 Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
 """
@@ -30,28 +31,35 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen:
 def main() -> int:
     """Run the three trainings and the measurement; returns the worst exit status."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=75.0, help="stage 1: from scratch")
     p.add_argument(
-        "--continue-minutes", type=float, default=75.0, help="stage 2: continuation (0: none)"
+        "--stage-minutes",
+        default="75,75,25",
+        help="minutes of each stage: from scratch, continuation, polish (fewer: stop early)",
     )
     p.add_argument("--clip-minutes", type=float, default=8.0)
     p.add_argument("--no-clip", action="store_true", help="keep the current toy-clip")
     p.add_argument("--logs", type=Path, default=Path("toy-training-logs"))
     a = p.parse_args()
     a.logs.mkdir(parents=True, exist_ok=True)
-    # Stage 1 trains from scratch; stage 2 continues from it at a lower peak LR, with the
-    # LLaVA LM deepened from 2 to 4 layers (identity-initialised) for the question lookups.
-    common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000", "--seed"]
+    # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
+    # deepened from 2 to 4 layers (identity-initialised) for the question lookups; stage 3
+    # polishes at a lower LR still, on full scenes from the start.
+    minutes = [m for m in a.stage_minutes.split(",") if m]
+    common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
+    cont = ["--probe-warmup", "300", "--init-from"]
     stages = [
-        ([*common, "1", "--minutes", str(a.minutes)], {"llava": ["--vqa-share", "0.5"]}),
+        ([*common, "--seed", "1"], {"llava": ["--vqa-share", "0.5"]}),
         (
-            [*common, "3", "--minutes", str(a.continue_minutes), "--lr", "1e-3"]
-            + ["--probe-warmup", "300", "--init-from"],
+            [*common, "--seed", "3", "--lr", "1e-3", *cont],
             {"llava": ["--lm-layers", "4", "--vqa-share", "0.6"]},
+        ),
+        (
+            [*common, "--seed", "4", "--lr", "5e-4", "--warmup", "100", "--curriculum", "0", *cont],
+            {"llava": ["--vqa-share", "0.6"]},
         ),
     ]
     codes = []
-    for stage, (args, per_model) in enumerate(stages if a.continue_minutes else stages[:1]):
+    for stage, ((args, per_model), mins) in enumerate(zip(stages, minutes, strict=False)):
         procs = [
             _spawn(
                 [
@@ -60,6 +68,8 @@ def main() -> int:
                     m,
                     "--out",
                     str(FIXTURES / f"toy-{m}"),
+                    "--minutes",
+                    mins,
                     *args,
                     *([str(FIXTURES / f"toy-{m}")] if args[-1] == "--init-from" else []),
                     *extra,
