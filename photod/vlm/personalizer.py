@@ -42,7 +42,7 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     ),
     # One token cannot make the toy LLaVA's 2-layer LM say a name (measured: even direct
     # optimisation of p(identifier) stays below 0.1); 16 tokens per concept can. 100 steps:
-    # as much recall as 200 on the retrained fixture (89% vs 86%, one split) in half the time.
+    # as much recall as 200 on the 2-layer fixture (89% vs 86%, one split) in half the time.
     "llava": TrainSettings(steps=100, learning_rate=0.3, views=8, tokens=16, **_TOY_AUGMENT),
 }
 #: The toy models were trained on this instruction only.
