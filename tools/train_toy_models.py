@@ -46,7 +46,8 @@ def main() -> int:
     # polishes at a lower LR still, on full scenes from the start.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
-    cont = ["--probe-warmup", "300", "--init-from"]
+    # Every stage after the first continues from the fixture the previous one saved.
+    cont = ["--probe-warmup", "300"]
     stages = [
         ([*common, "--seed", "1"], {"llava": ["--vqa-share", "0.5"]}),
         (
@@ -71,7 +72,7 @@ def main() -> int:
                     "--minutes",
                     mins,
                     *args,
-                    *([str(FIXTURES / f"toy-{m}")] if args[-1] == "--init-from" else []),
+                    *(["--init-from", str(FIXTURES / f"toy-{m}")] if stage else []),
                     *extra,
                     *per_model.get(m, []),
                 ],

@@ -171,6 +171,10 @@ def _fix_generation(model, tok) -> None:
     gc.max_new_tokens = 16
 
 
+#: The projections through which a decoder layer writes to the residual stream (Llama, OPT).
+_OUTPUT_PROJECTIONS = ("o_proj", "down_proj", "out_proj", "fc2")
+
+
 def language_layers(model) -> torch.nn.ModuleList:
     """The decoder layers of a BLIP-2 (OPT) or LLaVA (Llama) language model."""
     lm = model.language_model if hasattr(model, "vision_model") else model.model.language_model
@@ -189,18 +193,16 @@ def deepen_language_model(model, size: TinySize, seed: int = 0):
     if size.lm_layers <= old_layers:
         raise ValueError(f"the LM already has {old_layers} layers (asked for {size.lm_layers})")
     deeper, _ = build(size, seed=seed)
-    missing, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
+    _, unexpected = deeper.load_state_dict(model.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"weights the deeper model has no place for: {unexpected[:3]}")
     with torch.no_grad():
         for layer in language_layers(deeper)[old_layers:]:
-            for name in ("o_proj", "down_proj", "out_proj", "fc2"):
-                for module in layer.modules():
-                    if name in dict(module.named_children()):
-                        proj = getattr(module, name)
-                        proj.weight.zero_()
-                        if proj.bias is not None:
-                            proj.bias.zero_()
+            for name, module in layer.named_modules():
+                if name.rsplit(".", 1)[-1] in _OUTPUT_PROJECTIONS:
+                    module.weight.zero_()
+                    if module.bias is not None:
+                        module.bias.zero_()
     deeper.generation_config = model.generation_config
     return deeper
 

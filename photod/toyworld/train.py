@@ -139,6 +139,11 @@ def evaluate(kind: str, model, processor, scenes: list[Scene]) -> dict[str, floa
     return metrics
 
 
+def dev_score(metrics: dict[str, float]) -> float:
+    """The number checkpoints compete on: the mean of the dev metrics."""
+    return sum(metrics.values()) / len(metrics)
+
+
 def _checkpoint(
     args,
     model,
@@ -152,7 +157,7 @@ def _checkpoint(
 ) -> float:
     """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
     m = evaluate(args.model, model, processor, dev_scenes)
-    score = sum(m.values()) / len(m)
+    score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
     if score <= best:
@@ -212,7 +217,7 @@ def train(args: argparse.Namespace) -> dict:
         # The bar to beat is the starting model on *this* dev set (the data may have changed).
         start_metrics = evaluate(args.model, model, processor, dev_scenes)
         log.info("starting point: %s", start_metrics)
-        best = sum(start_metrics.values()) / len(start_metrics)
+        best = dev_score(start_metrics)
         args.previous_runs = [
             *previous.get("train_args", {}).get("previous_runs", []),
             {k: previous.get(k) for k in ("train_args", "step", "minutes")},
