@@ -1,11 +1,11 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25] [--clip-minutes 8]
+Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,80] [--clip-minutes 8]
 [--no-clip]``
 
-Each VLM trainer uses one thread (two cores: one per model), in three stages (from scratch,
-a continuation for which LLaVA's LM is deepened, a polish at a lower LR); the CLIP trains
-afterwards with both.
+Each VLM trainer uses one thread (two cores: one per model), in five stages (from scratch,
+a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then two LLaVA-only
+continuations); the CLIP trains afterwards with both.
 Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
 """
@@ -29,12 +29,12 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen:
 
 
 def main() -> int:
-    """Run the three trainings and the measurement; returns the worst exit status."""
+    """Run the staged trainings and the measurement; returns the worst exit status."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--stage-minutes",
-        default="75,75,25",
-        help="minutes of each stage: from scratch, continuation, polish (fewer: stop early)",
+        default="75,75,25,14,80",
+        help="minutes of each stage (fewer values: stop after that many stages)",
     )
     p.add_argument("--clip-minutes", type=float, default=8.0)
     p.add_argument("--no-clip", action="store_true", help="keep the current toy-clip")
@@ -42,22 +42,25 @@ def main() -> int:
     a = p.parse_args()
     a.logs.mkdir(parents=True, exist_ok=True)
     # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
-    # deepened from 2 to 4 layers (identity-initialised) for the question lookups; stage 3
-    # polishes at a lower LR still, on full scenes from the start.
+    # deepened from 2 to 4 layers (identity-initialised); stage 3 polishes at a lower LR
+    # still, on full scenes from the start. Stages 4 and 5 train LLaVA alone: the shipped
+    # fixture switched there to the question-before-image prompt and the dense place labels.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
     # Every stage after the first continues from the fixture the previous one saved.
-    cont = ["--probe-warmup", "300"]
+    cont = ["--probe-warmup", "300", "--curriculum", "0", "--warmup", "100"]
+    # LLaVA also answers questions: per-sequence loss so one-word answers count.
+    llava = ["--per-sample", "--vqa-share", "0.6"]
+    # Each stage: (arguments of every model in it, {model: its own arguments}).
     stages = [
-        ([*common, "--seed", "1"], {"llava": ["--vqa-share", "0.5"]}),
+        ([*common, "--seed", "1"], {"llava": ["--per-sample", "--vqa-share", "0.5"], "blip2": []}),
         (
-            [*common, "--seed", "3", "--lr", "1e-3", *cont],
-            {"llava": ["--lm-layers", "4", "--vqa-share", "0.6"]},
+            [*common, "--seed", "3", "--lr", "1e-3", "--probe-warmup", "300"],
+            {"llava": [*llava, "--lm-layers", "4"], "blip2": []},
         ),
-        (
-            [*common, "--seed", "4", "--lr", "5e-4", "--warmup", "100", "--curriculum", "0", *cont],
-            {"llava": ["--vqa-share", "0.6"]},
-        ),
+        ([*common, "--seed", "4", "--lr", "5e-4", *cont], {"llava": llava, "blip2": []}),
+        ([*common, "--seed", "5", "--lr", "1e-3", *cont], {"llava": llava}),
+        ([*common, "--seed", "13", "--lr", "1e-3", *cont], {"llava": llava}),
     ]
     codes = []
     for stage, ((args, per_model), mins) in enumerate(zip(stages, minutes, strict=False)):
@@ -74,15 +77,10 @@ def main() -> int:
                     *args,
                     *(["--init-from", str(FIXTURES / f"toy-{m}")] if stage else []),
                     *extra,
-                    *per_model.get(m, []),
                 ],
                 a.logs / f"toy-{m}-{stage + 1}.log",
             )
-            for m, extra in (
-                # LLaVA also answers questions: per-sequence loss so one-word answers count.
-                ("llava", ["--per-sample"]),
-                ("blip2", []),
-            )
+            for m, extra in per_model.items()
         ]
         codes += [proc.wait() for proc in procs]
     if not a.no_clip:

@@ -15,23 +15,9 @@ from typing import Any
 from PIL import Image
 
 from photod.evaluation.protocol import ConceptInfo
-from photod.toyworld.metrics import generate_texts
+from photod.toyworld.metrics import generate_texts, model_kind, prompt_text
 
 log = logging.getLogger(__name__)
-
-
-def caption_prompt(model, processor, instruction: str | None) -> str:
-    """The processor text for captioning: empty for BLIP-2, the chat template (if the
-    processor has one) or ``<image> {instruction}`` for LLaVA-family models."""
-    if "blip" in model.config.model_type:
-        return ""
-    instruction = instruction or "describe the image"
-    if getattr(processor, "chat_template", None):
-        msgs = [
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": instruction}]}
-        ]
-        return processor.apply_chat_template(msgs, add_generation_prompt=True)
-    return f"<image> {instruction}"
 
 
 def greedy_captions(
@@ -56,7 +42,7 @@ class BaseModelPersonalizer:
         from photod.toyworld.fixture import load_vlm
 
         self.model, self.processor = load_vlm(model_dir)
-        self.prompt = caption_prompt(self.model, self.processor, instruction)
+        self.prompt = prompt_text(self.processor, model_kind(self.model), instruction)
         self.batch_size = batch_size
         self.name = f"base:{Path(model_dir).name}"
 

@@ -19,10 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from photod.toyworld.render import SHAPES
-from photod.toyworld.scenes import BASE_COLOURS, Scene
+from photod.toyworld.scenes import BASE_COLOURS, Scene, places
 
 SHAPE_CLASSES = ("background", *SHAPES)
 COLOUR_CLASSES = ("background", *BASE_COLOURS)
+#: The object's place in its layout, the answer to "where is the ... ?" ("alone" for a
+#: single object).
+PLACE_CLASSES = ("background", "alone", "left", "middle", "right", "top", "bottom")
 #: A patch belongs to an object when its centre is this close to the object's centre,
 #: relative to the object's size (its half-extent): the object's core, not its corners.
 COVER = 0.85
@@ -31,7 +34,7 @@ COVER = 0.85
 def patch_labels(
     scenes: Sequence[Scene], image_size: int, patch_size: int
 ) -> dict[str, torch.Tensor]:
-    """Per patch (row-major, as the ViT orders them): shape, colour and outline labels."""
+    """Per patch (row-major, as the ViT orders them): shape, colour, outline and place labels."""
     grid = image_size // patch_size
     centres = (torch.arange(grid, dtype=torch.float32) + 0.5) * patch_size
     ys, xs = torch.meshgrid(centres, centres, indexing="ij")
@@ -39,19 +42,27 @@ def patch_labels(
     shape = torch.zeros(len(scenes), grid * grid, dtype=torch.long)
     colour = torch.zeros_like(shape)
     named = torch.zeros_like(shape)
+    place = torch.zeros_like(shape)
     for b, scene in enumerate(scenes):
-        for obj in scene.objects:
+        where = places(scene.layout, len(scene.objects)) or ["alone"]
+        for obj, obj_place in zip(scene.objects, where, strict=True):
             spec = obj.spec
             inside = (xs - spec.cx) ** 2 + (ys - spec.cy) ** 2 <= (COVER * spec.size) ** 2
             shape[b, inside] = SHAPE_CLASSES.index(spec.shape)
             if spec.colour in COLOUR_CLASSES:
                 colour[b, inside] = COLOUR_CLASSES.index(spec.colour)
             named[b, inside] = int(any(d.kind == "outline" for d in spec.decorations))
-    return {"shape": shape, "colour": colour, "named": named}
+            place[b, inside] = PLACE_CLASSES.index(obj_place)
+    return {"shape": shape, "colour": colour, "named": named, "place": place}
 
 
 class DenseProbe(nn.Module):
-    """Linear read-outs of shape, colour and outline from each patch token."""
+    """Linear read-outs of shape, colour, outline and place from each patch token.
+
+    The place read-out (added for the toy LLaVA's "where is the ... ?" answers) asks each
+    patch to know its object's rank in the layout, which the bidirectional ViT can see and
+    the causal LM, reading patches in raster order, finds hard to work out.
+    """
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -60,11 +71,12 @@ class DenseProbe(nn.Module):
                 "shape": nn.Linear(width, len(SHAPE_CLASSES)),
                 "colour": nn.Linear(width, len(COLOUR_CLASSES)),
                 "named": nn.Linear(width, 2),
+                "place": nn.Linear(width, len(PLACE_CLASSES)),
             }
         )
 
     def loss(self, tokens: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean cross-entropy over patches, summed over the three read-outs."""
+        """Mean cross-entropy over patches, summed over the read-outs."""
         return sum(
             F.cross_entropy(head(tokens).flatten(0, 1), labels[name].flatten())
             for name, head in self.heads.items()

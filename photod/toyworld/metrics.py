@@ -10,6 +10,7 @@ from PIL import Image
 from photod.toyworld.concepts import base_scene_generator
 from photod.toyworld.scenes import Scene
 from photod.toyworld.tokenizer import CAPTION_PROMPT
+from photod.vlm.llava import instruction_prompt
 
 HELDOUT_SEED = 424242
 
@@ -24,11 +25,12 @@ def model_kind(model) -> str:
     return "blip2" if "blip" in model.config.model_type else "llava"
 
 
-def prompt_text(kind: str, instruction: str | None) -> str:
-    """The text given to the processor: BLIP-2 captions from an empty prompt."""
+def prompt_text(processor, kind: str, instruction: str | None) -> str:
+    """The text given to the processor: BLIP-2 captions from an empty prompt, LLaVA gets its
+    processor's prompt format, exactly as photod's LLaVA backend builds it."""
     if kind == "blip2":
         return instruction or ""
-    return f"<image> {instruction or CAPTION_PROMPT}"
+    return instruction_prompt(processor, instruction or CAPTION_PROMPT)
 
 
 @torch.no_grad()
@@ -67,7 +69,7 @@ def generate(
 ) -> list[str]:
     """Greedy generation for each image (optionally with an instruction/question per image)."""
     kind = model_kind(model)
-    texts = [prompt_text(kind, q) for q in (instructions or [None] * len(images))]
+    texts = [prompt_text(processor, kind, q) for q in (instructions or [None] * len(images))]
     return generate_texts(model, processor, images, texts, batch_size, max_new_tokens)
 
 

@@ -171,13 +171,18 @@ def place(
     return objs, lay
 
 
+def places(layout: str, n: int) -> list[str] | None:
+    """Each object's place in its layout, in caption order (None for a single object)."""
+    return {
+        "row": ["left", "right"] if n == 2 else ["left", "middle", "right"],
+        "column": ["top", "bottom"],
+    }.get(layout)
+
+
 def qa_pairs(objects: list[SceneObject], layout: str) -> list[tuple[str, str]]:
     """Question/answer pairs about a scene's objects (questions name objects by shape)."""
     qa = [("how many objects are there ?", COUNT_WORDS[len(objects)])]
-    where = {
-        "row": ["left", "right"] if len(objects) == 2 else ["left", "middle", "right"],
-        "column": ["top", "bottom"],
-    }.get(layout)
+    where = places(layout, len(objects))
     for i, o in enumerate(objects):
         qa.append((f"what color is the {o.spec.shape} ?", o.spec.colour))
         if where:

@@ -27,6 +27,7 @@ from photod.toyworld.dense import DenseProbe, captured_patch_tokens, patch_label
 from photod.toyworld.fixture import load_vlm, read_manifest, save_fixture
 from photod.toyworld.metrics import caption_exact_match, heldout_scenes, prompt_text, vqa_accuracy
 from photod.toyworld.models import (
+    TOY_LLAVA_CHAT_TEMPLATE,
     TinySize,
     build_blip2,
     build_llava,
@@ -53,10 +54,10 @@ def make_batch(
     for s in scenes:
         if kind == "llava" and rng.random() < vqa_share:
             q, a = s.qa[int(rng.integers(len(s.qa)))]
-            prompts.append(prompt_text(kind, q))
+            prompts.append(prompt_text(processor, kind, q))
             targets.append(a)
         else:
-            prompts.append(prompt_text(kind, None))
+            prompts.append(prompt_text(processor, kind, None))
             targets.append(s.caption())
     enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
     rows, labels = [], []
@@ -198,6 +199,9 @@ def train(args: argparse.Namespace) -> dict:
         model, processor = load_vlm(args.init_from)
         previous = read_manifest(Path(args.init_from))
         size = TinySize(**previous["size"])
+        if args.model == "llava":
+            # Always train in the current prompt format (older fixtures had none).
+            processor.chat_template = TOY_LLAVA_CHAT_TEMPLATE
         if args.lm_layers > size.lm_layers:
             size = TinySize(**{**previous["size"], "lm_layers": args.lm_layers})
             model = deepen_language_model(model, size, seed=args.seed)

@@ -20,6 +20,18 @@ from photod.vlm.base import VlmSession
 from photod.vlm.injection import HookSet, normalise
 
 
+def instruction_prompt(processor, text: str) -> str:
+    """A one-turn user prompt (image + ``text``) in the processor's own format.
+
+    The processor's chat template if it has one (real checkpoints and the toy fixture do),
+    else ``<image> text``.
+    """
+    if getattr(processor, "chat_template", None):
+        msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+        return processor.apply_chat_template(msgs, add_generation_prompt=True)
+    return f"{processor.image_token} {text}"
+
+
 class LlavaInjection(HookSet):
     """Concept tokens appended after the projector, per image, while open."""
 
@@ -94,14 +106,9 @@ class LlavaSession(VlmSession):
             yield inj
 
     def prompt_text(self, question: str | None, identifiers: Sequence[str]) -> str:
-        """The processor's chat template if it has one, else ``<image> instruction``."""
+        """The caption instruction or ``question`` in the processor's format."""
         text = self.caption_instruction(identifiers) if question is None else question
-        if getattr(self.processor, "chat_template", None):
-            msgs = [
-                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}
-            ]
-            return self.processor.apply_chat_template(msgs, add_generation_prompt=True)
-        return f"{self.processor.image_token} {text}"
+        return instruction_prompt(self.processor, text)
 
     def place_concepts(self, ids: list[int], count: int) -> list[int]:
         """One more image placeholder per concept, right after the image's own."""

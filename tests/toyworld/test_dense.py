@@ -8,6 +8,7 @@ import torch
 
 from photod.toyworld.dense import (
     COLOUR_CLASSES,
+    PLACE_CLASSES,
     SHAPE_CLASSES,
     DenseProbe,
     captured_patch_tokens,
@@ -22,8 +23,8 @@ from photod.toyworld.train import make_batch
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 
 
-def _scene(*objects: ObjectSpec) -> Scene:
-    return Scene([SceneObject(o, "x") for o in objects], "row", "gray", "plain", 64, 0)
+def _scene(*objects: ObjectSpec, layout: str = "row") -> Scene:
+    return Scene([SceneObject(o, "x") for o in objects], layout, "gray", "plain", 64, 0)
 
 
 def test_labels_mark_the_patches_under_each_object_row_major() -> None:
@@ -38,9 +39,27 @@ def test_labels_mark_the_patches_under_each_object_row_major() -> None:
     assert COLOUR_CLASSES[labels["colour"].reshape(8, 8)[5, 1]] == "green"
     assert SHAPE_CLASSES[shape[2, 6]] == "circle"
     assert labels["named"].reshape(8, 8)[2, 6] == 1 and labels["named"].reshape(8, 8)[5, 1] == 0
+    # The objects' places in the row (caption order: the star is left of the circle).
+    place = labels["place"].reshape(8, 8)
+    assert PLACE_CLASSES[place[5, 1]] == "left" and PLACE_CLASSES[place[2, 6]] == "right"
+    assert PLACE_CLASSES[place[0, 0]] == "background"
     # Far from both objects: background; only the objects' cores are labelled.
     assert shape[0, 0] == 0 and shape[7, 7] == 0
     assert 0 < int((shape == SHAPE_CLASSES.index("star")).sum()) <= 9
+
+
+def test_place_labels_follow_the_layout_answers() -> None:
+    alone = patch_labels(
+        [_scene(ObjectSpec("star", "green", 28.0, 28.0, 9.0), layout="single")], 64, 8
+    )
+    assert PLACE_CLASSES[alone["place"].reshape(8, 8)[3, 3]] == "alone"
+    column = _scene(
+        ObjectSpec("star", "green", 30.0, 12.0, 8.0),
+        ObjectSpec("circle", "red", 28.0, 50.0, 8.0),
+        layout="column",
+    )
+    place = patch_labels([column], 64, 8)["place"].reshape(8, 8)
+    assert PLACE_CLASSES[place[1, 3]] == "top" and PLACE_CLASSES[place[6, 3]] == "bottom"
 
 
 @pytest.mark.parametrize("build", [build_blip2, build_llava])

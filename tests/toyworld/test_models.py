@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from photod.toyworld.fixture import load_vlm, save_fixture
-from photod.toyworld.metrics import model_kind
+from photod.toyworld.metrics import model_kind, prompt_text
 from photod.toyworld.models import (
     TinySize,
     build_blip2,
@@ -20,6 +20,7 @@ from photod.toyworld.models import (
 from photod.toyworld.scenes import SceneGenerator
 from photod.toyworld.tokenizer import build_tokenizer
 from photod.toyworld.train import make_batch, sequence_loss
+from photod.vlm.llava import instruction_prompt
 
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 
@@ -61,6 +62,22 @@ def test_save_and_from_pretrained_roundtrip(build, tmp_path: Path) -> None:
         a = model.eval()(**ref).logits
         b = loaded(**enc).logits
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_toy_llava_prompt_puts_the_question_before_the_image(tmp_path: Path) -> None:
+    model, processor = build_llava(SMALL)
+    save_fixture(model, processor, tmp_path / "m", {"kind": "test"})
+    _, loaded = load_vlm(tmp_path / "m")
+    # The template survives saving, and train, eval and photod's backend all use it.
+    text = prompt_text(loaded, "llava", "what color is the circle ?")
+    assert text == instruction_prompt(loaded, "what color is the circle ?")
+    image = SceneGenerator(1).sample().image()
+    ids = loaded(images=[image], text=[text], return_tensors="pt")["input_ids"][0].tolist()
+    words = loaded.tokenizer.convert_ids_to_tokens(ids)
+    first_image = words.index("<image>")
+    assert words[1:first_image] == ["what", "color", "is", "the", "circle", "?"]
+    assert words[first_image:-1] == ["<image>"] * (SMALL.image_size // SMALL.patch_size) ** 2
+    assert words[-1] == ":"
 
 
 def test_sequence_loss_weighs_each_sample_equally() -> None:
