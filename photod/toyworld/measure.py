@@ -18,17 +18,20 @@ import torch
 from photod.toyworld.fixture import MANIFEST, fixture_dir, load_vlm, read_manifest
 from photod.toyworld.metrics import (
     HELDOUT_SEED,
+    accuracy_by_kind,
     caption_exact_match,
     heldout_scenes,
     model_kind,
-    vqa_accuracy,
+    share_correct,
+    vqa_results,
 )
 
 log = logging.getLogger(__name__)
 
 
 def measure(model, processor, n: int) -> dict[str, float]:
-    """Caption exact match (and, for LLaVA, VQA accuracy) on the first ``n`` held-out scenes."""
+    """Caption exact match (and, for LLaVA, VQA accuracy, overall and per question kind) on
+    the first ``n`` held-out scenes."""
     scenes = heldout_scenes(n)
     out = {
         "n": n,
@@ -36,7 +39,9 @@ def measure(model, processor, n: int) -> dict[str, float]:
         "caption_exact_match": caption_exact_match(model, processor, scenes),
     }
     if model_kind(model) == "llava":
-        out["vqa_accuracy"] = vqa_accuracy(model, processor, scenes)
+        results = vqa_results(model, processor, scenes)
+        out["vqa_accuracy"] = share_correct(results)
+        out["vqa_by_kind"] = accuracy_by_kind(results)
     return out
 
 

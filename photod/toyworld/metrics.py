@@ -79,14 +79,41 @@ def caption_exact_match(model, processor, scenes: Sequence[Scene]) -> float:
     return sum(c == s.caption() for c, s in zip(caps, scenes, strict=False)) / max(1, len(scenes))
 
 
-def vqa_accuracy(model, processor, scenes: Sequence[Scene]) -> float:
-    """Share of question/answer pairs answered exactly (all pairs of every scene)."""
-    images, questions, answers = [], [], []
+def question_kind(question: str, n_objects: int) -> str:
+    """The breakdown a VQA answer is counted under: ``count``, ``colour/2``, ``where/3``..."""
+    first = question.split()[0]
+    if first == "how":
+        return "count"
+    return f"{'colour' if first == 'what' else 'where'}/{n_objects}"
+
+
+def vqa_results(model, processor, scenes: Sequence[Scene]) -> list[tuple[str, bool]]:
+    """(question kind, answered exactly) for every question/answer pair of every scene."""
+    images, questions, answers, kinds = [], [], [], []
     for s in scenes:
         img = s.image()
         for q, a in s.qa:
             images.append(img)
             questions.append(q)
             answers.append(a)
+            kinds.append(question_kind(q, len(s.objects)))
     preds = generate(model, processor, images, questions, max_new_tokens=4)
-    return sum(p == a for p, a in zip(preds, answers, strict=False)) / max(1, len(answers))
+    return [(k, p == a) for k, p, a in zip(kinds, preds, answers, strict=True)]
+
+
+def share_correct(results: Sequence[tuple[str, bool]]) -> float:
+    """Share of :func:`vqa_results` answered exactly."""
+    return sum(ok for _, ok in results) / max(1, len(results))
+
+
+def vqa_accuracy(model, processor, scenes: Sequence[Scene]) -> float:
+    """Share of question/answer pairs answered exactly (all pairs of every scene)."""
+    return share_correct(vqa_results(model, processor, scenes))
+
+
+def accuracy_by_kind(results: Sequence[tuple[str, bool]]) -> dict[str, float]:
+    """Accuracy per question kind (see :func:`question_kind`)."""
+    groups: dict[str, list[bool]] = {}
+    for kind, ok in results:
+        groups.setdefault(kind, []).append(ok)
+    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}

@@ -28,6 +28,8 @@ def test_vlm_fixture_reproduces_manifest(name: str) -> None:
         if metric in expected:
             # Same weights, same scenes: only float summation order may differ by thread count.
             assert got[metric] == pytest.approx(expected[metric], abs=0.03), metric
+    for kind, share in expected.get("vqa_by_kind", {}).items():
+        assert got["vqa_by_kind"][kind] == pytest.approx(share, abs=0.05), kind
 
 
 def test_clip_fixture_loads_through_open_clip() -> None:
