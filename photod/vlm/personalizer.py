@@ -155,3 +155,13 @@ def one_token(model_dir: Path) -> MyVLMPersonalizer:
     return MyVLMPersonalizer(
         model_dir, overrides={"tokens": 1}, name=f"myvlm-one-token:{Path(model_dir).name}"
     )
+
+
+def as_published(model_dir: Path) -> MyVLMPersonalizer:
+    """MyVLM's own token set-up (one token, norm matching at the image tokens' norm) with the
+    toy settings' schedule and augmentation."""
+    return MyVLMPersonalizer(
+        model_dir,
+        overrides={"tokens": 1, "concept_scale": 1.0},
+        name=f"myvlm-as-published:{Path(model_dir).name}",
+    )
