@@ -145,6 +145,22 @@ def dev_score(metrics: dict[str, float]) -> float:
     return sum(metrics.values()) / len(metrics)
 
 
+def lineage(manifest: dict) -> list[dict]:
+    """The runs that led to a saved model, oldest first: each with its arguments, last step
+    and minutes. The list is flat: a run's arguments do not repeat the runs before it."""
+    args = dict(manifest.get("train_args", {}))
+    earlier = args.pop("previous_runs", [])
+    # Manifests written before this function nested each run's lineage in its arguments.
+    flat = [
+        {**run, "train_args": {k: v for k, v in run["train_args"].items() if k != "previous_runs"}}
+        for run in earlier
+    ]
+    return [
+        *flat,
+        {"train_args": args, "step": manifest.get("step"), "minutes": manifest.get("minutes")},
+    ]
+
+
 def _checkpoint(
     args,
     model,
@@ -222,10 +238,7 @@ def train(args: argparse.Namespace) -> dict:
         start_metrics = evaluate(args.model, model, processor, dev_scenes)
         log.info("starting point: %s", start_metrics)
         best = dev_score(start_metrics)
-        args.previous_runs = [
-            *previous.get("train_args", {}).get("previous_runs", []),
-            {k: previous.get(k) for k in ("train_args", "step", "minutes")},
-        ]
+        args.previous_runs = lineage(previous)
     model.train()
     for step in range(args.steps):
         elapsed = (time.monotonic() - start) / 60

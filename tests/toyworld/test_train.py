@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from photod.toyworld.fixture import MANIFEST
-from photod.toyworld.train import parse_args, train
+from photod.toyworld.train import lineage, parse_args, train
 
 TINY = [
     "--vision-width", "32", "--lm-width", "32", "--queries", "4",
@@ -37,3 +37,24 @@ def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> Non
     assert not second.exists()
     # The history carries on from the first run's evaluation.
     assert [h["step"] for h in result["history"]] == [3, 2]
+
+
+def test_lineage_is_flat_and_drops_nested_runs() -> None:
+    first = {"train_args": {"seed": 1}, "step": 10, "minutes": 1.0}
+    # The old layout: each earlier run's arguments carried the lineage before it.
+    second_args = {"seed": 2, "previous_runs": lineage(first)}
+    old = {
+        "train_args": {
+            "seed": 3,
+            "previous_runs": [
+                *lineage(first),
+                {"train_args": second_args, "step": 20, "minutes": 2.0},
+            ],
+        },
+        "step": 30,
+        "minutes": 3.0,
+    }
+    runs = lineage(old)
+    assert [r["train_args"]["seed"] for r in runs] == [1, 2, 3]
+    assert [r["step"] for r in runs] == [10, 20, 30]
+    assert all("previous_runs" not in r["train_args"] for r in runs)
