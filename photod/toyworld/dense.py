@@ -61,7 +61,8 @@ class DenseProbe(nn.Module):
 
     The place read-out (added for the toy LLaVA's "where is the ... ?" answers) asks each
     patch to know its object's rank in the layout, which the bidirectional ViT can see and
-    the causal LM, reading patches in raster order, finds hard to work out.
+    the causal LM, reading patches in raster order, finds hard to work out. It has not yet
+    made the LM answer "where" (docs/toyworld.md); it costs nothing where the tower knows.
     """
 
     def __init__(self, width: int) -> None:
