@@ -44,7 +44,7 @@ def main() -> int:
     # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
     # deepened from 2 to 4 layers (identity-initialised); stage 3 polishes at a lower LR
     # still, on full scenes from the start. Stages 4 and 5 train LLaVA alone: the shipped
-    # fixture switched there to the question-before-image prompt and the dense place labels.
+    # fixture switched to the question-before-image prompt at stage 4.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
     # Every stage after the first continues from the fixture the previous one saved.
