@@ -77,11 +77,21 @@ class DenseProbe(nn.Module):
         )
 
     def loss(self, tokens: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean cross-entropy over patches, summed over the read-outs."""
-        return sum(
-            F.cross_entropy(head(tokens).flatten(0, 1), labels[name].flatten())
-            for name, head in self.heads.items()
-        )
+        """Mean cross-entropy over patches, summed over the read-outs.
+
+        The place read-out is scored on object patches only: averaged over all patches,
+        the easy background dominated it and a tower continued from a fixture never
+        learnt places (a fresh linear probe read them 40% right after 18 minutes).
+        """
+        total = torch.zeros((), device=tokens.device)
+        for name, head in self.heads.items():
+            target = labels[name].flatten()
+            if name == "place":
+                target = target.masked_fill(target == 0, -100)  # ignored by cross_entropy
+                if not (target >= 0).any():
+                    continue
+            total = total + F.cross_entropy(head(tokens).flatten(0, 1), target)
+        return total
 
 
 def vision_module(model) -> nn.Module:

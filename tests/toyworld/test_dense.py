@@ -89,3 +89,25 @@ def test_probe_reads_the_towers_patch_tokens_and_trains_them(build) -> None:
     with torch.no_grad():
         model(**batch)
     assert again == []
+
+
+def test_place_is_scored_on_object_patches_only() -> None:
+    torch.manual_seed(0)
+    probe = DenseProbe(16)
+    tokens = torch.randn(4, 64, 16)
+    labels = patch_labels(SceneGenerator(3).batch(4, n_objects=2), 64, 8)
+    place = labels["place"]
+    assert (place == 0).float().mean() > 0.5  # mostly background
+
+    def place_term(t: torch.Tensor) -> torch.Tensor:
+        rest = {**labels, "place": torch.zeros_like(place)}  # no object patch: term skipped
+        return probe.loss(t, labels) - probe.loss(t, rest)
+
+    # Changing the tokens of background patches leaves the place term as it was...
+    noisy = tokens.clone()
+    noisy[place == 0] += torch.randn_like(noisy[place == 0])
+    assert torch.isclose(place_term(noisy), place_term(tokens), atol=1e-5)
+    # ... and it is the cross-entropy over the object patches alone.
+    logits = probe.heads["place"](tokens)[place > 0]
+    expected = torch.nn.functional.cross_entropy(logits, place[place > 0])
+    assert torch.isclose(place_term(tokens), expected, atol=1e-5)
