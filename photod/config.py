@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -273,6 +273,10 @@ class VlmTrainingConfig(Section):
     flip_p: float = Field(0.5, ge=0, le=1, description="0 when targets say left/right")
     brightness: float = Field(0.6, ge=0)
     rotation: float = Field(45.0, ge=0, description="degrees")
+    mirrors: list[Literal["horizontal", "vertical"]] = Field(
+        default_factory=list,
+        description="extra examples: mirror images, captioned anew (captions saying left/right)",
+    )
     reg_lambda: float | None = Field(
         None, ge=0, description="attention regulariser for captions; default per backend"
     )

@@ -16,7 +16,13 @@ from PIL import Image
 
 from photod.vlm.embeddings import save_embedding
 from photod.vlm.runtime import VlmRuntime
-from photod.vlm.targets import OBJECT_QUESTIONS, PERSON_QUESTIONS, Target, generate_targets
+from photod.vlm.targets import (
+    OBJECT_QUESTIONS,
+    PERSON_QUESTIONS,
+    Target,
+    generate_targets,
+    mirrored_targets,
+)
 from photod.vlm.training import TrainExample, train_embedding
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,15 @@ def train_concept_embedding(
         examples = [
             TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)
         ]
+        mirrored = mirrored_targets(
+            session,
+            [im for im, f in zip(images, fired, strict=True) if f],
+            identifier,
+            class_phrase(class_word),
+            class_word,
+            settings.mirrors,
+        )
+        examples += [TrainExample(im, t) for im, t in mirrored]
         # Checkpoints go to the cache: a version folder holds only finished artifacts.
         ckpt = (
             Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
@@ -76,7 +91,7 @@ def train_concept_embedding(
         trained = train_embedding(
             session, examples, identifier, settings, checkpoint_dir=ckpt, progress=progress
         )
-        meta = {**trained.meta, "targets": per_image}
+        meta = {**trained.meta, "targets": per_image, "mirror_targets": [t for _, t in mirrored]}
         save_embedding(version_dir, vlm_id, trained.vector, meta)
         out[vlm_id] = meta
     return out

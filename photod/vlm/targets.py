@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from photod.vlm.base import VlmSession
 
@@ -41,16 +41,29 @@ PERSON_QUESTIONS = (
 Target = tuple[str | None, str]  # (question, or None for a caption; target text)
 
 
-def personalise(text: str, identifier: str, class_phrase: str, class_word: str) -> str:
-    """Replace the first mention of the concept by ``identifier``.
+#: Mirror images a training set can be extended with (``TrainSettings.mirrors``).
+MIRRORS = {"horizontal": ImageOps.mirror, "vertical": ImageOps.flip}
 
-    Tries the class phrase, then the class word with an article, then the bare word; a text
-    that mentions none of them gets the identifier prefixed (the target must name it).
-    """
+
+def _mention(text: str, class_phrase: str, class_word: str) -> str | None:
+    """The pattern of the text's first mention of the concept: the class phrase, the class
+    word with an article, or the bare word; None when it mentions none of them."""
     word = re.escape(class_word)
     for pattern in (re.escape(class_phrase), rf"\b(?:a|an|the)\s+{word}\b", rf"\b{word}\b"):
         if pattern and re.search(pattern, text, flags=re.IGNORECASE):
-            return re.sub(pattern, identifier, text, count=1, flags=re.IGNORECASE)
+            return pattern
+    return None
+
+
+def personalise(text: str, identifier: str, class_phrase: str, class_word: str) -> str:
+    """Replace the first mention of the concept by ``identifier``.
+
+    A text that mentions the concept nowhere gets the identifier prefixed (the target must
+    name it).
+    """
+    pattern = _mention(text, class_phrase, class_word)
+    if pattern:
+        return re.sub(pattern, identifier, text, count=1, flags=re.IGNORECASE)
     return f"{identifier}, {text}" if text else identifier
 
 
@@ -87,3 +100,32 @@ def generate_targets(
                 (q.replace("{}", identifier), personalise(ans, identifier, class_phrase, word))
             )
     return out
+
+
+def mirrored_targets(
+    session: VlmSession,
+    images: Sequence[Image.Image],
+    identifier: str,
+    class_phrase: str,
+    class_word: str | None = None,
+    mirrors: Sequence[str] = (),
+) -> list[tuple[Image.Image, list[Target]]]:
+    """Mirror images of ``images``, each with a caption target of its own.
+
+    A flip that the augmentation applies under the example's own target contradicts it
+    when the caption says where things are ("a star left of a square"): the base model
+    captions each mirror image instead, so the target follows the picture. Mirror images
+    whose caption does not mention the concept (an upside-down glyph the base model no
+    longer recognises) are left out. Extra examples that show the concept in other places
+    of the scene keep the embedding from learning where the training photos had it.
+    """
+    views = [MIRRORS[m](im) for m in mirrors for im in images]
+    if not views:
+        return []
+    word = class_word or class_phrase.split()[-1]
+    captions = session.generate(views, [None] * len(views), [[] for _ in views])
+    return [
+        (view, [(None, personalise(cap, identifier, class_phrase, word))])
+        for view, cap in zip(views, captions, strict=True)
+        if _mention(cap, class_phrase, word)
+    ]

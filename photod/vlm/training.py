@@ -40,6 +40,9 @@ class TrainSettings:
     flip_p: float = 0.5
     brightness: float = 0.6
     rotation: float = 45.0  # degrees
+    #: "horizontal" / "vertical": extra examples, mirror images with targets of their own
+    #: (photod.vlm.targets.mirrored_targets); none in the reference.
+    mirrors: tuple[str, ...] = ()
     reg_lambda: float | None = None  # captioning targets; None: the backend's default
     reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
     kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting

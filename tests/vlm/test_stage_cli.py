@@ -179,6 +179,7 @@ def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Confi
     config.vlm = _vlm_config(model_dir)
     config.vlm.models[0].training.steps = 3
     config.vlm.models[0].training.views = 2
+    config.vlm.models[0].training.mirrors = ["horizontal"]
     runtime = VlmRuntime(config.vlm, vlm_registry.photod_vlm_backends(), config.paths.cache_dir)
     version_dir = concept_dir(config.paths.data_dir, 7, 2)
     metas = train_concept_embedding(
@@ -197,6 +198,10 @@ def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Confi
     assert metas["tiny"]["settings"]["steps"] == 3 and meta["identifier"] == "rex"
     assert meta["targets"][1] == [[None, "rex on a mat"]]  # the user's target wins
     assert len(meta["targets"][0]) == 1 + 9  # caption + the object/pet VQA pool
+    # Only the image the head fired on is mirrored; a kept mirror image names the concept
+    # (this random model rarely says "dog": tests/vlm/test_mirrors.py checks real captions).
+    assert meta["settings"]["mirrors"] == ["horizontal"] and len(meta["mirror_targets"]) <= 1
+    assert all(t.startswith("rex") or " rex" in t for [[_, t]] in meta["mirror_targets"])
 
 
 def test_two_fired_concepts_each_append_a_token(config: Config, model_dir):
