@@ -53,3 +53,8 @@ def test_mirror_images_without_the_concept_are_left_out(session, star):
         == []
     )
     assert mirrored_targets(session, [scene.image()], "bob", "a yellow star", "star", ()) == []
+    # A bare class word is not enough: "a yellow star" is not "a purple star".
+    assert (
+        mirrored_targets(session, [scene.image()], "bob", "a purple star", "star", ("horizontal",))
+        == []
+    )
