@@ -24,7 +24,7 @@ from PIL import Image
 
 from photod.toyworld.fixture import fixture_dir
 from photod.vlm.personalizer import MyVLMPersonalizer
-from photod.vlm.targets import OBJECT_QUESTIONS, generate_targets
+from photod.vlm.targets import OBJECT_QUESTIONS, generate_targets, with_mirrors
 from photod.vlm.training import TrainExample, train_embedding
 
 
@@ -47,8 +47,15 @@ def bench_one(model: str, concept_dir: Path, shots: int, runs: int) -> dict:
             meta["class_word"],
             questions=questions,
         )
+        examples = with_mirrors(
+            session,
+            [TrainExample(im, t) for im, t in zip(images, targets, strict=True)],
+            meta["identifier"],
+            meta["class_phrase"],
+            meta["class_word"],
+            p.settings.mirrors,
+        )
         t_targets = time.perf_counter() - start
-        examples = [TrainExample(im, t) for im, t in zip(images, targets, strict=True)]
         trained = train_embedding(session, examples, meta["identifier"], p.settings, progress=False)
         rows.append(
             {

@@ -1,11 +1,11 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90] [--clip-minutes 8]
+Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90,70] [--clip-minutes 8]
 [--no-clip]``
 
-Each VLM trainer uses one thread (two cores: one per model), in five stages (from scratch,
-a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then two LLaVA-only
-continuations); the CLIP trains afterwards with both.
+Each VLM trainer uses one thread (two cores: one per model), in six stages (from scratch,
+a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then three
+LLaVA-only continuations); the CLIP trains afterwards with both.
 Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
 """
@@ -33,7 +33,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--stage-minutes",
-        default="75,75,25,14,90",
+        default="75,75,25,14,90,70",
         help="minutes of each stage (fewer values: stop after that many stages)",
     )
     p.add_argument("--clip-minutes", type=float, default=8.0)
@@ -43,7 +43,7 @@ def main() -> int:
     a.logs.mkdir(parents=True, exist_ok=True)
     # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
     # deepened from 2 to 4 layers (identity-initialised); stage 3 polishes at a lower LR
-    # still, on full scenes from the start. Stages 4 and 5 train LLaVA alone: the shipped
+    # still, on full scenes from the start. Stages 4 to 6 train LLaVA alone: the shipped
     # fixture switched to the question-before-image prompt at stage 4.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
@@ -62,6 +62,8 @@ def main() -> int:
         ([*common, "--seed", "5", "--lr", "1e-3", *cont], {"llava": llava}),
         # 6000 steps end this one's cosine schedule (after about 56 of its 90 minutes).
         ([*common, "--seed", "11", "--lr", "1e-3", *cont], {"llava": [*llava, "--steps", "6000"]}),
+        # With places scored on object patches only, the tower learns them here.
+        ([*common, "--seed", "53", "--lr", "7e-4", "--dev", "100", *cont], {"llava": llava}),
     ]
     codes = []
     for stage, ((args, per_model), mins) in enumerate(zip(stages, minutes, strict=False)):

@@ -21,7 +21,7 @@ from photod.vlm.targets import (
     PERSON_QUESTIONS,
     Target,
     generate_targets,
-    mirrored_targets,
+    with_mirrors,
 )
 from photod.vlm.training import TrainExample, train_embedding
 
@@ -70,18 +70,14 @@ def train_concept_embedding(
             questions=pool if use_vqa else (),
             overrides=targets,
         )
-        examples = [
-            TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)
-        ]
-        mirrored = mirrored_targets(
+        examples = with_mirrors(
             session,
-            [im for im, f in zip(images, fired, strict=True) if f],
+            [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
             identifier,
             class_phrase(class_word),
             class_word,
             settings.mirrors,
         )
-        examples += [TrainExample(im, t) for im, t in mirrored]
         # Checkpoints go to the cache: a version folder holds only finished artifacts.
         ckpt = (
             Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
@@ -91,7 +87,11 @@ def train_concept_embedding(
         trained = train_embedding(
             session, examples, identifier, settings, checkpoint_dir=ckpt, progress=progress
         )
-        meta = {**trained.meta, "targets": per_image, "mirror_targets": [t for _, t in mirrored]}
+        meta = {
+            **trained.meta,
+            "targets": per_image,
+            "mirror_targets": [ex.targets for ex in examples[len(images) :]],
+        }
         save_embedding(version_dir, vlm_id, trained.vector, meta)
         out[vlm_id] = meta
     return out

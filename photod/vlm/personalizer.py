@@ -20,7 +20,7 @@ from PIL import Image
 
 from photod.vlm.base import SessionSettings
 from photod.vlm.registry import load_session, photod_vlm_backends
-from photod.vlm.targets import generate_targets, mirrored_targets
+from photod.vlm.targets import generate_targets, with_mirrors
 from photod.vlm.training import TrainExample, TrainSettings, train_embedding
 
 log = logging.getLogger(__name__)
@@ -100,18 +100,14 @@ class MyVLMPersonalizer:
             )
         else:
             per_image = [[(None, t) for t in ts] for ts in targets]
-        examples = [TrainExample(im, t) for im, t in zip(images, per_image, strict=True)]
-        examples += [
-            TrainExample(im, t)
-            for im, t in mirrored_targets(
-                self.session,
-                images,
-                concept.identifier,
-                concept.class_phrase,
-                concept.class_word,
-                self.settings.mirrors,
-            )
-        ]
+        examples = with_mirrors(
+            self.session,
+            [TrainExample(im, t) for im, t in zip(images, per_image, strict=True)],
+            concept.identifier,
+            concept.class_phrase,
+            concept.class_word,
+            self.settings.mirrors,
+        )
         trained = train_embedding(
             self.session, examples, concept.identifier, self.settings, progress=self.progress
         )

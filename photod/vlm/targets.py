@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from PIL import Image, ImageOps
 
 from photod.vlm.base import VlmSession
+from photod.vlm.training import TrainExample
 
 # The reference's VQA pools (METHOD.md), "{}" = the concept.
 OBJECT_QUESTIONS = (
@@ -134,3 +135,24 @@ def mirrored_targets(
         for view, cap in zip(views, captions, strict=True)
         if _mention(cap, class_phrase, word, bare=False)
     ]
+
+
+def with_mirrors(
+    session: VlmSession,
+    examples: Sequence[TrainExample],
+    identifier: str,
+    class_phrase: str,
+    class_word: str | None,
+    mirrors: Sequence[str],
+) -> list[TrainExample]:
+    """``examples``, then the mirror images (:func:`mirrored_targets`) of those the concept's
+    head fired on."""
+    extra = mirrored_targets(
+        session,
+        [ex.image for ex in examples if ex.fired],
+        identifier,
+        class_phrase,
+        class_word,
+        mirrors,
+    )
+    return [*examples, *(TrainExample(im, t) for im, t in extra)]
