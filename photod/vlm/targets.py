@@ -123,7 +123,8 @@ def mirrored_targets(
     are left out: an upside-down glyph the base model no longer recognises, or "a white
     star" for a yellow one, which would teach "a white bob" (measured on the toy BLIP-2:
     keeping those cost 4 points of recall). Extra examples that show the concept in other
-    places of the scene keep the embedding from learning where the training photos had it.
+    places of the scene make it harder for the embedding to learn where the training photos
+    had it.
     """
     views = [MIRRORS[m](im) for m in mirrors for im in images]
     if not views:
