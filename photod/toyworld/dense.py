@@ -101,16 +101,34 @@ def vision_module(model) -> nn.Module:
     return model.model.vision_tower
 
 
+#: Where the probe may read: the vision tower's output, or (LLaVA) the projector's, i.e. the
+#: tokens the LM reads. The projector of the session-5 toy-llava passes on 1.1% of the
+#: variance that places explain in the tower's output (docs/toyworld.md).
+PROBE_POINTS = ("tower", "projector")
+
+
 @contextmanager
-def captured_patch_tokens(model) -> Iterator[list[torch.Tensor]]:
-    """Collect the vision tower's patch tokens (class token dropped) of each forward pass."""
+def captured_patch_tokens(model, at: str = "tower") -> Iterator[list[torch.Tensor]]:
+    """Collect the patch tokens of each forward pass, at the vision tower's output (class
+    token dropped) or at LLaVA's projector output (``at="projector"``)."""
     seen: list[torch.Tensor] = []
+    if at == "projector":
+        if not hasattr(model, "model") or not hasattr(model.model, "multi_modal_projector"):
+            raise ValueError("only LLaVA has a projector to probe")
+        module = model.model.multi_modal_projector
 
-    def hook(_module, _args, output) -> None:
-        hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
-        seen.append(hidden[:, 1:])
+        def hook(_module, _args, output) -> None:
+            seen.append(output)  # LLaVA dropped the class token before projecting
+    elif at == "tower":
+        module = vision_module(model)
 
-    handle = vision_module(model).register_forward_hook(hook)
+        def hook(_module, _args, output) -> None:
+            hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
+            seen.append(hidden[:, 1:])
+    else:
+        raise ValueError(f"probe point {at!r}: one of {PROBE_POINTS}")
+
+    handle = module.register_forward_hook(hook)
     try:
         yield seen
     finally:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from photod.toyworld.concepts import base_scene_generator
-from photod.toyworld.dense import DenseProbe, captured_patch_tokens, patch_labels
+from photod.toyworld.dense import PROBE_POINTS, DenseProbe, captured_patch_tokens, patch_labels
 from photod.toyworld.fixture import load_vlm, read_manifest, save_fixture
 from photod.toyworld.metrics import caption_exact_match, heldout_scenes, prompt_text, vqa_accuracy
 from photod.toyworld.models import (
@@ -229,7 +229,8 @@ def train(args: argparse.Namespace) -> dict:
     pool = RollingPool(base_scene_generator(args.seed, image_size=size.image_size), args.pool)
     dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
     # The dense probe trains with the model and is discarded (see photod.toyworld.dense).
-    probe = DenseProbe(size.vision_width) if args.dense_weight else None
+    probe_width = size.lm_width if args.probe_on == "projector" else size.vision_width
+    probe = DenseProbe(probe_width) if args.dense_weight else None
     params = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
@@ -254,7 +255,8 @@ def train(args: argparse.Namespace) -> dict:
         batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, args.lr, args.warmup)
-        with captured_patch_tokens(model) if probe is not None else nullcontext([]) as tokens:
+        probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
+        with probing or nullcontext([]) as tokens:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense = torch.zeros(())
         if probe is not None:
@@ -322,6 +324,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="steps during which the dense probe trains without back-propagating into the tower",
+    )
+    p.add_argument(
+        "--probe-on",
+        choices=PROBE_POINTS,
+        default="tower",
+        help="where the dense probe reads: the vision tower, or LLaVA's projector (the LM's input)",
     )
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)

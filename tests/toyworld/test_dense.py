@@ -111,3 +111,22 @@ def test_place_is_scored_on_object_patches_only() -> None:
     logits = probe.heads["place"](tokens)[place > 0]
     expected = torch.nn.functional.cross_entropy(logits, place[place > 0])
     assert torch.isclose(place_term(tokens), expected, atol=1e-5)
+
+
+def test_probe_can_read_llavas_projector_output_instead() -> None:
+    model, processor = build_llava(SMALL)
+    model.train()
+    scenes = SceneGenerator(1).batch(2)
+    batch = make_batch(
+        "llava", scenes, [s.image() for s in scenes], processor, np.random.default_rng(0), 0.0
+    )
+    with captured_patch_tokens(model, at="projector") as tokens:
+        model(**batch)
+    # The LM's input: one token per patch, at the LM's width.
+    assert len(tokens) == 1 and tokens[0].shape == (2, 64, SMALL.lm_width)
+    DenseProbe(SMALL.lm_width).loss(tokens[0], patch_labels(scenes, 64, 8)).backward()
+    projector = model.model.multi_modal_projector
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in projector.parameters())
+    blip2, _ = build_blip2(SMALL)
+    with pytest.raises(ValueError, match="only LLaVA"), captured_patch_tokens(blip2, "projector"):
+        pass
