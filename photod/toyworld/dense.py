@@ -61,8 +61,9 @@ class DenseProbe(nn.Module):
 
     The place read-out (added for the toy LLaVA's "where is the ... ?" answers) asks each
     patch to know its object's rank in the layout, which the bidirectional ViT can see and
-    the causal LM, reading patches in raster order, finds hard to work out. It has not yet
-    made the LM answer "where" (docs/toyworld.md); it costs nothing where the tower knows.
+    the causal LM, reading patches in raster order, finds hard to work out. The tower now
+    learns it, but the LLaVA projector passes little of it on and the LM still does not
+    answer "where" (docs/toyworld.md; ``--probe-on projector`` probes the LM's input).
     """
 
     def __init__(self, width: int) -> None:
@@ -102,8 +103,8 @@ def vision_module(model) -> nn.Module:
 
 
 #: Where the probe may read: the vision tower's output, or (LLaVA) the projector's, i.e. the
-#: tokens the LM reads. The projector of the session-5 toy-llava passes on 1.1% of the
-#: variance that places explain in the tower's output (docs/toyworld.md).
+#: tokens the LM reads. In the session-5 toy-llava, places explain 36% of the object
+#: patches' variance at the tower's output and 1.1% at the projector's (docs/toyworld.md).
 PROBE_POINTS = ("tower", "projector")
 
 
@@ -117,18 +118,18 @@ def captured_patch_tokens(model, at: str = "tower") -> Iterator[list[torch.Tenso
             raise ValueError("only LLaVA has a projector to probe")
         module = model.model.multi_modal_projector
 
-        def hook(_module, _args, output) -> None:
-            seen.append(output)  # LLaVA dropped the class token before projecting
+        def pick(output):
+            return output  # LLaVA dropped the class token before projecting
     elif at == "tower":
         module = vision_module(model)
 
-        def hook(_module, _args, output) -> None:
+        def pick(output):
             hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
-            seen.append(hidden[:, 1:])
+            return hidden[:, 1:]
     else:
         raise ValueError(f"probe point {at!r}: one of {PROBE_POINTS}")
 
-    handle = module.register_forward_hook(hook)
+    handle = module.register_forward_hook(lambda _module, _args, output: seen.append(pick(output)))
     try:
         yield seen
     finally:
