@@ -64,10 +64,16 @@ class DenseProbe(nn.Module):
     the causal LM, reading patches in raster order, finds hard to work out. The tower now
     learns it, but the LLaVA projector passes little of it on and the LM still does not
     answer "where" (docs/toyworld.md; ``--probe-on projector`` probes the LM's input).
+
+    ``normalised`` reads each token after RMS normalisation through unit-norm weight rows,
+    as the LM's attention reads it. A plain linear probe is satisfied by a label hidden in a
+    direction of tiny variance (its weights just grow); this one only scores well when the
+    label is a large part of the token, so the trained module must make it one.
     """
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, normalised: bool = False) -> None:
         super().__init__()
+        self.normalised = normalised
         self.heads = nn.ModuleDict(
             {
                 "shape": nn.Linear(width, len(SHAPE_CLASSES)),
@@ -91,8 +97,15 @@ class DenseProbe(nn.Module):
                 target = target.masked_fill(target == 0, -100)  # ignored by cross_entropy
                 if not (target >= 0).any():
                     continue
-            total = total + F.cross_entropy(head(tokens).flatten(0, 1), target)
+            total = total + F.cross_entropy(self._read(head, tokens).flatten(0, 1), target)
         return total
+
+    def _read(self, head: nn.Linear, tokens: torch.Tensor) -> torch.Tensor:
+        """One read-out's logits (scale-free when ``normalised``)."""
+        if not self.normalised:
+            return head(tokens)
+        rms = tokens.pow(2).mean(-1, keepdim=True).add(1e-6).rsqrt()
+        return F.linear(tokens * rms, F.normalize(head.weight, dim=-1), head.bias)
 
 
 def vision_module(model) -> nn.Module:

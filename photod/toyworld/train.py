@@ -230,7 +230,7 @@ def train(args: argparse.Namespace) -> dict:
     dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
     # The dense probe trains with the model and is discarded (see photod.toyworld.dense).
     probe_width = size.lm_width if args.probe_on == "projector" else size.vision_width
-    probe = DenseProbe(probe_width) if args.dense_weight else None
+    probe = DenseProbe(probe_width, args.probe_norm) if args.dense_weight else None
     params = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
@@ -330,6 +330,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=PROBE_POINTS,
         default="tower",
         help="where the dense probe reads: the vision tower, or LLaVA's projector (the LM's input)",
+    )
+    p.add_argument(
+        "--probe-norm",
+        action="store_true",
+        help="the probe reads RMS-normalised tokens through unit-norm weights, so labels must "
+        "be a large part of each token (see DenseProbe)",
     )
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)

@@ -130,3 +130,38 @@ def test_probe_can_read_llavas_projector_output_instead() -> None:
     blip2, _ = build_blip2(SMALL)
     with pytest.raises(ValueError, match="only LLaVA"), captured_patch_tokens(blip2, "projector"):
         pass
+
+
+def test_normalised_probe_scores_how_large_a_label_is_not_how_separable() -> None:
+    torch.manual_seed(0)
+    labels = patch_labels(SceneGenerator(5).batch(4, n_objects=2), 64, 8)
+    place = labels["place"]
+    # Other content (colour, shape...) in features the place read-out does not look at.
+    other = torch.randn(4, 64, 16) * (torch.arange(16) >= len(PLACE_CLASSES))
+
+    def with_label(size: float) -> torch.Tensor:
+        """Tokens with ``size`` in the feature numbered like the patch's place."""
+        return other + size * torch.nn.functional.one_hot(place, 16).float()
+
+    def probe(normalised: bool, weight_scale: float = 1.0) -> DenseProbe:
+        """A probe whose place read-out looks at feature c for place c."""
+        made = DenseProbe(16, normalised=normalised)
+        with torch.no_grad():
+            head = made.heads["place"]
+            head.weight.copy_(weight_scale * torch.eye(len(PLACE_CLASSES), 16))
+            head.bias.zero_()
+        return made
+
+    def place_term(made: DenseProbe, tokens: torch.Tensor) -> float:
+        rest = {**labels, "place": torch.zeros_like(place)}  # no object patch: term skipped
+        return float(made.loss(tokens, labels) - made.loss(tokens, rest))
+
+    faint = with_label(0.3)
+    # A plain probe makes up for a faint label by growing its weights...
+    assert place_term(probe(False, 50.0), faint) < place_term(probe(False), faint) - 0.1
+    # ... the normalised one cannot (weights are unit rows), nor gains from scaling tokens,
+    # which the LM's RMSNorm undoes as well.
+    assert place_term(probe(True, 50.0), faint) == pytest.approx(place_term(probe(True), faint))
+    assert place_term(probe(True), 10 * faint) == pytest.approx(place_term(probe(True), faint))
+    # Only a label that is a larger share of the token lowers its loss.
+    assert place_term(probe(True), with_label(3.0)) < place_term(probe(True), faint) - 0.1

@@ -20,9 +20,12 @@ TINY = [
 @pytest.mark.parametrize("kind", ["llava", "blip2"])
 def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> None:
     first = tmp_path / "first"
-    train(parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY]))
+    # LLaVA's run also probes its projector with the normalised probe.
+    probe = ["--probe-on", "projector", "--probe-norm"] if kind == "llava" else []
+    train(parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY, *probe]))
     manifest = json.loads((first / MANIFEST).read_text())
     assert manifest["step"] == 3 and manifest["size"]["lm_layers"] == 2
+    assert manifest["train_args"]["probe_norm"] is (kind == "llava")
     assert set(manifest["dev_metrics"]) >= {"caption_exact_match"}
 
     second = tmp_path / "second"
