@@ -22,6 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from photod.toyworld.asked import (
+    AskedObjectProbe,
+    asked_labels,
+    captured_lm_states,
+    image_positions,
+)
 from photod.toyworld.concepts import base_scene_generator
 from photod.toyworld.dense import PROBE_POINTS, DenseProbe, captured_patch_tokens, patch_labels
 from photod.toyworld.fixture import load_vlm, read_manifest, save_fixture
@@ -40,25 +46,27 @@ log = logging.getLogger(__name__)
 SCRIPT_VERSION = "1"
 
 
+def pick_targets(
+    kind: str, scenes: list[Scene], rng: np.random.Generator, vqa_share: float
+) -> list[tuple[str | None, str]]:
+    """For each scene of a batch: a (question, answer) pair drawn from its QA (LLaVA, with
+    probability ``vqa_share``), or (None, its caption)."""
+    picks: list[tuple[str | None, str]] = []
+    for s in scenes:
+        if kind == "llava" and rng.random() < vqa_share:
+            picks.append(s.qa[int(rng.integers(len(s.qa)))])
+        else:
+            picks.append((None, s.caption()))
+    return picks
+
+
 def make_batch(
-    kind: str,
-    scenes: list[Scene],
-    images: list,
-    processor,
-    rng: np.random.Generator,
-    vqa_share: float,
+    kind: str, images: list, processor, picks: list[tuple[str | None, str]]
 ) -> dict[str, torch.Tensor]:
     """Tokenise a training batch exactly as inference will (processor prefix + target)."""
     tok = processor.tokenizer
-    prompts, targets = [], []
-    for s in scenes:
-        if kind == "llava" and rng.random() < vqa_share:
-            q, a = s.qa[int(rng.integers(len(s.qa)))]
-            prompts.append(prompt_text(processor, kind, q))
-            targets.append(a)
-        else:
-            prompts.append(prompt_text(processor, kind, None))
-            targets.append(s.caption())
+    prompts = [prompt_text(processor, kind, question) for question, _ in picks]
+    targets = [target for _, target in picks]
     enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
     rows, labels = [], []
     for ids, mask, target in zip(enc["input_ids"], enc["attention_mask"], targets, strict=False):
@@ -231,7 +239,14 @@ def train(args: argparse.Namespace) -> dict:
     # The dense probe trains with the model and is discarded (see photod.toyworld.dense).
     probe_width = size.lm_width if args.probe_on == "projector" else size.vision_width
     probe = DenseProbe(probe_width, args.probe_norm) if args.dense_weight else None
-    params = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
+    # The asked-object probe marks, in the LM, the patches of the object a question names
+    # (see photod.toyworld.asked); like the dense probe it is discarded after training.
+    if args.asked_weight and args.model != "llava":
+        raise SystemExit("--asked-weight needs --model llava (BLIP-2 is trained on captions only)")
+    asked = AskedObjectProbe(size.lm_width) if args.asked_weight else None
+    image_token_id = getattr(model.config, "image_token_id", None)
+    aids = [m for m in (probe, asked) if m is not None]
+    params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
@@ -252,13 +267,19 @@ def train(args: argparse.Namespace) -> dict:
         max_objects = 2 if progress < args.curriculum else 3
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
-        batch = make_batch(args.model, scenes, images, processor, rng, args.vqa_share)
+        picks = pick_targets(args.model, scenes, rng, args.vqa_share)
+        batch = make_batch(args.model, images, processor, picks)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, args.lr, args.warmup)
         probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
-        with probing or nullcontext([]) as tokens:
+        marking = captured_lm_states(model, args.asked_layer) if asked is not None else None
+        with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
-        dense = torch.zeros(())
+        dense, marked = torch.zeros(()), torch.zeros(())
+        if asked is not None:
+            marks = asked_labels(scenes, [q for q, _ in picks], size.image_size, size.patch_size)
+            image_states = image_positions(states[0], batch["input_ids"], image_token_id)
+            marked = asked.loss(image_states, marks)
         if probe is not None:
             labels = patch_labels(scenes, size.image_size, size.patch_size)
             # A fresh probe's first gradients are large and random: while it warms up it
@@ -266,15 +287,16 @@ def train(args: argparse.Namespace) -> dict:
             patches = tokens[0].detach() if step < args.probe_warmup else tokens[0]
             dense = probe.loss(patches, labels)
         opt.zero_grad()
-        (loss + args.dense_weight * dense).backward()
+        (loss + args.dense_weight * dense + args.asked_weight * marked).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 50 == 0:
             log.info(
-                "step %d loss %.4f dense %.4f lr %.2e %.1f min",
+                "step %d loss %.4f dense %.4f asked %.4f lr %.2e %.1f min",
                 step,
                 loss.item(),
                 dense.item(),
+                marked.item(),
                 opt.param_groups[0]["lr"],
                 elapsed,
             )
@@ -336,6 +358,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="the probe reads RMS-normalised tokens through unit-norm weights, so labels must "
         "be a large part of each token (see DenseProbe)",
+    )
+    p.add_argument(
+        "--asked-weight",
+        type=float,
+        default=0.0,
+        help="weight of the LLaVA training aid that marks the asked-about object's patches "
+        "in the LM (0: off; see photod.toyworld.asked)",
+    )
+    p.add_argument(
+        "--asked-layer",
+        type=int,
+        default=1,
+        help="the LM layer whose image states must mark the asked-about object",
     )
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)

@@ -18,7 +18,7 @@ from photod.toyworld.metrics import model_kind
 from photod.toyworld.models import TinySize, build_blip2, build_llava
 from photod.toyworld.render import Decoration, ObjectSpec
 from photod.toyworld.scenes import Scene, SceneGenerator, SceneObject
-from photod.toyworld.train import make_batch
+from photod.toyworld.train import make_batch, pick_targets
 
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 
@@ -67,14 +67,9 @@ def test_probe_reads_the_towers_patch_tokens_and_trains_them(build) -> None:
     model, processor = build(SMALL)
     model.train()
     scenes = SceneGenerator(0).batch(3)
-    batch = make_batch(
-        model_kind(model),
-        scenes,
-        [s.image() for s in scenes],
-        processor,
-        np.random.default_rng(0),
-        0.0,
-    )
+    kind = model_kind(model)
+    picks = pick_targets(kind, scenes, np.random.default_rng(0), 0.0)
+    batch = make_batch(kind, [s.image() for s in scenes], processor, picks)
     probe = DenseProbe(SMALL.vision_width)
     with captured_patch_tokens(model) as tokens:
         model(**batch)
@@ -117,9 +112,8 @@ def test_probe_can_read_llavas_projector_output_instead() -> None:
     model, processor = build_llava(SMALL)
     model.train()
     scenes = SceneGenerator(1).batch(2)
-    batch = make_batch(
-        "llava", scenes, [s.image() for s in scenes], processor, np.random.default_rng(0), 0.0
-    )
+    picks = pick_targets("llava", scenes, np.random.default_rng(0), 0.0)
+    batch = make_batch("llava", [s.image() for s in scenes], processor, picks)
     with captured_patch_tokens(model, at="projector") as tokens:
         model(**batch)
     # The LM's input: one token per patch, at the LM's width.

@@ -19,7 +19,7 @@ from photod.toyworld.models import (
 )
 from photod.toyworld.scenes import SceneGenerator
 from photod.toyworld.tokenizer import build_tokenizer
-from photod.toyworld.train import make_batch, sequence_loss
+from photod.toyworld.train import make_batch, pick_targets, sequence_loss
 from photod.vlm.llava import instruction_prompt
 
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
@@ -38,7 +38,9 @@ def test_batch_prefix_matches_processor(build) -> None:
     model, processor = build(SMALL)
     scenes = SceneGenerator(0).batch(4)
     images = [s.image() for s in scenes]
-    batch = make_batch(model_kind(model), scenes, images, processor, np.random.default_rng(0), 0.5)
+    kind = model_kind(model)
+    picks = pick_targets(kind, scenes, np.random.default_rng(0), 0.5)
+    batch = make_batch(kind, images, processor, picks)
     assert batch["input_ids"].shape == batch["labels"].shape
     # Every label is a caption/answer token or -100; the prompt part is never supervised.
     image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
@@ -85,11 +87,12 @@ def test_sequence_loss_weighs_each_sample_equally() -> None:
     scenes = SceneGenerator(0).batch(2)
     images = [s.image() for s in scenes]
     rng = np.random.default_rng(0)
-    one = make_batch("llava", scenes[:1], images[:1], processor, rng, 0.0)
+    one = make_batch("llava", images[:1], processor, pick_targets("llava", scenes[:1], rng, 0.0))
     with torch.no_grad():
         # One sequence: the per-sequence mean is the usual token mean.
         assert torch.allclose(sequence_loss(model, one), model(**one).loss, atol=1e-6)
-        both = make_batch("llava", scenes, images, processor, np.random.default_rng(1), 0.5)
+        picks = pick_targets("llava", scenes, np.random.default_rng(1), 0.5)
+        both = make_batch("llava", images, processor, picks)
         per_row = [
             sequence_loss(model, {k: v[i : i + 1] for k, v in both.items()}) for i in range(2)
         ]
@@ -105,14 +108,9 @@ def test_deepened_model_computes_the_same_then_trains_its_new_layers(build) -> N
     deeper = deepen_language_model(model, TinySize(**{**SMALL.to_dict(), "lm_layers": 4}))
     assert len(language_layers(model)) == 2 and len(language_layers(deeper)) == 4
     scenes = SceneGenerator(0).batch(2)
-    batch = make_batch(
-        model_kind(model),
-        scenes,
-        [s.image() for s in scenes],
-        processor,
-        np.random.default_rng(0),
-        0.5,
-    )
+    kind = model_kind(model)
+    picks = pick_targets(kind, scenes, np.random.default_rng(0), 0.5)
+    batch = make_batch(kind, [s.image() for s in scenes], processor, picks)
     with torch.no_grad():
         assert torch.equal(model.eval()(**batch).logits, deeper.eval()(**batch).logits)
     # The new layers are identity maps, not dead ends: their zeroed projections get gradient.

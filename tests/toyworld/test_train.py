@@ -20,12 +20,15 @@ TINY = [
 @pytest.mark.parametrize("kind", ["llava", "blip2"])
 def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> None:
     first = tmp_path / "first"
-    # LLaVA's run also probes its projector with the normalised probe.
-    probe = ["--probe-on", "projector", "--probe-norm"] if kind == "llava" else []
+    # LLaVA's run also uses its own aids: the normalised probe on the projector and the
+    # asked-object marks in the LM.
+    aids = ["--probe-on", "projector", "--probe-norm", "--asked-weight", "1", "--vqa-share", "1"]
+    probe = aids if kind == "llava" else []
     train(parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY, *probe]))
     manifest = json.loads((first / MANIFEST).read_text())
     assert manifest["step"] == 3 and manifest["size"]["lm_layers"] == 2
     assert manifest["train_args"]["probe_norm"] is (kind == "llava")
+    assert manifest["train_args"]["asked_weight"] == (1.0 if kind == "llava" else 0.0)
     assert set(manifest["dev_metrics"]) >= {"caption_exact_match"}
 
     second = tmp_path / "second"
@@ -61,3 +64,9 @@ def test_lineage_is_flat_and_drops_nested_runs() -> None:
     assert [r["train_args"]["seed"] for r in runs] == [1, 2, 3]
     assert [r["step"] for r in runs] == [10, 20, 30]
     assert all("previous_runs" not in r["train_args"] for r in runs)
+
+
+def test_asked_object_aid_is_for_llava_only(tmp_path: Path) -> None:
+    args = ["--model", "blip2", "--out", str(tmp_path / "b"), "--steps", "1", *TINY]
+    with pytest.raises(SystemExit, match="needs --model llava"):
+        train(parse_args([*args, "--asked-weight", "1"]))
