@@ -1,10 +1,10 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90,70] [--clip-minutes 8]
+Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90,70,50] [--clip-minutes 8]
 [--no-clip]``
 
-Each VLM trainer uses one thread (two cores: one per model), in six stages (from scratch,
-a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then three
+Each VLM trainer uses one thread (two cores: one per model), in seven stages (from scratch,
+a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then four
 LLaVA-only continuations); the CLIP trains afterwards with both.
 Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
@@ -33,7 +33,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--stage-minutes",
-        default="75,75,25,14,90,70",
+        default="75,75,25,14,90,70,50",
         help="minutes of each stage (fewer values: stop after that many stages)",
     )
     p.add_argument("--clip-minutes", type=float, default=8.0)
@@ -43,7 +43,7 @@ def main() -> int:
     a.logs.mkdir(parents=True, exist_ok=True)
     # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
     # deepened from 2 to 4 layers (identity-initialised); stage 3 polishes at a lower LR
-    # still, on full scenes from the start. Stages 4 to 6 train LLaVA alone: the shipped
+    # still, on full scenes from the start. Stages 4 to 7 train LLaVA alone: the shipped
     # fixture switched to the question-before-image prompt at stage 4.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
@@ -64,6 +64,17 @@ def main() -> int:
         ([*common, "--seed", "11", "--lr", "1e-3", *cont], {"llava": [*llava, "--steps", "6000"]}),
         # With places scored on object patches only, the tower learns them here.
         ([*common, "--seed", "53", "--lr", "7e-4", "--dev", "100", *cont], {"llava": llava}),
+        # Places made large in the LM's input, and the asked-about object marked in the LM:
+        # "where is the X ?" leaves chance here (photod.toyworld.asked).
+        (
+            [*common, "--seed", "75", "--lr", "7e-4", "--dev", "100", *cont],
+            {
+                "llava": [
+                    *["--per-sample", "--vqa-share", "0.7", "--probe-on", "projector"],
+                    *["--probe-norm", "--asked-weight", "1"],
+                ]
+            },
+        ),
     ]
     codes = []
     for stage, ((args, per_model), mins) in enumerate(zip(stages, minutes, strict=False)):

@@ -276,15 +276,16 @@ def train(args: argparse.Namespace) -> dict:
         with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense, marked = torch.zeros(()), torch.zeros(())
+        # A fresh probe's first gradients are large and random: while the probes warm up
+        # they read the model without training it (matters when continuing a trained one).
+        warming = step < args.probe_warmup
         if asked is not None:
             marks = asked_labels(scenes, [q for q, _ in picks], size.image_size, size.patch_size)
             image_states = image_positions(states[0], batch["input_ids"], image_token_id)
-            marked = asked.loss(image_states, marks)
+            marked = asked.loss(image_states.detach() if warming else image_states, marks)
         if probe is not None:
             labels = patch_labels(scenes, size.image_size, size.patch_size)
-            # A fresh probe's first gradients are large and random: while it warms up it
-            # reads the tower without training it (matters when continuing a trained model).
-            patches = tokens[0].detach() if step < args.probe_warmup else tokens[0]
+            patches = tokens[0].detach() if warming else tokens[0]
             dense = probe.loss(patches, labels)
         opt.zero_grad()
         (loss + args.dense_weight * dense + args.asked_weight * marked).backward()
@@ -345,7 +346,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--probe-warmup",
         type=int,
         default=0,
-        help="steps during which the dense probe trains without back-propagating into the tower",
+        help="steps during which the probes train without back-propagating into the model",
     )
     p.add_argument(
         "--probe-on",
