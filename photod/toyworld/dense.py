@@ -61,9 +61,10 @@ class DenseProbe(nn.Module):
 
     The place read-out (added for the toy LLaVA's "where is the ... ?" answers) asks each
     patch to know its object's rank in the layout, which the bidirectional ViT can see and
-    the causal LM, reading patches in raster order, finds hard to work out. The tower now
-    learns it, but the LLaVA projector passes little of it on and the LM still does not
-    answer "where" (docs/toyworld.md; ``--probe-on projector`` probes the LM's input).
+    the causal LM, reading patches in raster order, finds hard to work out. The tower learns
+    it; the LLaVA projector passed little of it on until probed itself (``--probe-on
+    projector``), and the LM only answers "where" with :mod:`photod.toyworld.asked` as well
+    (docs/toyworld.md).
 
     ``normalised`` reads each token after RMS normalisation through unit-norm weight rows,
     as the LM's attention reads it. A plain linear probe is satisfied by a label hidden in a
@@ -116,7 +117,7 @@ def vision_module(model) -> nn.Module:
 
 
 #: Where the probe may read: the vision tower's output, or (LLaVA) the projector's, i.e. the
-#: tokens the LM reads. In the session-5 toy-llava, places explain 36% of the object
+#: tokens the LM reads. In the session-5 toy-llava, places explained 36% of the object
 #: patches' variance at the tower's output and 1.1% at the projector's (docs/toyworld.md).
 PROBE_POINTS = ("tower", "projector")
 
