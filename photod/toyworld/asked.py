@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from photod.toyworld.dense import SHAPE_CLASSES, patch_labels
+from photod.toyworld.dense import SHAPE_CLASSES, patch_labels, rms_normalised
 from photod.toyworld.models import language_layers
 from photod.toyworld.render import SHAPES
 from photod.toyworld.scenes import Scene
@@ -100,7 +100,5 @@ class AskedObjectProbe(nn.Module):
         keep = labels[:, 0] != NO_QUESTION
         if not keep.any():
             return torch.zeros((), device=states.device)
-        z = states[keep]
-        z = z * z.pow(2).mean(-1, keepdim=True).add(1e-6).rsqrt()
-        logits = self.head(z).squeeze(-1)
+        logits = self.head(rms_normalised(states[keep])).squeeze(-1)
         return F.binary_cross_entropy_with_logits(logits, labels[keep].to(logits.device))

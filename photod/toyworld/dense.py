@@ -105,8 +105,12 @@ class DenseProbe(nn.Module):
         """One read-out's logits (scale-free when ``normalised``)."""
         if not self.normalised:
             return head(tokens)
-        rms = tokens.pow(2).mean(-1, keepdim=True).add(1e-6).rsqrt()
-        return F.linear(tokens * rms, F.normalize(head.weight, dim=-1), head.bias)
+        return F.linear(rms_normalised(tokens), F.normalize(head.weight, dim=-1), head.bias)
+
+
+def rms_normalised(tokens: torch.Tensor) -> torch.Tensor:
+    """Each token divided by its root mean square, as a Llama RMSNorm does before its gain."""
+    return tokens * tokens.pow(2).mean(-1, keepdim=True).add(1e-6).rsqrt()
 
 
 def vision_module(model) -> nn.Module:
