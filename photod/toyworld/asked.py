@@ -9,13 +9,14 @@ the plain answer loss did not build it: a gradient on place only appears once th
 position attends to the right object, and that attention only pays once place flows
 through it (docs/toyworld.md has the runs).
 
-This aid gives the LM that first step directly. After one LM layer, a linear probe on each
-image token must tell whether the patch belongs to the object the sample's question names
-(colour and "where" questions alike). The patch tokens come after the question in the
-prompt, so the LM can work this out by attending from each patch to the question's shape
-word. Once every patch carries an "asked about" mark, finding the object is the same for
-every question type. Like :mod:`photod.toyworld.dense`, the probe only exists during
-training; the saved model is the stock architecture.
+This aid gives the LM that first step directly. After the LM's second layer
+(``--asked-layer 1``, counted from 0), a linear probe on each image token must tell whether
+the patch belongs to the object the sample's question names (colour and "where" questions
+alike). The patch tokens come after the question in the prompt, so the LM can work this out
+by attending from each patch to the question's shape word. Once every patch carries an
+"asked about" mark, finding the object is the same for every question type. Like
+:mod:`photod.toyworld.dense`, the probe only exists during training; the saved model is the
+stock architecture.
 """
 
 from __future__ import annotations
