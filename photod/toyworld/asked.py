@@ -78,10 +78,15 @@ def captured_lm_states(model, layer: int) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
-def image_positions(states: torch.Tensor, input_ids: torch.Tensor, image_token_id: int):
-    """The states at the image tokens: (batch, patches, width), patches in raster order."""
+def image_positions(
+    states: torch.Tensor, input_ids: torch.Tensor, image_token_id: int, patches: int
+) -> torch.Tensor:
+    """The states at the image's ``patches`` tokens: (batch, patches, width), in raster
+    order. Placeholders after them (appended tokens, :mod:`photod.toyworld.naming`) are
+    left out."""
     is_image = input_ids == image_token_id
-    return states[is_image].view(input_ids.shape[0], -1, states.shape[-1])
+    first = is_image & (is_image.cumsum(dim=1) <= patches)
+    return states[first].view(input_ids.shape[0], patches, states.shape[-1])
 
 
 class AskedObjectProbe(nn.Module):

@@ -93,7 +93,7 @@ class DenseProbe(nn.Module):
         """
         total = torch.zeros((), device=tokens.device)
         for name, head in self.heads.items():
-            target = labels[name].flatten()
+            target = labels[name].flatten().to(tokens.device)
             if name == "place":
                 target = target.masked_fill(target == 0, -100)  # ignored by cross_entropy
                 if not (target >= 0).any():

@@ -50,6 +50,7 @@ def generate_texts(
         enc = processor(
             images=chunk, text=list(texts[i : i + batch_size]), return_tensors="pt", padding=True
         )
+        enc = enc.to(next(model.parameters()).device)
         ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
         # generate() returns the prompt followed by the new tokens.
         new = ids[:, enc["input_ids"].shape[1] :]

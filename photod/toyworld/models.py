@@ -62,6 +62,11 @@ class TinySize:
     qformer_layers: int = 2
     num_query_tokens: int = 32
 
+    @property
+    def patches(self) -> int:
+        """Image tokens per image: the ViT's patch grid."""
+        return (self.image_size // self.patch_size) ** 2
+
     def to_dict(self) -> dict:
         """Plain dict for the manifest."""
         return asdict(self)

@@ -16,6 +16,7 @@ import argparse
 import logging
 import math
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -40,7 +41,14 @@ from photod.toyworld.models import (
     count_parameters,
     deepen_language_model,
 )
+from photod.toyworld.naming import (
+    named_caption_exact_match,
+    named_pick,
+    pick_namings,
+    token_batch,
+)
 from photod.toyworld.scenes import Scene, SceneGenerator
+from photod.vlm.llava import LlavaInjection, place_placeholders
 
 log = logging.getLogger(__name__)
 SCRIPT_VERSION = "1"
@@ -61,16 +69,25 @@ def pick_targets(
 
 
 def make_batch(
-    kind: str, images: list, processor, picks: list[tuple[str | None, str]]
+    kind: str,
+    images: list,
+    processor,
+    picks: list[tuple[str | None, str]],
+    appended: Sequence[int] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Tokenise a training batch exactly as inference will (processor prefix + target)."""
+    """Tokenise a training batch exactly as inference will (processor prefix + target);
+    ``appended[i]`` more image placeholders for sample ``i``'s appended tokens (LLaVA)."""
     tok = processor.tokenizer
     prompts = [prompt_text(processor, kind, question) for question, _ in picks]
     targets = [target for _, target in picks]
     enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
+    extra = appended or [0] * len(picks)
+    image_id = tok.convert_tokens_to_ids(getattr(processor, "image_token", "<image>"))
     rows, labels = [], []
-    for ids, mask, target in zip(enc["input_ids"], enc["attention_mask"], targets, strict=False):
-        prefix = ids[mask.bool()].tolist()
+    for ids, mask, target, k in zip(
+        enc["input_ids"], enc["attention_mask"], targets, extra, strict=False
+    ):
+        prefix = place_placeholders(ids[mask.bool()].tolist(), image_id, k)
         tgt = tok(target, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         rows.append(prefix + tgt)
         labels.append([-100] * len(prefix) + tgt)
@@ -139,11 +156,18 @@ def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
     return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def evaluate(kind: str, model, processor, scenes: list[Scene]) -> dict[str, float]:
-    """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``."""
+def evaluate(
+    kind: str, model, processor, scenes: list[Scene], naming: TinySize | None = None
+) -> dict[str, float]:
+    """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``; with ``naming`` (the
+    model's size), also captions that name objects from appended tokens."""
     metrics = {"caption_exact_match": caption_exact_match(model, processor, scenes)}
     if kind == "llava":
         metrics["vqa_accuracy"] = vqa_accuracy(model, processor, scenes[: len(scenes) // 2])
+    if naming is not None:
+        metrics["named_caption_exact_match"] = named_caption_exact_match(
+            model, processor, scenes, naming.image_size, naming.patch_size
+        )
     model.train()
     return metrics
 
@@ -181,7 +205,7 @@ def _checkpoint(
     best: float,
 ) -> float:
     """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
-    m = evaluate(args.model, model, processor, dev_scenes)
+    m = evaluate(args.model, model, processor, dev_scenes, size if args.name_share else None)
     score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
@@ -232,7 +256,9 @@ def train(args: argparse.Namespace) -> dict:
             log.info("language model deepened to %d layers", size.lm_layers)
     else:
         model, processor = build(size, seed=args.seed)
-    log.info("%s: %d parameters", args.model, count_parameters(model))
+    device = torch.device(args.device)
+    model.to(device)
+    log.info("%s: %d parameters, on %s", args.model, count_parameters(model), device)
     rng = np.random.default_rng(args.seed)
     pool = RollingPool(base_scene_generator(args.seed, image_size=size.image_size), args.pool)
     dev_scenes = heldout_scenes(args.dev, size.image_size, seed=args.dev_seed)
@@ -243,15 +269,19 @@ def train(args: argparse.Namespace) -> dict:
     # (see photod.toyworld.asked); like the dense probe it is discarded after training.
     if args.asked_weight and args.model != "llava":
         raise SystemExit("--asked-weight needs --model llava (BLIP-2 is trained on captions only)")
+    if args.name_share and args.model != "llava":
+        raise SystemExit("--name-share needs --model llava (its tokens follow the projector)")
     asked = AskedObjectProbe(size.lm_width) if args.asked_weight else None
     image_token_id = getattr(model.config, "image_token_id", None)
-    aids = [m for m in (probe, asked) if m is not None]
+    aids = [m.to(device) for m in (probe, asked) if m is not None]
     params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
         # The bar to beat is the starting model on *this* dev set (the data may have changed).
-        start_metrics = evaluate(args.model, model, processor, dev_scenes)
+        start_metrics = evaluate(
+            args.model, model, processor, dev_scenes, size if args.name_share else None
+        )
         log.info("starting point: %s", start_metrics)
         best = dev_score(start_metrics)
         args.previous_runs = lineage(previous)
@@ -268,20 +298,30 @@ def train(args: argparse.Namespace) -> dict:
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
         picks = pick_targets(args.model, scenes, rng, args.vqa_share)
-        batch = make_batch(args.model, images, processor, picks)
+        namings = pick_namings(scenes, rng, args.name_share, args.name_two_share)
+        appended = token_batch(
+            model, processor, scenes, namings, rng, size.image_size, size.patch_size
+        )
+        named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
+        batch = make_batch(args.model, images, processor, named, [len(n) for n in namings])
+        batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, args.lr, args.warmup)
         probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
         marking = captured_lm_states(model, args.asked_layer) if asked is not None else None
-        with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states:
+        naming = LlavaInjection(model, appended) if any(appended) else nullcontext()
+        with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states, naming:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense, marked = torch.zeros(()), torch.zeros(())
         # A fresh probe's first gradients are large and random: while the probes warm up
         # they read the model without training it (matters when continuing a trained one).
         warming = step < args.probe_warmup
         if asked is not None:
+            # Marks come from the shape a question names, before a naming renames it.
             marks = asked_labels(scenes, [q for q, _ in picks], size.image_size, size.patch_size)
-            image_states = image_positions(states[0], batch["input_ids"], image_token_id)
+            image_states = image_positions(
+                states[0], batch["input_ids"], image_token_id, size.patches
+            )
             marked = asked.loss(image_states.detach() if warming else image_states, marks)
         if probe is not None:
             labels = patch_labels(scenes, size.image_size, size.patch_size)
@@ -373,6 +413,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="the LM layer whose image states must mark the asked-about object",
     )
+    p.add_argument(
+        "--name-share",
+        type=float,
+        default=0.0,
+        help="share of LLaVA samples where objects are named by tokens appended after the "
+        "image, as photod appends concept tokens (0: off; see photod.toyworld.naming)",
+    )
+    p.add_argument(
+        "--name-two-share",
+        type=float,
+        default=0.3,
+        help="share of named samples that name two objects (when the scene has two)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)
     p.add_argument("--lm-width", type=int, default=128)

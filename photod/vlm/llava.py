@@ -32,6 +32,15 @@ def instruction_prompt(processor, text: str) -> str:
     return f"{processor.image_token} {text}"
 
 
+def place_placeholders(ids: list[int], image_token_id: int, count: int) -> list[int]:
+    """``ids`` with ``count`` more image placeholders right after the image's own (one per
+    appended token)."""
+    if count == 0:
+        return ids
+    last = max(i for i, t in enumerate(ids) if t == image_token_id)
+    return ids[: last + 1] + [image_token_id] * count + ids[last + 1 :]
+
+
 class LlavaInjection(HookSet):
     """Concept tokens appended after the projector, per image, while open."""
 
@@ -112,10 +121,7 @@ class LlavaSession(VlmSession):
 
     def place_concepts(self, ids: list[int], count: int) -> list[int]:
         """One more image placeholder per concept, right after the image's own."""
-        if count == 0:
-            return ids
-        last = max(i for i, t in enumerate(ids) if t == self.image_token_id)
-        return ids[: last + 1] + [self.image_token_id] * count + ids[last + 1 :]
+        return place_placeholders(ids, self.image_token_id, count)
 
     def training_loss(self, features, concepts, prompts, targets, with_regulariser):
         """LM cross-entropy; regulariser on the attention other tokens give the concept."""

@@ -56,7 +56,9 @@ def test_probe_reads_the_lm_image_states_and_trains_only_the_layers_below() -> N
     # The hook sees what decoder layer 0 outputs, at every position...
     assert torch.equal(states[0], out.hidden_states[1])
     # ... and the image positions are one state per patch, in raster order.
-    image_states = image_positions(states[0], batch["input_ids"], model.config.image_token_id)
+    image_states = image_positions(
+        states[0], batch["input_ids"], model.config.image_token_id, SMALL.patches
+    )
     assert image_states.shape == (2, 64, SMALL.lm_width)
     is_image = batch["input_ids"][1] == model.config.image_token_id
     assert torch.equal(image_states[1, 5], states[0][1][is_image.nonzero()[5, 0]])

@@ -1,0 +1,135 @@
+"""The training aid that names objects from tokens appended after the toy LLaVA's image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from photod.toyworld.dense import SHAPE_CLASSES, patch_labels
+from photod.toyworld.models import TinySize, build_llava
+from photod.toyworld.naming import (
+    NAME_POOL,
+    Naming,
+    name_tokens,
+    named_caption_exact_match,
+    named_pick,
+    object_looks,
+    pick_namings,
+    reference_scenes,
+    token_batch,
+)
+from photod.toyworld.scenes import SceneGenerator
+from photod.toyworld.train import make_batch, sequence_loss
+from photod.vlm.llava import LlavaInjection
+
+SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
+
+
+def _outlined(scene, i: int) -> bool:
+    return any(d.kind == "outline" for d in scene.objects[i].spec.decorations)
+
+
+def test_namings_pick_plain_objects_and_fresh_names() -> None:
+    scenes = SceneGenerator(3, named_prob=0.5).batch(200)
+    namings = pick_namings(scenes, np.random.default_rng(0), share=1.0, two_share=0.5)
+    assert sum(len(n) == 2 for n in namings) > 30
+    for scene, naming in zip(scenes, namings, strict=True):
+        plain = [i for i in range(len(scene.objects)) if not _outlined(scene, i)]
+        # Every scene with a plain object gets a name; outlined (already named) ones never do.
+        assert bool(naming) == bool(plain)
+        assert set(naming.objects) <= set(plain)
+        assert len(set(naming.names)) == len(naming.names)
+        assert set(naming.names) <= set(NAME_POOL)
+        assert not set(naming.names) & {o.phrase for o in scene.objects}
+    none = pick_namings(scenes, np.random.default_rng(0), share=0.0)
+    assert not any(none)
+
+
+def test_a_named_object_is_renamed_in_the_caption_and_in_questions() -> None:
+    scene = SceneGenerator(5, named_prob=0.0).sample(2)
+    first, second = scene.objects
+    naming = Naming((1,), ("luna",))
+    assert named_pick(scene, naming, (None, scene.caption())) == (
+        None,
+        scene.caption().replace(second.phrase, "luna"),
+    )
+    shape = second.spec.shape
+    assert named_pick(scene, naming, (f"where is the {shape} ?", "right")) == (
+        "where is luna ?",
+        "right",
+    )
+    other = f"what color is the {first.spec.shape} ?"
+    assert named_pick(scene, naming, (other, first.spec.colour)) == (other, first.spec.colour)
+    # Without a naming the sample is unchanged.
+    assert named_pick(scene, Naming(), (None, "x")) == (None, "x")
+
+
+def test_the_reference_shows_the_same_look_alone_elsewhere() -> None:
+    scene = SceneGenerator(8, named_prob=0.0, decorated_prob=1.0).sample(3)
+    naming = Naming((0, 2), ("bob", "ivy"))
+    refs = reference_scenes(scene, naming, np.random.default_rng(1), 64)
+    assert [r.layout for r in refs] == ["single", "single"]
+    for ref, i in zip(refs, naming.objects, strict=True):
+        (obj,) = ref.objects
+        want = scene.objects[i].spec
+        assert (obj.spec.shape, obj.spec.colour, obj.spec.decorations) == (
+            want.shape,
+            want.colour,
+            want.decorations,
+        )
+        assert (obj.spec.cx, obj.spec.cy) != (want.cx, want.cy)
+
+
+def test_the_look_is_the_mean_projector_output_over_the_objects_patches() -> None:
+    model, processor = build_llava(SMALL)
+    refs = SceneGenerator(2).batch(2, n_objects=1)
+    looks = object_looks(model, processor, refs, 64, 8)
+    pixels = processor.image_processor([r.image() for r in refs], return_tensors="pt")
+    feats = model.model.get_image_features(pixel_values=pixels["pixel_values"], return_dict=True)
+    shapes = patch_labels(refs, 64, 8)["shape"]
+    for b, ref in enumerate(refs):
+        inside = shapes[b] == SHAPE_CLASSES.index(ref.objects[0].spec.shape)
+        assert 0 < inside.sum() < 64
+        assert torch.allclose(looks[b], feats.pooler_output[b][inside].mean(0), atol=1e-5)
+    # The token adds the name's word embedding to the look, each at unit norm.
+    (token,) = name_tokens(model, processor, looks[:1], ["rex"])
+    word = model.get_input_embeddings().weight[processor.tokenizer.convert_tokens_to_ids("rex")]
+    expected = F.normalize(F.normalize(looks[0], dim=0) + F.normalize(word, dim=0), dim=0)
+    assert torch.allclose(token, expected, atol=1e-6)
+
+
+def test_named_samples_append_one_token_per_name_as_the_engine_does() -> None:
+    model, processor = build_llava(SMALL)
+    scenes = SceneGenerator(4, named_prob=0.0).batch(3, n_objects=2)
+    namings = [Naming((0,), ("bob",)), Naming(), Naming((0, 1), ("ivy", "rex"))]
+    rng = np.random.default_rng(0)
+    tokens = token_batch(model, processor, scenes, namings, rng, 64, 8)
+    assert [len(t) for t in tokens] == [1, 0, 2]
+    picks = [named_pick(s, n, (None, s.caption())) for s, n in zip(scenes, namings, strict=True)]
+    batch = make_batch("llava", [s.image() for s in scenes], processor, picks, [1, 0, 2])
+    image_id = model.config.image_token_id
+    assert (batch["input_ids"] == image_id).sum(1).tolist() == [65, 64, 66]
+    # The model reads the batch with the tokens appended (one per extra placeholder), and
+    # the loss back-propagates into the LM.
+    with LlavaInjection(model, tokens):
+        loss = sequence_loss(model, batch)
+    loss.backward()
+    assert model.model.language_model.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
+
+
+def test_the_dev_measure_generates_with_the_tokens_appended() -> None:
+    model, processor = build_llava(SMALL)
+    scenes = SceneGenerator(6).batch(6)
+    calls = []
+    original = model.generate
+
+    def spy(**kwargs):
+        calls.append((kwargs["input_ids"] == model.config.image_token_id).sum(1).tolist())
+        return original(**kwargs)
+
+    model.generate = spy
+    score = named_caption_exact_match(model, processor, scenes, 64, 8)
+    # A random model names nothing right; every scene carried one or two extra tokens.
+    assert score == 0.0
+    assert calls and all(n in (65, 66) for n in calls[0])
