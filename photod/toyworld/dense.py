@@ -140,10 +140,13 @@ def captured_patch_tokens(model, at: str = "tower") -> Iterator[list[torch.Tenso
             return output  # LLaVA dropped the class token before projecting
     elif at == "tower":
         module = vision_module(model)
+        vision = model.config.vision_config
+        patches = (vision.image_size // vision.patch_size) ** 2
 
         def pick(output):
             hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
-            return hidden[:, 1:]
+            # Tokens appended after the patches (photod.toyworld.naming) are not patches.
+            return hidden[:, 1 : 1 + patches]
     else:
         raise ValueError(f"probe point {at!r}: one of {PROBE_POINTS}")
 

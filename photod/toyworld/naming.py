@@ -1,4 +1,4 @@
-"""A training aid for the toy LLaVA: name an object from a token appended after the image.
+"""A training aid for the toy VLMs: name an object from a token appended to the image.
 
 MyVLM appends a learnt concept token after the visual tokens and relies on the LM to use it
 the way a billion-parameter LM does: as "this object, which you can see, is called Rex", so
@@ -11,14 +11,17 @@ measurements in docs/personalization.md), the way the "where" answers stayed at 
 This aid teaches that skill on ordinary objects, never on the concepts' looks or with a
 concept's name tied to its look. In some samples, one or two objects lose their phrase to a
 random name from :data:`~photod.toyworld.scenes.NAMES`; the name comes from a token appended
-after the image exactly as photod's engine appends a concept token (same placeholder, same
-rescaling: :class:`photod.vlm.llava.LlavaInjection`). The token is what a learnt concept
-embedding could be: the object's look plus the name's word embedding, where the look is the
-mean projector output over the object's patches in *another* rendering of the same look
-(another place, size and background), so the token says what the object looks like and not
-where it is. Questions about a named object use its name ("where is luna ?").
-
-Unlike the probes, this aid leaves nothing behind but the model: it adds no parameters.
+to the image exactly where and how photod's engine appends a concept token
+(:class:`photod.vlm.llava.LlavaInjection` after LLaVA's projector, one more placeholder per
+token; :class:`photod.vlm.blip2.Blip2Injection` after BLIP-2's vision encoder, with
+key/value norm matching at 1x). The token is what a learnt concept embedding could be: the
+object's look plus a code for the name. The look is the mean hook-point output over the
+object's patches in *another* rendering of the same look (another place, size and
+background), so the token says what the object looks like and not where it is. The name's
+code is its word embedding for LLaVA (the token lives in the LM's input space) and a learnt
+vector per name for BLIP-2 (its token lives in the vision encoder's space, where words have
+no embedding); those vectors are discarded with the trainer. Questions about a named object
+use its name ("where is luna ?").
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from photod.toyworld.dense import patch_labels
-from photod.toyworld.metrics import prompt_text
+from photod.toyworld.metrics import model_kind, prompt_text
 from photod.toyworld.scenes import NAMES, Scene, scene_from_items
+from photod.vlm.blip2 import Blip2Injection
 from photod.vlm.llava import LlavaInjection, place_placeholders
 
 #: The names an appended token may carry: every name the base LM already says.
@@ -102,83 +107,116 @@ def reference_scenes(
     return refs
 
 
-@torch.no_grad()
-def object_looks(
-    model, processor, refs: Sequence[Scene], image_size: int, patch_size: int
-) -> torch.Tensor:
-    """Per single-object scene: the mean projector output over the object's patches
-    (all patches if the object covers no patch centre)."""
-    pixels = processor.image_processor([r.image() for r in refs], return_tensors="pt")
-    device = next(model.parameters()).device
-    out = model.model.get_image_features(
-        pixel_values=pixels["pixel_values"].to(device), return_dict=True
-    )
-    feats = torch.stack(list(out.pooler_output)).float()
-    mask = (patch_labels(refs, image_size, patch_size)["shape"] != 0).to(device)
-    mask[mask.sum(1) == 0] = True
-    mask = mask.float().unsqueeze(-1)
-    return (feats * mask).sum(1) / mask.sum(1)
+class NamingAid:
+    """Builds the appended name tokens of a batch and the injection that appends them."""
 
-
-def name_tokens(model, processor, looks: torch.Tensor, names: Sequence[str]) -> list[torch.Tensor]:
-    """One token per named object: its look plus its name's word embedding, each at unit
-    norm (the injection rescales the sum to the image's token norm)."""
-    ids = processor.tokenizer.convert_tokens_to_ids(list(names))
-    words = model.get_input_embeddings().weight[ids].detach().float()
-    return list(F.normalize(F.normalize(looks, dim=-1) + F.normalize(words, dim=-1), dim=-1))
-
-
-def token_batch(model, processor, scenes, namings, rng, image_size, patch_size):
-    """The appended tokens of a batch: one list per sample (empty when nothing is named)."""
-    refs, owners = [], []
-    for b, (scene, naming) in enumerate(zip(scenes, namings, strict=True)):
-        for ref in reference_scenes(scene, naming, rng, image_size):
-            refs.append(ref)
-            owners.append(b)
-    tokens: list[list[torch.Tensor]] = [[] for _ in scenes]
-    if not refs:
-        return tokens
-    looks = object_looks(model, processor, refs, image_size, patch_size)
-    names = [n for naming in namings for n in naming.names]
-    for b, tok in zip(owners, name_tokens(model, processor, looks, names), strict=True):
-        tokens[b].append(tok)
-    return tokens
-
-
-@torch.no_grad()
-def named_caption_exact_match(
-    model, processor, scenes: Sequence[Scene], image_size: int, patch_size: int, seed: int = 0
-) -> float:
-    """Share of ``scenes`` (each with one or two objects named by appended tokens) whose
-    greedy caption is the named caption exactly."""
-    rng = np.random.default_rng(seed)
-    namings = pick_namings(scenes, rng, share=1.0)
-    keep = [i for i, n in enumerate(namings) if n]
-    scenes, namings = [scenes[i] for i in keep], [namings[i] for i in keep]
-    model.eval()
-    tokens = token_batch(model, processor, scenes, namings, rng, image_size, patch_size)
-    tok = processor.tokenizer
-    image_id = tok.convert_tokens_to_ids(processor.image_token)
-    prompt = prompt_text(processor, "llava", None)
-    enc = processor(
-        images=[s.image() for s in scenes], text=[prompt] * len(scenes), return_tensors="pt"
-    )
-    rows = [
-        place_placeholders(ids.tolist(), image_id, len(n))
-        for ids, n in zip(enc["input_ids"], namings, strict=True)
-    ]
-    width = max(len(r) for r in rows)
-    device = next(model.parameters()).device
-    input_ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    with LlavaInjection(model, tokens):
-        out = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=mask.to(device),
-            pixel_values=enc["pixel_values"].to(device),
-            max_new_tokens=16,
-            do_sample=False,
+    def __init__(self, model, processor, image_size: int, patch_size: int) -> None:
+        self.model, self.processor = model, processor
+        self.kind = model_kind(model)
+        self.image_size, self.patch_size = image_size, patch_size
+        # BLIP-2's tokens live in the vision encoder's width, where words have no embedding.
+        self.codes = (
+            nn.Embedding(len(NAME_POOL), model.config.vision_config.hidden_size).to(self.device)
+            if self.kind == "blip2"
+            else None
         )
-    texts = tok.batch_decode(out[:, width:], skip_special_tokens=True)
-    wanted = [named_pick(s, n, (None, ""))[1] for s, n in zip(scenes, namings, strict=True)]
-    return sum(t.strip() == w for t, w in zip(texts, wanted, strict=True)) / max(1, len(scenes))
+
+    def parameters(self) -> list[nn.Parameter]:
+        """What the aid itself learns (BLIP-2's name codes; nothing for LLaVA)."""
+        return [] if self.codes is None else list(self.codes.parameters())
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def looks(self, refs: Sequence[Scene]) -> torch.Tensor:
+        """Per single-object scene: the mean hook-point output over the object's patches
+        (all patches if the object covers no patch centre)."""
+        pixels = self.processor.image_processor([r.image() for r in refs], return_tensors="pt")
+        pixels = pixels["pixel_values"].to(self.device)
+        if self.kind == "llava":
+            out = self.model.model.get_image_features(pixel_values=pixels, return_dict=True)
+            feats = torch.stack(list(out.pooler_output))
+        else:  # the encoder output before post_layernorm, without the class token
+            vision = self.model.vision_model
+            feats = vision.encoder(inputs_embeds=vision.embeddings(pixels)).last_hidden_state
+            feats = feats[:, 1:]
+        mask = patch_labels(refs, self.image_size, self.patch_size)["shape"] != 0
+        mask = mask.to(self.device)
+        mask[mask.sum(1) == 0] = True
+        weights = mask.float().unsqueeze(-1)
+        return (feats.float() * weights).sum(1) / weights.sum(1)
+
+    def name_codes(self, names: Sequence[str]) -> torch.Tensor:
+        """The name part of each token: LLaVA's word embedding, BLIP-2's learnt code."""
+        if self.codes is None:
+            ids = self.processor.tokenizer.convert_tokens_to_ids(list(names))
+            return self.model.get_input_embeddings().weight[ids].detach().float()
+        idx = torch.tensor([NAME_POOL.index(n) for n in names], device=self.device)
+        return self.codes(idx)
+
+    def tokens(
+        self, scenes: Sequence[Scene], namings: Sequence[Naming], rng: np.random.Generator
+    ) -> list[list[torch.Tensor]]:
+        """One list per sample (empty when nothing is named): per named object, its look
+        plus its name's code, each at unit norm (the injection sets the final norm)."""
+        refs, owners = [], []
+        for b, (scene, naming) in enumerate(zip(scenes, namings, strict=True)):
+            for ref in reference_scenes(scene, naming, rng, self.image_size):
+                refs.append(ref)
+                owners.append(b)
+        out: list[list[torch.Tensor]] = [[] for _ in scenes]
+        if not refs:
+            return out
+        looks = F.normalize(self.looks(refs), dim=-1)
+        codes = F.normalize(self.name_codes([n for m in namings for n in m.names]), dim=-1)
+        for b, tok in zip(owners, F.normalize(looks + codes, dim=-1), strict=True):
+            out[b].append(tok)
+        return out
+
+    def injection(self, tokens: Sequence[Sequence[torch.Tensor]]):
+        """The engine's own injection of ``tokens`` (MyVLM as published: 1x norms)."""
+        if self.kind == "llava":
+            return LlavaInjection(self.model, tokens)
+        return Blip2Injection(self.model, tokens, kv_norm_match=True)
+
+    def placeholders(self, namings: Sequence[Naming]) -> list[int]:
+        """Extra image placeholders per sample: one per LLaVA token, none for BLIP-2."""
+        return [len(n) if self.kind == "llava" else 0 for n in namings]
+
+    @torch.no_grad()
+    def caption_exact_match(self, scenes: Sequence[Scene], seed: int = 0) -> float:
+        """Share of ``scenes`` (each with one or two objects named by appended tokens)
+        whose greedy caption is the named caption exactly."""
+        rng = np.random.default_rng(seed)
+        namings = pick_namings(scenes, rng, share=1.0)
+        keep = [i for i, n in enumerate(namings) if n]
+        scenes, namings = [scenes[i] for i in keep], [namings[i] for i in keep]
+        self.model.eval()
+        tokens = self.tokens(scenes, namings, rng)
+        tok = self.processor.tokenizer
+        prompt = prompt_text(self.processor, self.kind, None)
+        enc = self.processor(
+            images=[s.image() for s in scenes], text=[prompt] * len(scenes), return_tensors="pt"
+        )
+        image_id = tok.convert_tokens_to_ids("<image>")
+        rows = [
+            place_placeholders(ids.tolist(), image_id, k)
+            for ids, k in zip(enc["input_ids"], self.placeholders(namings), strict=True)
+        ]
+        width = max(len(r) for r in rows)
+        input_ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        with self.injection(tokens):
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                pixel_values=enc["pixel_values"].to(self.device),
+                max_new_tokens=16,
+                do_sample=False,
+            )
+        self.model.train()
+        texts = tok.batch_decode(out[:, width:], skip_special_tokens=True)
+        wanted = [named_pick(s, n, (None, ""))[1] for s, n in zip(scenes, namings, strict=True)]
+        return sum(t.strip() == w for t, w in zip(texts, wanted, strict=True)) / len(scenes)

@@ -41,14 +41,9 @@ from photod.toyworld.models import (
     count_parameters,
     deepen_language_model,
 )
-from photod.toyworld.naming import (
-    named_caption_exact_match,
-    named_pick,
-    pick_namings,
-    token_batch,
-)
+from photod.toyworld.naming import Naming, NamingAid, named_pick, pick_namings
 from photod.toyworld.scenes import Scene, SceneGenerator
-from photod.vlm.llava import LlavaInjection, place_placeholders
+from photod.vlm.llava import place_placeholders
 
 log = logging.getLogger(__name__)
 SCRIPT_VERSION = "1"
@@ -82,7 +77,7 @@ def make_batch(
     targets = [target for _, target in picks]
     enc = processor(images=images, text=prompts, return_tensors="pt", padding=True)
     extra = appended or [0] * len(picks)
-    image_id = tok.convert_tokens_to_ids(getattr(processor, "image_token", "<image>"))
+    image_id = tok.convert_tokens_to_ids("<image>")  # the toy tokenizer's placeholder
     rows, labels = [], []
     for ids, mask, target, k in zip(
         enc["input_ids"], enc["attention_mask"], targets, extra, strict=False
@@ -157,17 +152,15 @@ def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
 
 
 def evaluate(
-    kind: str, model, processor, scenes: list[Scene], naming: TinySize | None = None
+    kind: str, model, processor, scenes: list[Scene], naming: NamingAid | None = None
 ) -> dict[str, float]:
-    """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``; with ``naming`` (the
-    model's size), also captions that name objects from appended tokens."""
+    """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``; with ``naming``, also
+    captions that name objects from appended tokens."""
     metrics = {"caption_exact_match": caption_exact_match(model, processor, scenes)}
     if kind == "llava":
         metrics["vqa_accuracy"] = vqa_accuracy(model, processor, scenes[: len(scenes) // 2])
     if naming is not None:
-        metrics["named_caption_exact_match"] = named_caption_exact_match(
-            model, processor, scenes, naming.image_size, naming.patch_size
-        )
+        metrics["named_caption_exact_match"] = naming.caption_exact_match(scenes)
     model.train()
     return metrics
 
@@ -203,9 +196,10 @@ def _checkpoint(
     elapsed: float,
     history: list[dict],
     best: float,
+    naming: NamingAid | None,
 ) -> float:
     """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
-    m = evaluate(args.model, model, processor, dev_scenes, size if args.name_share else None)
+    m = evaluate(args.model, model, processor, dev_scenes, naming)
     score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
@@ -269,19 +263,21 @@ def train(args: argparse.Namespace) -> dict:
     # (see photod.toyworld.asked); like the dense probe it is discarded after training.
     if args.asked_weight and args.model != "llava":
         raise SystemExit("--asked-weight needs --model llava (BLIP-2 is trained on captions only)")
-    if args.name_share and args.model != "llava":
-        raise SystemExit("--name-share needs --model llava (its tokens follow the projector)")
     asked = AskedObjectProbe(size.lm_width) if args.asked_weight else None
     image_token_id = getattr(model.config, "image_token_id", None)
+    # Names from tokens appended to the image, as photod appends concept tokens (see
+    # photod.toyworld.naming).
+    naming = (
+        NamingAid(model, processor, size.image_size, size.patch_size) if args.name_share else None
+    )
     aids = [m.to(device) for m in (probe, asked) if m is not None]
     params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
+    params += naming.parameters() if naming else []
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
         # The bar to beat is the starting model on *this* dev set (the data may have changed).
-        start_metrics = evaluate(
-            args.model, model, processor, dev_scenes, size if args.name_share else None
-        )
+        start_metrics = evaluate(args.model, model, processor, dev_scenes, naming)
         log.info("starting point: %s", start_metrics)
         best = dev_score(start_metrics)
         args.previous_runs = lineage(previous)
@@ -298,19 +294,20 @@ def train(args: argparse.Namespace) -> dict:
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
         picks = pick_targets(args.model, scenes, rng, args.vqa_share)
-        namings = pick_namings(scenes, rng, args.name_share, args.name_two_share)
-        appended = token_batch(
-            model, processor, scenes, namings, rng, size.image_size, size.patch_size
-        )
+        namings = [Naming()] * len(scenes)
+        if naming is not None:
+            namings = pick_namings(scenes, rng, args.name_share, args.name_two_share)
+        appended = naming.tokens(scenes, namings, rng) if naming else []
         named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
-        batch = make_batch(args.model, images, processor, named, [len(n) for n in namings])
+        extra = naming.placeholders(namings) if naming else None
+        batch = make_batch(args.model, images, processor, named, extra)
         batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress, args.lr, args.warmup)
         probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
         marking = captured_lm_states(model, args.asked_layer) if asked is not None else None
-        naming = LlavaInjection(model, appended) if any(appended) else nullcontext()
-        with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states, naming:
+        appending = naming.injection(appended) if any(appended) else nullcontext()
+        with probing or nullcontext([]) as tokens, marking or nullcontext([]) as states, appending:
             loss = sequence_loss(model, batch) if args.per_sample else model(**batch).loss
         dense, marked = torch.zeros(()), torch.zeros(())
         # A fresh probe's first gradients are large and random: while the probes warm up
@@ -343,11 +340,13 @@ def train(args: argparse.Namespace) -> dict:
             )
         if (step + 1) % args.eval_every == 0:
             best = _checkpoint(
-                args, model, processor, size, dev_scenes, step + 1, elapsed, history, best
+                args, model, processor, size, dev_scenes, step + 1, elapsed, history, best, naming
             )
     # The final weights are the ones at the lowest LR: always evaluate them.
     elapsed = (time.monotonic() - start) / 60
-    best = _checkpoint(args, model, processor, size, dev_scenes, step + 1, elapsed, history, best)
+    best = _checkpoint(
+        args, model, processor, size, dev_scenes, step + 1, elapsed, history, best, naming
+    )
     return {"best": best, "history": history}
 
 
@@ -417,8 +416,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--name-share",
         type=float,
         default=0.0,
-        help="share of LLaVA samples where objects are named by tokens appended after the "
-        "image, as photod appends concept tokens (0: off; see photod.toyworld.naming)",
+        help="share of samples where objects are named by tokens appended to the image, as "
+        "photod appends concept tokens (0: off; see photod.toyworld.naming)",
     )
     p.add_argument(
         "--name-two-share",

@@ -24,12 +24,17 @@ def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> Non
     # asked-object marks in the LM.
     aids = ["--probe-on", "projector", "--probe-norm", "--asked-weight", "1", "--vqa-share", "1"]
     probe = aids if kind == "llava" else []
-    train(parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY, *probe]))
+    # Both families learn to name objects from appended tokens (every sample here).
+    naming = ["--name-share", "1"]
+    train(
+        parse_args(["--model", kind, "--out", str(first), "--steps", "3", *TINY, *probe, *naming])
+    )
     manifest = json.loads((first / MANIFEST).read_text())
     assert manifest["step"] == 3 and manifest["size"]["lm_layers"] == 2
     assert manifest["train_args"]["probe_norm"] is (kind == "llava")
     assert manifest["train_args"]["asked_weight"] == (1.0 if kind == "llava" else 0.0)
-    assert set(manifest["dev_metrics"]) >= {"caption_exact_match"}
+    assert set(manifest["dev_metrics"]) >= {"caption_exact_match", "named_caption_exact_match"}
+    assert manifest["train_args"]["name_share"] == 1.0
 
     second = tmp_path / "second"
     # A learning rate of zero cannot beat the starting point, which is re-measured on the
