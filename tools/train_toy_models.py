@@ -1,11 +1,12 @@
 """Reproduce the shipped toy fixtures: train both VLMs in parallel, then the CLIP, then measure.
 
-Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90,70,50] [--clip-minutes 8]
-[--no-clip]``
+Usage: ``python tools/train_toy_models.py [--stage-minutes 75,75,25,14,90,70,50,60]
+[--clip-minutes 8] [--no-clip] [--device cpu]``
 
-Each VLM trainer uses one thread (two cores: one per model), in seven stages (from scratch,
-a continuation for which LLaVA's LM is deepened, a polish at a lower LR, then four
-LLaVA-only continuations); the CLIP trains afterwards with both.
+Each VLM trainer uses one thread (two cores: one per model), in eight stages (from scratch,
+a continuation for which LLaVA's LM is deepened, a polish at a lower LR, four LLaVA-only
+continuations, then both models learn to name objects from appended tokens); the CLIP trains
+afterwards with both.
 Logs go to ``<logs>/<name>-<stage>.log``. The learning-rate schedule follows the wall-time
 budget (the step count is only a ceiling), so the budget sets how far training gets.
 """
@@ -33,8 +34,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--stage-minutes",
-        default="75,75,25,14,90,70,50",
+        default="75,75,25,14,90,70,50,60",
         help="minutes of each stage (fewer values: stop after that many stages)",
+    )
+    p.add_argument(
+        "--device", default="cpu", help="torch device of stage 8 (the shipped one ran on cuda)"
     )
     p.add_argument("--clip-minutes", type=float, default=8.0)
     p.add_argument("--no-clip", action="store_true", help="keep the current toy-clip")
@@ -44,11 +48,12 @@ def main() -> int:
     # Stage 1 trains from scratch; stage 2 continues at a lower peak LR, with the LLaVA LM
     # deepened from 2 to 4 layers (identity-initialised); stage 3 polishes at a lower LR
     # still, on full scenes from the start. Stages 4 to 7 train LLaVA alone: the shipped
-    # fixture switched to the question-before-image prompt at stage 4.
+    # fixture switched to the question-before-image prompt at stage 4. Stage 8 trains both.
     minutes = [m for m in a.stage_minutes.split(",") if m]
     common = ["--pool", "2048", "--steps", "30000", "--eval-every", "1000"]
     # Every stage after the first continues from the fixture the previous one saved.
     cont = ["--probe-warmup", "300", "--curriculum", "0", "--warmup", "100"]
+    naming = ["--name-share", "0.5", "--name-two-share", "0.5", "--device", a.device]
     # LLaVA also answers questions: per-sequence loss so one-word answers count.
     llava = ["--per-sample", "--vqa-share", "0.6"]
     # Each stage: (arguments of every model in it, {model: its own arguments}).
@@ -73,6 +78,18 @@ def main() -> int:
                     *["--per-sample", "--vqa-share", "0.7", "--probe-on", "projector"],
                     *["--probe-norm", "--asked-weight", "1"],
                 ]
+            },
+        ),
+        # Both models learn to name an object from a token appended to the image, as photod
+        # appends a concept token (photod.toyworld.naming).
+        (
+            [*common, "--lr", "5e-4", "--dev", "100", *cont, *naming],
+            {
+                "llava": [
+                    *["--seed", "81", "--per-sample", "--vqa-share", "0.5"],
+                    *["--probe-on", "projector", "--probe-norm", "--asked-weight", "1"],
+                ],
+                "blip2": ["--seed", "91"],
             },
         ),
     ]

@@ -25,13 +25,14 @@ from photod.toyworld.metrics import (
     share_correct,
     vqa_results,
 )
+from photod.toyworld.naming import NamingAid
 
 log = logging.getLogger(__name__)
 
 
 def measure(model, processor, n: int) -> dict[str, float]:
-    """Caption exact match (and, for LLaVA, VQA accuracy, overall and per question kind) on
-    the first ``n`` held-out scenes."""
+    """Caption exact match (and, for LLaVA, VQA accuracy, overall and per question kind, and
+    captions naming objects from appended tokens) on the first ``n`` held-out scenes."""
     scenes = heldout_scenes(n)
     out = {
         "n": n,
@@ -42,6 +43,10 @@ def measure(model, processor, n: int) -> dict[str, float]:
         results = vqa_results(model, processor, scenes)
         out["vqa_accuracy"] = share_correct(results)
         out["vqa_by_kind"] = accuracy_by_kind(results)
+        # BLIP-2's name codes are discarded after training; LLaVA's are its word embeddings.
+        size = model.config.vision_config
+        aid = NamingAid(model, processor, size.image_size, size.patch_size)
+        out["named_caption_exact_match"] = aid.caption_exact_match(scenes, seed=HELDOUT_SEED)
     return out
 
 
