@@ -193,6 +193,7 @@ class NamingAid:
         namings = pick_namings(scenes, rng, share=1.0)
         keep = [i for i, n in enumerate(namings) if n]
         scenes, namings = [scenes[i] for i in keep], [namings[i] for i in keep]
+        training = self.model.training
         self.model.eval()
         tokens = self.tokens(scenes, namings, rng)
         tok = self.processor.tokenizer
@@ -216,7 +217,7 @@ class NamingAid:
                 max_new_tokens=16,
                 do_sample=False,
             )
-        self.model.train()
+        self.model.train(training)
         texts = tok.batch_decode(out[:, width:], skip_special_tokens=True)
         wanted = [named_pick(s, n, (None, ""))[1] for s, n in zip(scenes, namings, strict=True)]
         return sum(t.strip() == w for t, w in zip(texts, wanted, strict=True)) / len(scenes)

@@ -294,12 +294,12 @@ def train(args: argparse.Namespace) -> dict:
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
         picks = pick_targets(args.model, scenes, rng, args.vqa_share)
-        namings = [Naming()] * len(scenes)
         if naming is not None:
             namings = pick_namings(scenes, rng, args.name_share, args.name_two_share)
-        appended = naming.tokens(scenes, namings, rng) if naming else []
+            appended, extra = naming.tokens(scenes, namings, rng), naming.placeholders(namings)
+        else:
+            namings, appended, extra = [Naming()] * len(scenes), [], None
         named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
-        extra = naming.placeholders(namings) if naming else None
         batch = make_batch(args.model, images, processor, named, extra)
         batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
