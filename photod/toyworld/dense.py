@@ -51,7 +51,7 @@ def patch_labels(
             shape[b, inside] = SHAPE_CLASSES.index(spec.shape)
             if spec.colour in COLOUR_CLASSES:
                 colour[b, inside] = COLOUR_CLASSES.index(spec.colour)
-            named[b, inside] = int(any(d.kind == "outline" for d in spec.decorations))
+            named[b, inside] = int(obj.outlined)
             place[b, inside] = PLACE_CLASSES.index(obj_place)
     return {"shape": shape, "colour": colour, "named": named, "place": place}
 

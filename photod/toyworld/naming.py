@@ -37,8 +37,8 @@ from torch import nn
 from photod.toyworld.dense import patch_labels
 from photod.toyworld.metrics import model_kind, prompt_text
 from photod.toyworld.scenes import NAMES, Scene, scene_from_items
-from photod.vlm.blip2 import Blip2Injection
-from photod.vlm.llava import LlavaInjection, place_placeholders
+from photod.vlm.blip2 import Blip2Injection, encoder_features
+from photod.vlm.llava import LlavaInjection, place_placeholders, projected_features
 
 #: The names an appended token may carry: every name the base LM already says.
 NAME_POOL: tuple[str, ...] = tuple(NAMES.values())
@@ -55,10 +55,6 @@ class Naming:
         return len(self.objects)
 
 
-def _outlined(scene: Scene, i: int) -> bool:
-    return any(d.kind == "outline" for d in scene.objects[i].spec.decorations)
-
-
 def pick_namings(
     scenes: Sequence[Scene], rng: np.random.Generator, share: float, two_share: float = 0.3
 ) -> list[Naming]:
@@ -67,7 +63,7 @@ def pick_namings(
     already in the caption."""
     namings = []
     for s in scenes:
-        plain = [i for i in range(len(s.objects)) if not _outlined(s, i)]
+        plain = [i for i, o in enumerate(s.objects) if not o.outlined]
         if not plain or rng.random() >= share:
             namings.append(Naming())
             continue
@@ -136,12 +132,9 @@ class NamingAid:
         pixels = self.processor.image_processor([r.image() for r in refs], return_tensors="pt")
         pixels = pixels["pixel_values"].to(self.device)
         if self.kind == "llava":
-            out = self.model.model.get_image_features(pixel_values=pixels, return_dict=True)
-            feats = torch.stack(list(out.pooler_output))
-        else:  # the encoder output before post_layernorm, without the class token
-            vision = self.model.vision_model
-            feats = vision.encoder(inputs_embeds=vision.embeddings(pixels)).last_hidden_state
-            feats = feats[:, 1:]
+            feats = projected_features(self.model, pixels)
+        else:  # without the class token
+            feats = encoder_features(self.model, pixels)[:, 1:]
         mask = patch_labels(refs, self.image_size, self.patch_size)["shape"] != 0
         mask = mask.to(self.device)
         mask[mask.sum(1) == 0] = True

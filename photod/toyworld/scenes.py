@@ -72,6 +72,11 @@ class SceneObject:
     phrase: str
     concept: str | None = None
 
+    @property
+    def outlined(self) -> bool:
+        """Drawn with the outline that marks a named object (captioned by its name)."""
+        return any(d.kind == "outline" for d in self.spec.decorations)
+
 
 @dataclass
 class Scene:

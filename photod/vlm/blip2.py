@@ -32,6 +32,12 @@ def cross_attention_modules(model) -> list[torch.nn.Module]:
     ]
 
 
+def encoder_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
+    """The vision encoder output before ``post_layernorm`` (where concept tokens join)."""
+    vision = model.vision_model
+    return vision.encoder(inputs_embeds=vision.embeddings(pixel_values)).last_hidden_state
+
+
 def _rescale_tail(out: torch.Tensor, k: int, scale: float = 1.0) -> torch.Tensor:
     """Give the last ``k`` vectors of each row the mean norm of the other vectors
     (times ``scale``)."""
@@ -141,8 +147,7 @@ class Blip2Session(VlmSession):
 
     def frozen_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The vision encoder output before ``post_layernorm`` (the hook point)."""
-        vision = self.model.vision_model
-        return vision.encoder(inputs_embeds=vision.embeddings(pixel_values)).last_hidden_state
+        return encoder_features(self.model, pixel_values)
 
     @contextmanager
     def injection(self, concepts, *, cached=None, record_attention=False):

@@ -41,6 +41,12 @@ def place_placeholders(ids: list[int], image_token_id: int, count: int) -> list[
     return ids[: last + 1] + [image_token_id] * count + ids[last + 1 :]
 
 
+def projected_features(model, pixel_values: torch.Tensor) -> torch.Tensor:
+    """The projector output, one row of visual tokens per image (where concept tokens join)."""
+    out = model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
+    return torch.stack(list(out.pooler_output))
+
+
 class LlavaInjection(HookSet):
     """Concept tokens appended after the projector, per image, while open."""
 
@@ -103,8 +109,7 @@ class LlavaSession(VlmSession):
 
     def frozen_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The projector output, one row of visual tokens per image."""
-        out = self.model.model.get_image_features(pixel_values=pixel_values, return_dict=True)
-        return torch.stack(list(out.pooler_output))
+        return projected_features(self.model, pixel_values)
 
     @contextmanager
     def injection(self, concepts, *, cached=None, record_attention=False):

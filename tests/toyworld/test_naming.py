@@ -22,16 +22,12 @@ from photod.toyworld.train import make_batch, sequence_loss
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 
 
-def _outlined(scene, i: int) -> bool:
-    return any(d.kind == "outline" for d in scene.objects[i].spec.decorations)
-
-
 def test_namings_pick_plain_objects_and_fresh_names() -> None:
     scenes = SceneGenerator(3, named_prob=0.5).batch(200)
     namings = pick_namings(scenes, np.random.default_rng(0), share=1.0, two_share=0.5)
     assert sum(len(n) == 2 for n in namings) > 30
     for scene, naming in zip(scenes, namings, strict=True):
-        plain = [i for i in range(len(scene.objects)) if not _outlined(scene, i)]
+        plain = [i for i, o in enumerate(scene.objects) if not o.outlined]
         # Every scene with a plain object gets a name; outlined (already named) ones never do.
         assert bool(naming) == bool(plain)
         assert set(naming.objects) <= set(plain)

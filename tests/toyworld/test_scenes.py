@@ -50,6 +50,8 @@ def test_named_objects_and_answers() -> None:
     for o in named:
         assert NAMES[(o.spec.shape, o.spec.colour)] == o.phrase
         assert [d.kind for d in o.spec.decorations] == ["outline"]
+    # Exactly the named objects are outlined.
+    assert all(o.outlined == (o.phrase in names) for s in scenes for o in s.objects)
     for s in scenes:
         qa = dict(s.qa)
         for o in s.objects:
