@@ -56,18 +56,29 @@ class Naming:
 
 
 def pick_namings(
-    scenes: Sequence[Scene], rng: np.random.Generator, share: float, two_share: float = 0.3
+    scenes: Sequence[Scene],
+    rng: np.random.Generator,
+    share: float,
+    two_share: float = 0.3,
+    three_share: float = 0.0,
 ) -> list[Naming]:
-    """With probability ``share`` per scene, name one of its plain (not outlined) objects,
-    or two with probability ``two_share`` when it has two; names are distinct and not
-    already in the caption."""
+    """With probability ``share`` per scene, name one of its plain (not outlined) objects;
+    a named scene names three with probability ``three_share`` when it has three, else two
+    with probability ``two_share`` (plus ``three_share`` when it has only two). Names are
+    distinct and not already in the caption."""
     namings = []
     for s in scenes:
         plain = [i for i, o in enumerate(s.objects) if not o.outlined]
         if not plain or rng.random() >= share:
             namings.append(Naming())
             continue
-        k = 2 if len(plain) >= 2 and rng.random() < two_share else 1
+        k = 1
+        if len(plain) >= 2:  # one draw, as before three names existed: old runs replay
+            r = rng.random()
+            if len(plain) >= 3 and r < three_share:
+                k = 3
+            elif r < three_share + two_share:
+                k = 2
         objects = tuple(int(i) for i in rng.choice(plain, size=k, replace=False))
         taken = {o.phrase for o in s.objects}
         pool = [n for n in NAME_POOL if n not in taken]
@@ -179,12 +190,18 @@ class NamingAid:
         return [len(n) if self.kind == "llava" else 0 for n in namings]
 
     @torch.no_grad()
-    def caption_exact_match(self, scenes: Sequence[Scene], seed: int = 0) -> float:
-        """Share of ``scenes`` (each with one or two objects named by appended tokens)
-        whose greedy caption is the named caption exactly."""
+    def caption_exact_match(
+        self, scenes: Sequence[Scene], seed: int = 0, *, three: bool = False
+    ) -> float:
+        """Share of ``scenes`` (each with one or two objects named by appended tokens; with
+        ``three``, only the scenes of three objects, all named) whose greedy caption is the
+        named caption exactly."""
         rng = np.random.default_rng(seed)
-        namings = pick_namings(scenes, rng, share=1.0)
-        keep = [i for i, n in enumerate(namings) if n]
+        if three:
+            namings = pick_namings(scenes, rng, share=1.0, two_share=0.0, three_share=1.0)
+        else:
+            namings = pick_namings(scenes, rng, share=1.0)
+        keep = [i for i, n in enumerate(namings) if len(n) == 3 or (n and not three)]
         scenes, namings = [scenes[i] for i in keep], [namings[i] for i in keep]
         training = self.model.training
         self.model.eval()

@@ -152,15 +152,25 @@ def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
 
 
 def evaluate(
-    kind: str, model, processor, scenes: list[Scene], naming: NamingAid | None = None
+    kind: str,
+    model,
+    processor,
+    scenes: list[Scene],
+    naming: NamingAid | None = None,
+    three_named: bool = False,
 ) -> dict[str, float]:
     """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``; with ``naming``, also
-    captions that name objects from appended tokens."""
+    captions that name objects from appended tokens (with ``three_named``, also captions of
+    three-object scenes with all three named)."""
     metrics = {"caption_exact_match": caption_exact_match(model, processor, scenes)}
     if kind == "llava":
         metrics["vqa_accuracy"] = vqa_accuracy(model, processor, scenes[: len(scenes) // 2])
     if naming is not None:
         metrics["named_caption_exact_match"] = naming.caption_exact_match(scenes)
+        if three_named:
+            metrics["three_named_caption_exact_match"] = naming.caption_exact_match(
+                scenes, three=True
+            )
     model.train()
     return metrics
 
@@ -199,7 +209,7 @@ def _checkpoint(
     naming: NamingAid | None,
 ) -> float:
     """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
-    m = evaluate(args.model, model, processor, dev_scenes, naming)
+    m = evaluate(args.model, model, processor, dev_scenes, naming, args.name_three_share > 0)
     score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
@@ -277,7 +287,9 @@ def train(args: argparse.Namespace) -> dict:
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
         # The bar to beat is the starting model on *this* dev set (the data may have changed).
-        start_metrics = evaluate(args.model, model, processor, dev_scenes, naming)
+        start_metrics = evaluate(
+            args.model, model, processor, dev_scenes, naming, args.name_three_share > 0
+        )
         log.info("starting point: %s", start_metrics)
         best = dev_score(start_metrics)
         args.previous_runs = lineage(previous)
@@ -295,7 +307,9 @@ def train(args: argparse.Namespace) -> dict:
         scenes, images = pool.sample(rng, args.batch)
         picks = pick_targets(args.model, scenes, rng, args.vqa_share)
         if naming is not None:
-            namings = pick_namings(scenes, rng, args.name_share, args.name_two_share)
+            namings = pick_namings(
+                scenes, rng, args.name_share, args.name_two_share, args.name_three_share
+            )
             appended, extra = naming.tokens(scenes, namings, rng), naming.placeholders(namings)
         else:
             namings, appended, extra = [Naming()] * len(scenes), [], None
@@ -424,6 +438,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.3,
         help="share of named samples that name two objects (when the scene has two)",
+    )
+    p.add_argument(
+        "--name-three-share",
+        type=float,
+        default=0.0,
+        help="share of named samples that name three objects (when the scene has three): "
+        "photos with three of the user's concepts",
     )
     p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     p.add_argument("--queries", type=int, default=32)

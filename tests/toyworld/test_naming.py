@@ -157,3 +157,21 @@ def test_the_dev_measure_generates_with_the_tokens_appended() -> None:
     # A random model names nothing right; every scene carried one or two extra tokens.
     assert aid.caption_exact_match(scenes) == 0.0
     assert calls and all(n in (65, 66) for n in calls[0])
+    calls.clear()
+    # The three-name measure keeps only three-object scenes, each carrying three tokens.
+    assert aid.caption_exact_match(scenes, three=True) == 0.0
+    three = [s for s in scenes if len(s.objects) == 3 and not any(o.outlined for o in s.objects)]
+    assert calls and calls[0] == [67] * len(three)
+
+
+def test_three_names_when_asked_and_old_runs_replay() -> None:
+    scenes = [s for s in SceneGenerator(4, named_prob=0.0).batch(300) if len(s.objects) == 3]
+    three = pick_namings(scenes, np.random.default_rng(1), 1.0, two_share=0.0, three_share=1.0)
+    assert all(len(n) == 3 and len(set(n.names)) == 3 for n in three)
+    mixed = pick_namings(scenes, np.random.default_rng(1), 1.0, two_share=0.3, three_share=0.3)
+    counts = [sum(len(n) == k for n in mixed) for k in (1, 2, 3)]
+    assert all(c > 15 for c in counts)  # about 40/30/30 of the 92 three-object scenes
+    # Without three names the draws are the ones runs made before the option existed.
+    old = pick_namings(scenes, np.random.default_rng(2), 0.7, two_share=0.5)
+    new = pick_namings(scenes, np.random.default_rng(2), 0.7, two_share=0.5, three_share=0.0)
+    assert old == new and not any(len(n) == 3 for n in new)
