@@ -285,6 +285,13 @@ class VlmTrainingConfig(Section):
     )
     kv_norm_match: bool = Field(True, description="BLIP-2 key/value norm matching")
     tokens: int = Field(1, ge=1, le=16, description="tokens per concept (MyVLM: 1)")
+    distractor_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of examples that also carry another concept's embedding "
+        "(photos of several concepts; 0: MyVLM)",
+    )
     concept_scale: float = Field(
         1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)"
     )

@@ -174,12 +174,20 @@ class Trainer:
         """The ``fill`` callback that trains one embedding per configured VLM into a
         version folder; returns the metadata merged into the version's ``meta.json``."""
         from photod.vlm.concept_training import train_concept_embedding
+        from photod.vlm.runtime import other_embeddings
 
         def fill(folder: Path) -> dict[str, Any]:
             started = time.time()
             images = [ctx.image(e.path)[0] for e in examples]
             # The user's own captions replace the generated targets of their photos.
             overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
+            distractors = {
+                vlm_id: other_embeddings(
+                    self.services.reader(), self.services.config.paths.data_dir, vlm_id, concept.id
+                )
+                for vlm_id in self.vlm.model_ids
+                if self.vlm.training_settings(vlm_id).distractor_share > 0
+            }
             try:
                 out = train_concept_embedding(
                     self.vlm,
@@ -190,6 +198,7 @@ class Trainer:
                     version_dir=folder,
                     targets=overrides,
                     progress=self.progress,
+                    distractors=distractors,
                 )
             except (ValueError, OSError) as exc:
                 raise ConceptError(f"{concept.name}: VLM embedding training failed: {exc}") from exc

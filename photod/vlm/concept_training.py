@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 
 from photod.vlm.embeddings import save_embedding
@@ -45,12 +46,15 @@ def train_concept_embedding(
     targets: Mapping[int, Sequence[Target]] | None = None,
     vlm_ids: Sequence[str] | None = None,
     progress: bool = True,
+    distractors: Mapping[str, Sequence[torch.Tensor]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Train and save the concept's embedding for each VLM; returns their metadata by id.
 
     ``fired[i]``: whether the concept's head recognises image ``i`` (default all; images
     where it does not fire train without the token). ``targets[i]`` overrides the generated
     targets of image ``i`` with the user's own ``(question or None, text)`` pairs.
+    ``distractors[vlm id]``: the other concepts' embeddings on that VLM (see
+    ``TrainSettings.distractor_share``).
     """
     if not images:
         raise ValueError(f"{identifier}: no training images")
@@ -85,7 +89,13 @@ def train_concept_embedding(
             else None
         )
         trained = train_embedding(
-            session, examples, identifier, settings, checkpoint_dir=ckpt, progress=progress
+            session,
+            examples,
+            identifier,
+            settings,
+            checkpoint_dir=ckpt,
+            progress=progress,
+            distractors=(distractors or {}).get(vlm_id, ()),
         )
         meta = {
             **trained.meta,

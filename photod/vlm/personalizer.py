@@ -100,6 +100,9 @@ class MyVLMPersonalizer:
         self.progress = progress
         self.name = name or f"myvlm:{model_dir.name}"
         self.seconds: list[float] = []
+        # The latest embedding of each concept trained here: the distractors of the next
+        # concept's training, as the daemon uses the other concepts' active versions.
+        self.latest: dict[str, Any] = {}
 
     def train(
         self, concept, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
@@ -119,10 +122,17 @@ class MyVLMPersonalizer:
             concept.class_word,
             self.settings.mirrors,
         )
+        others = [v for k, v in self.latest.items() if k != concept.identifier]
         trained = train_embedding(
-            self.session, examples, concept.identifier, self.settings, progress=self.progress
+            self.session,
+            examples,
+            concept.identifier,
+            self.settings,
+            progress=self.progress,
+            distractors=others if self.settings.distractor_share > 0 else (),
         )
         self.seconds.append(trained.meta["seconds"])
+        self.latest[concept.identifier] = trained.vector
         return (concept.identifier, trained.vector)
 
     def caption(self, images: Sequence[Image.Image], fired: Sequence[Sequence[Any]]) -> list[str]:
@@ -168,6 +178,15 @@ def reference(model_dir: Path) -> MyVLMPersonalizer:
         model_dir,
         settings=TrainSettings(kv_norm_match=True),
         name=f"myvlm-reference:{Path(model_dir).name}",
+    )
+
+
+def no_distractors(model_dir: Path) -> MyVLMPersonalizer:
+    """Ablation: each embedding trained alone (MyVLM), no other concept's token beside it."""
+    return MyVLMPersonalizer(
+        model_dir,
+        overrides={"distractor_share": 0.0},
+        name=f"myvlm-no-distractors:{Path(model_dir).name}",
     )
 
 

@@ -156,6 +156,17 @@ class VlmRuntime:
             self._used.clear()
 
 
+def other_embeddings(db, data_dir: Path, vlm_id: str, concept_id: int) -> list[torch.Tensor]:
+    """The active embeddings on ``vlm_id`` of every trained concept but ``concept_id``
+    (ascending id): the distractors a new embedding learns to win its object against."""
+    rows = db.execute(
+        "SELECT id, version FROM concepts WHERE id != ? AND version > 0 ORDER BY id",
+        (concept_id,),
+    ).fetchall()
+    found = [load_embedding(concept_dir(data_dir, cid, version), vlm_id) for cid, version in rows]
+    return [f[0] for f in found if f is not None]
+
+
 def fired_concepts(db, data_dir: Path, detections: Sequence, vlm_id: str) -> list[FiredConcept]:
     """The detections' concepts (one per concept id, ascending id: a deterministic order)
     that have an embedding for ``vlm_id`` in the detected version."""

@@ -51,6 +51,10 @@ class TrainSettings:
     #: Tokens per concept: MyVLM appends one; several (as Yo'LLaVA's latent tokens) give a
     #: small LM more to attend to.
     tokens: int = 1
+    #: Share of the fired examples that, each step, also carry one other concept's
+    #: embedding (frozen, before or after this one's): the concept must win its own object
+    #: against another concept's token, as in photos of several concepts. None in MyVLM.
+    distractor_share: float = 0.0
     seed: int = 0
 
 
@@ -104,17 +108,21 @@ def train_embedding(
     *,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
+    distractors: Sequence[torch.Tensor] = (),
 ) -> TrainedEmbedding:
     """Train the embedding of the concept named ``identifier`` on ``examples``.
 
     Deterministic for a given seed. Writes ``step_NNNN.safetensors`` checkpoints into
     ``checkpoint_dir`` when given. Loss = LM cross-entropy + lambda * attention regulariser.
+    ``distractors``: other concepts' embeddings on this VLM, ``(n, D)`` each, that
+    ``settings.distractor_share`` of the fired examples carry beside this one's.
     """
     settings = settings or TrainSettings()
     if not examples or not any(ex.targets for ex in examples):
         raise ValueError("training a concept embedding needs examples with targets")
+    frozen = [d.detach().reshape(-1, session.concept_dim).to(session.device) for d in distractors]
     with session.lock:  # the daemon's captions wait for the training, not the reverse
-        return _train(session, examples, identifier, settings, checkpoint_dir, progress)
+        return _train(session, examples, identifier, settings, checkpoint_dir, progress, frozen)
 
 
 def _train(
@@ -124,6 +132,7 @@ def _train(
     settings: TrainSettings,
     checkpoint_dir: Path | None,
     progress: bool,
+    distractors: Sequence[torch.Tensor],
 ) -> TrainedEmbedding:
     # These two shape how the token enters the model: they are session settings, so that
     # captioning later uses the embedding exactly as it was trained.
@@ -162,7 +171,7 @@ def _train(
             # Sampling copies nothing into the example: no shared list drifts (defect 1).
             question, target = ex.targets[rng.randrange(len(ex.targets))]
             feats.append(views[rng.randrange(views.shape[0])])
-            concepts.append(list(param) if ex.fired else [])
+            concepts.append(_appended(param, ex.fired, distractors, settings, rng))
             prompts.append(session.prompt_text(question, [identifier] if ex.fired else []))
             targets.append(target)
             lams.append((lam_cap if question is None else lam_vqa) if ex.fired else 0.0)
@@ -190,6 +199,7 @@ def _train(
         "identifier": identifier,
         "dim": session.concept_dim,
         "tokens": settings.tokens,
+        "distractors": len(distractors),
         "examples": len(examples),
         "settings": asdict(settings),
         "kv_norm_match": session.settings.kv_norm_match,
@@ -206,6 +216,24 @@ def _train(
         meta["final_loss"] or 0.0,
     )
     return TrainedEmbedding(vector, meta, losses)
+
+
+def _appended(
+    param: torch.Tensor,
+    fired: bool,
+    distractors: Sequence[torch.Tensor],
+    settings: TrainSettings,
+    rng: random.Random,
+) -> list[torch.Tensor]:
+    """The tokens one example carries this step: none where the head did not fire; the
+    concept's own, and with ``distractor_share`` one other concept's before or after."""
+    if not fired:
+        return []
+    own = list(param)
+    if not distractors or rng.random() >= settings.distractor_share:
+        return own
+    other = list(distractors[rng.randrange(len(distractors))])
+    return own + other if rng.random() < 0.5 else other + own
 
 
 def _checkpoint(folder: Path, step: int, param: torch.Tensor) -> None:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 from click.testing import CliRunner
 from concept_fixtures import builtin_registry, index_photos, make_config
 
@@ -24,7 +25,7 @@ from photod.services import Services
 from photod.toyworld.concepts import concept_scene, toy_concepts
 from photod.toyworld.scenes import SceneGenerator
 from photod.vlm.embeddings import list_embeddings, load_embedding
-from photod.vlm.runtime import concept_dir
+from photod.vlm.runtime import concept_dir, other_embeddings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "photod" / "toyworld" / "fixtures"
 
@@ -41,18 +42,24 @@ concepts:
 """
 
 
-def _photos(tmp_path: Path) -> tuple[list[str], list[str]]:
-    """Eight photos of the toy world's dotted star (bob) and twelve without it."""
-    star = toy_concepts()[0]
-    rng = np.random.default_rng(3)
-    root = tmp_path / "photos"
+def _concept_photos(tmp_path: Path, which: int = 0, seed: int = 3) -> list[str]:
+    """Eight photos of one toy-world concept (0: the dotted star, bob)."""
+    concept = toy_concepts()[which]
+    rng = np.random.default_rng(seed)
     examples = []
     for i in range(8):
-        scene = concept_scene(rng, [star], n_other=int(rng.integers(0, 2)))
-        path = tmp_path / "examples" / f"bob-{i}.png"
+        scene = concept_scene(rng, [concept], n_other=int(rng.integers(0, 2)))
+        path = tmp_path / "examples" / f"{concept.identifier}-{i}.png"
         path.parent.mkdir(exist_ok=True)
         scene.image().save(path)
         examples.append(str(path))
+    return examples
+
+
+def _photos(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Eight photos of the toy world's dotted star (bob) and twelve without it."""
+    examples = _concept_photos(tmp_path)
+    root = tmp_path / "photos"
     library = []
     for i, scene in enumerate(SceneGenerator(11).batch(12)):
         path = root / f"other-{i}.png"
@@ -144,3 +151,42 @@ def test_examples_add_stores_the_users_caption(tmp_path):
         changed = writer.call(lambda db: store.add_example(db, ex.concept_id, str(path)))
     assert not changed
     assert store.list_examples(db, ex.concept_id)[0].caption == "Rex asleep on the sofa"
+
+
+def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
+    yaml = VLM_YAML.replace("vqa: false}", "vqa: false, distractor_share: 0.5}")
+    config = make_config(tmp_path, yaml, clip_dir=FIXTURES / "toy-clip")
+    bob, library = _photos(tmp_path)
+    luna = _concept_photos(tmp_path, which=1, seed=4)
+    reg = builtin_registry()
+    reg.register(vlm_registry, "builtin_vlm_backends", "test")
+    with IndexWriter(config.index_path) as writer:
+        services = Services(config, writer, reg)
+        stages, _ = build_stages(services)
+        index_photos(services, library, stages=stages)
+
+        def add(name, ident, word, paths):
+            cid = writer.call(
+                lambda db: (
+                    store.add_concept(db, name, kind="object", class_word=word, identifier=ident).id
+                )
+            )
+            writer.call(lambda db: [store.add_example(db, cid, p) for p in paths])
+            return cid
+
+        bob_id = add("Bob", "bob", "star", bob)
+        luna_id = add("Luna", "luna", "square", luna)  # not trained yet: no embedding
+        trainer = Trainer.for_stages(services, stages)
+        first = trainer.train(bob_id)
+        assert other_embeddings(services.reader(), config.paths.data_dir, "toy", bob_id) == []
+        second = trainer.train(luna_id)
+        data = config.paths.data_dir
+        bob_vec, bob_meta = load_embedding(concept_dir(data, bob_id, first.version), "toy")
+        _, luna_meta = load_embedding(concept_dir(data, luna_id, second.version), "toy")
+        assert bob_meta["distractors"] == 0  # the first concept had no other to train beside
+        assert luna_meta["distractors"] == 1 and luna_meta["settings"]["distractor_share"] == 0.5
+        # Luna's training read Bob's active embedding, and only that: never its own.
+        (got,) = other_embeddings(services.reader(), data, "toy", luna_id)
+        assert torch.equal(got, bob_vec)
+        for st in stages:
+            st.close()

@@ -111,3 +111,38 @@ def test_several_tokens_per_concept(small, monkeypatch):
     monkeypatch.setattr(small, "place_concepts", lambda ids, k: counts.append(k) or real(ids, k))
     texts = small.generate(images(2), [None, None], [[("rex", out.vector)], []])
     assert len(texts) == 2 and counts == [0, 3]  # the plain image first, then 3 tokens
+
+
+def test_distractors_sit_beside_the_concept_frozen_and_in_either_order(small, monkeypatch):
+    other = torch.nn.functional.normalize(torch.randn(2, small.concept_dim), dim=-1)
+    kept = other.clone()
+    rows = []
+    real = small.training_loss
+
+    def spy(features, concepts, prompts, targets, reg):
+        rows.extend([[t.detach().clone() for t in c] for c in concepts])
+        return real(features, concepts, prompts, targets, reg)
+
+    monkeypatch.setattr(small, "training_loss", spy)
+    settings = TrainSettings(steps=12, views=1, learning_rate=0.1, distractor_share=0.5)
+    out = train_embedding(
+        small, _examples((True, False)), "rex", settings, progress=False, distractors=[other]
+    )
+    fired, unfired = rows[0::2], rows[1::2]
+    assert all(r == [] for r in unfired)  # gating still wins: no token where it did not fire
+    with_other = [r for r in fired if len(r) == 3]
+    alone = [r for r in fired if len(r) == 1]
+    assert with_other and alone and len(with_other) + len(alone) == len(fired)
+
+    def at(row, vec):  # where the distractor's first token sits in a row
+        return next(i for i, t in enumerate(row) if torch.equal(t, vec))
+
+    # Both orders occur; the distractor's own tokens stay together and never change.
+    assert {at(r, other[0]) for r in with_other} == {0, 1}
+    assert all(torch.equal(r[at(r, other[0]) + 1], other[1]) for r in with_other)
+    assert torch.equal(other, kept)
+    assert out.meta["distractors"] == 1
+    again = train_embedding(
+        small, _examples((True, False)), "rex", settings, progress=False, distractors=[other]
+    )
+    assert torch.equal(out.vector, again.vector)  # still seeded and reproducible
