@@ -20,7 +20,8 @@ object's patches in *another* rendering of the same look (another place, size an
 background), so the token says what the object looks like and not where it is. The name's
 code is its word embedding for LLaVA (the token lives in the LM's input space) and a learnt
 vector per name for BLIP-2 (its token lives in the vision encoder's space, where words have
-no embedding); those vectors are discarded with the trainer. Questions about a named object
+no embedding); those vectors are saved beside the model for continuations
+(:data:`CODES_FILE`), never used by photod. Questions about a named object
 use its name ("where is luna ?").
 """
 
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from photod.toyworld.dense import patch_labels
@@ -42,6 +45,8 @@ from photod.vlm.llava import LlavaInjection, place_placeholders, projected_featu
 
 #: The names an appended token may carry: every name the base LM already says.
 NAME_POOL: tuple[str, ...] = tuple(NAMES.values())
+#: BLIP-2's learnt name codes, saved beside the model so that a continuation keeps them.
+CODES_FILE = "naming_codes.safetensors"
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,21 @@ class NamingAid:
     def parameters(self) -> list[nn.Parameter]:
         """What the aid itself learns (BLIP-2's name codes; nothing for LLaVA)."""
         return [] if self.codes is None else list(self.codes.parameters())
+
+    def save_codes(self, folder: Path) -> None:
+        """Write BLIP-2's name codes into ``folder`` (LLaVA's are its word embeddings)."""
+        if self.codes is not None:
+            save_file({"codes": self.codes.weight.detach().cpu()}, str(folder / CODES_FILE))
+
+    def load_codes(self, folder: Path) -> bool:
+        """Take the name codes a previous run saved in ``folder``; False if it saved none
+        (LLaVA, or a model trained before the codes were kept: they are learnt anew)."""
+        path = folder / CODES_FILE
+        if self.codes is None or not path.exists():
+            return False
+        with torch.no_grad():
+            self.codes.weight.copy_(load_file(str(path))["codes"].to(self.device))
+        return True
 
     @property
     def device(self) -> torch.device:

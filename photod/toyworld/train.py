@@ -231,6 +231,8 @@ def _checkpoint(
             "parameters": count_parameters(model),
         },
     )
+    if naming is not None:
+        naming.save_codes(Path(args.out))
     return score
 
 
@@ -280,6 +282,8 @@ def train(args: argparse.Namespace) -> dict:
     naming = (
         NamingAid(model, processor, size.image_size, size.patch_size) if args.name_share else None
     )
+    if naming is not None and args.init_from and naming.load_codes(Path(args.init_from)):
+        log.info("name codes continued from %s", args.init_from)
     aids = [m.to(device) for m in (probe, asked) if m is not None]
     params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
     params += naming.parameters() if naming else []

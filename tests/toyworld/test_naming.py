@@ -175,3 +175,21 @@ def test_three_names_when_asked_and_old_runs_replay() -> None:
     old = pick_namings(scenes, np.random.default_rng(2), 0.7, two_share=0.5)
     new = pick_namings(scenes, np.random.default_rng(2), 0.7, two_share=0.5, three_share=0.0)
     assert old == new and not any(len(n) == 3 for n in new)
+
+
+def test_blip2_name_codes_are_kept_for_a_continuation(tmp_path) -> None:
+    model, processor = build_blip2(SMALL)
+    aid = NamingAid(model, processor, 64, 8)
+    with torch.no_grad():
+        aid.codes.weight.normal_()
+    aid.save_codes(tmp_path)
+    fresh = NamingAid(model, processor, 64, 8)
+    assert not torch.equal(fresh.codes.weight, aid.codes.weight)
+    assert fresh.load_codes(tmp_path)
+    assert torch.equal(fresh.codes.weight, aid.codes.weight)
+    assert not fresh.load_codes(tmp_path / "elsewhere")  # none saved: learnt anew
+    # LLaVA's codes are its word embeddings: nothing to keep.
+    out = tmp_path / "llava"
+    out.mkdir()
+    NamingAid(*build_llava(SMALL), 64, 8).save_codes(out)
+    assert not any(out.iterdir())

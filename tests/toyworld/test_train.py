@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from photod.toyworld.fixture import MANIFEST
+from photod.toyworld.naming import CODES_FILE
 from photod.toyworld.train import lineage, parse_args, train
 
 TINY = [
@@ -35,6 +36,8 @@ def test_fresh_run_then_deepening_continuation(kind: str, tmp_path: Path) -> Non
     assert manifest["train_args"]["asked_weight"] == (1.0 if kind == "llava" else 0.0)
     assert set(manifest["dev_metrics"]) >= {"caption_exact_match", "named_caption_exact_match"}
     assert manifest["train_args"]["name_share"] == 1.0
+    # BLIP-2's learnt name codes are kept for a continuation (LLaVA's are its word embeddings).
+    assert (first / CODES_FILE).exists() is (kind == "blip2")
 
     second = tmp_path / "second"
     # A learning rate of zero cannot beat the starting point, which is re-measured on the
