@@ -54,8 +54,8 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     # Distractors: a quarter of the examples carry another concept's token too, so the
     # concept learns to win its object against it (5 splits, 4 images: multi-concept F1
     # 82.5 -> 89.0, recall 96.4 -> 97.2%, scene 87.0 -> 86.4%; 1 image: recall 88.4 ->
-    # 93.2%, scene 79.6 -> 73.3%). They cost the toy BLIP-2 its scene (its tokens are keys
-    # of the Q-Former's every query), so it has none.
+    # 93.2%, scene 79.6 -> 73.3%). On the toy BLIP-2 they cost the scene (2 splits: 71.9 ->
+    # 58.6%), so it has none.
     "llava": TrainSettings(
         steps=100,
         learning_rate=0.3,
