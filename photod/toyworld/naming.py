@@ -221,7 +221,7 @@ class NamingAid:
             namings = pick_namings(scenes, rng, share=1.0, two_share=0.0, three_share=1.0)
         else:
             namings = pick_namings(scenes, rng, share=1.0)
-        keep = [i for i, n in enumerate(namings) if len(n) == 3 or (n and not three)]
+        keep = [i for i, n in enumerate(namings) if (len(n) == 3 if three else n)]
         scenes, namings = [scenes[i] for i in keep], [namings[i] for i in keep]
         training = self.model.training
         self.model.eval()

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 
 from photod.vlm.base import SessionSettings
@@ -109,7 +110,7 @@ class MyVLMPersonalizer:
         self.seconds: list[float] = []
         # The latest embedding of each concept trained here: the distractors of the next
         # concept's training, as the daemon uses the other concepts' active versions.
-        self.latest: dict[str, Any] = {}
+        self.latest: dict[str, torch.Tensor] = {}
 
     def train(
         self, concept, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
@@ -136,7 +137,7 @@ class MyVLMPersonalizer:
             concept.identifier,
             self.settings,
             progress=self.progress,
-            distractors=others if self.settings.distractor_share > 0 else (),
+            distractors=others,
         )
         self.seconds.append(trained.meta["seconds"])
         self.latest[concept.identifier] = trained.vector

@@ -120,7 +120,11 @@ def train_embedding(
     settings = settings or TrainSettings()
     if not examples or not any(ex.targets for ex in examples):
         raise ValueError("training a concept embedding needs examples with targets")
-    frozen = [d.detach().reshape(-1, session.concept_dim).to(session.device) for d in distractors]
+    # None without a share: the step's random draws then stay those of training alone.
+    frozen = [
+        d.detach().reshape(-1, session.concept_dim).to(session.device)
+        for d in (distractors if settings.distractor_share > 0 else ())
+    ]
     with session.lock:  # the daemon's captions wait for the training, not the reverse
         return _train(session, examples, identifier, settings, checkpoint_dir, progress, frozen)
 

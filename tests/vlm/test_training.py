@@ -146,3 +146,10 @@ def test_distractors_sit_beside_the_concept_frozen_and_in_either_order(small, mo
         small, _examples((True, False)), "rex", settings, progress=False, distractors=[other]
     )
     assert torch.equal(out.vector, again.vector)  # still seeded and reproducible
+
+
+def test_distractors_without_a_share_change_nothing(small):
+    other = torch.nn.functional.normalize(torch.randn(1, small.concept_dim), dim=-1)
+    alone = train_embedding(small, _examples(), "rex", FAST, progress=False)
+    given = train_embedding(small, _examples(), "rex", FAST, progress=False, distractors=[other])
+    assert torch.equal(alone.vector, given.vector) and given.meta["distractors"] == 0
