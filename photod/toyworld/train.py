@@ -284,9 +284,12 @@ def train(args: argparse.Namespace) -> dict:
     )
     if naming is not None and args.init_from and naming.load_codes(Path(args.init_from)):
         log.info("name codes continued from %s", args.init_from)
+    if args.codes_warmup and (naming is None or naming.codes is None):
+        raise SystemExit("--codes-warmup needs --model blip2 and --name-share (learnt codes)")
     aids = [m.to(device) for m in (probe, asked) if m is not None]
     params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
-    params += naming.parameters() if naming else []
+    codes = naming.parameters() if naming else []
+    params += codes
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
@@ -298,7 +301,14 @@ def train(args: argparse.Namespace) -> dict:
         best = dev_score(start_metrics)
         args.previous_runs = lineage(previous)
     model.train()
+    # Fresh name codes on a model that learnt to read other ones: while they settle, only
+    # they learn, or the model would unlearn naming to fit random codes (see
+    # photod.toyworld.naming).
+    model.requires_grad_(not args.codes_warmup)
     for step in range(args.steps):
+        if step == args.codes_warmup and args.codes_warmup:
+            model.requires_grad_(True)
+            log.info("name codes settled: the model trains from step %d", step)
         elapsed = (time.monotonic() - start) / 60
         if elapsed > args.minutes:
             log.info("time budget reached at step %d", step)
@@ -320,8 +330,14 @@ def train(args: argparse.Namespace) -> dict:
         named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
         batch = make_batch(args.model, images, processor, named, extra)
         batch = {k: v.to(device) for k, v in batch.items()}
+        warm = step < args.codes_warmup
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, progress, args.lr, args.warmup)
+            # The model's warm-up starts once the codes have settled.
+            g["lr"] = (
+                args.codes_lr
+                if warm
+                else lr_at(step - args.codes_warmup, progress, args.lr, args.warmup)
+            )
         probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
         marking = captured_lm_states(model, args.asked_layer) if asked is not None else None
         appending = naming.injection(appended) if any(appended) else nullcontext()
@@ -450,6 +466,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of named samples that name three objects (when the scene has three): "
         "photos with three of the user's concepts",
     )
+    p.add_argument(
+        "--codes-warmup",
+        type=int,
+        default=0,
+        help="BLIP-2 continuation with fresh name codes: steps during which only the codes "
+        "learn (at --codes-lr), the model frozen",
+    )
+    p.add_argument("--codes-lr", type=float, default=1e-2, help="LR of the codes' warm-up")
     p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from photod.toyworld.fixture import MANIFEST
+from photod.toyworld.fixture import MANIFEST, load_vlm
 from photod.toyworld.naming import CODES_FILE
 from photod.toyworld.train import lineage, parse_args, train
 
@@ -78,3 +80,33 @@ def test_asked_object_aid_is_for_llava_only(tmp_path: Path) -> None:
     args = ["--model", "blip2", "--out", str(tmp_path / "b"), "--steps", "1", *TINY]
     with pytest.raises(SystemExit, match="needs --model llava"):
         train(parse_args([*args, "--asked-weight", "1"]))
+
+
+def test_fresh_name_codes_settle_before_the_model_trains(tmp_path: Path, monkeypatch) -> None:
+    first = tmp_path / "first"
+    naming = ["--name-share", "1"]
+    train(parse_args(["--model", "blip2", "--out", str(first), "--steps", "1", *TINY, *naming]))
+    (first / CODES_FILE).unlink()  # a model whose codes were not kept: they start afresh
+    # Every checkpoint counts as the best so far, so each one is written and can be read.
+    scores = iter(range(100))
+    monkeypatch.setattr("photod.toyworld.train.dev_score", lambda metrics: next(scores))
+    second = tmp_path / "second"
+    args = ["--model", "blip2", "--out", str(second), "--init-from", str(first), *TINY, *naming]
+    # A learning rate that would wreck the model if it applied during the warm-up.
+    warm = ["--lr", "1", "--codes-warmup", "2", "--codes-lr", "0.1", "--eval-every", "1"]
+    train(parse_args([*args, "--steps", "2", *warm]))
+    before, after = load_vlm(first)[0].state_dict(), load_vlm(second)[0].state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the model stayed frozen
+    codes = load_file(str(second / CODES_FILE))["codes"]
+    assert codes.abs().sum() > 0
+    # After the warm-up the model trains as before.
+    third = tmp_path / "third"
+    train(parse_args([*args[:3], str(third), *args[4:], "--steps", "3", *warm]))
+    after = load_vlm(third)[0].state_dict()
+    assert not all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_codes_warmup_needs_learnt_codes(tmp_path: Path) -> None:
+    args = ["--model", "llava", "--out", str(tmp_path / "l"), "--steps", "1", *TINY]
+    with pytest.raises(SystemExit, match="needs --model blip2"):
+        train(parse_args([*args, "--name-share", "1", "--codes-warmup", "1"]))
