@@ -470,8 +470,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--codes-warmup",
         type=int,
         default=0,
-        help="BLIP-2 continuation with fresh name codes: steps during which only the codes "
-        "learn (at --codes-lr), the model frozen",
+        help="BLIP-2 continuation with fresh name codes: steps during which the model is "
+        "frozen and the codes (with the discarded probes) learn at --codes-lr",
     )
     p.add_argument("--codes-lr", type=float, default=1e-2, help="LR of the codes' warm-up")
     p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
