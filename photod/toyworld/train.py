@@ -288,8 +288,7 @@ def train(args: argparse.Namespace) -> dict:
         raise SystemExit("--codes-warmup needs --model blip2 and --name-share (learnt codes)")
     aids = [m.to(device) for m in (probe, asked) if m is not None]
     params = list(model.parameters()) + [p for aid in aids for p in aid.parameters()]
-    codes = naming.parameters() if naming else []
-    params += codes
+    params += naming.parameters() if naming else []
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     start, best, history = time.monotonic(), -1.0, list(previous.get("history", []))
     if previous:
@@ -330,12 +329,11 @@ def train(args: argparse.Namespace) -> dict:
         named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
         batch = make_batch(args.model, images, processor, named, extra)
         batch = {k: v.to(device) for k, v in batch.items()}
-        warm = step < args.codes_warmup
         for g in opt.param_groups:
             # The model's warm-up starts once the codes have settled.
             g["lr"] = (
                 args.codes_lr
-                if warm
+                if step < args.codes_warmup
                 else lr_at(step - args.codes_warmup, progress, args.lr, args.warmup)
             )
         probing = captured_patch_tokens(model, args.probe_on) if probe is not None else None
