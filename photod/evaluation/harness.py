@@ -212,34 +212,42 @@ class Evaluator:
         return result
 
     def _multi(self, data: EvalDataset, states: dict, multi) -> dict[str, Any]:
-        """Identifier precision/recall/F1 (micro) and scene accuracy on multi-concept photos."""
+        """Identifier precision/recall/F1 (micro) and scene accuracy on multi-concept photos,
+        pooled and per number of concepts in the photo (``by_count``: the issue's target is
+        about two concepts in one scene; the dataset also has photos of three)."""
         infos = {c.info.key: c.info for c in data.concepts}
         caps = self._caption(
             [m.image for m in multi], [[states[k] for k in m.concepts] for m in multi]
         )
-        tp = fp = fn = 0
+        counts: dict[int, list[int]] = {}  # concepts in the photo -> [tp, fp, fn]
         exact = []
         for m, t in zip(multi, caps, strict=False):
             present = {infos[k].identifier for k in m.concepts}
             named = {i.identifier for i in infos.values() if contains_word(t, i.identifier)}
-            tp += len(present & named)
-            fp += len(named - present)
-            fn += len(present - named)
+            c = counts.setdefault(len(present), [0, 0, 0])
+            c[0] += len(present & named)
+            c[1] += len(named - present)
+            c[2] += len(present - named)
             if m.scene_caption is not None:
                 clean = t
                 for key in m.concepts:
                     clean = replace_word(clean, infos[key].identifier, infos[key].class_phrase)
                 exact.append(float(clean == m.scene_caption))
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        pooled = [sum(c[i] for c in counts.values()) for i in range(3)]
         return {
-            "precision": prec,
-            "recall": rec,
-            "f1": f1,
+            **_prf(*pooled),
             "scene_accuracy": _mean(exact),
             "n": len(multi),
+            "by_count": {str(n): _prf(*c) for n, c in sorted(counts.items())},
         }
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Micro precision, recall and F1 from identifier counts."""
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"precision": prec, "recall": rec, "f1": f1, "n": tp + fn}
 
 
 METRICS = ("recall", "false_identifier_rate", "text_similarity", "clipscore", "scene_accuracy")
@@ -272,5 +280,14 @@ def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
             }
             for m in ("precision", "recall", "f1", "scene_accuracy")
             if any(x[m] is not None for x in multis)
+        }
+        counts = sorted({n for x in multis for n in x.get("by_count", {})}, key=int)
+        out["multi"]["by_count"] = {
+            n: {
+                m: {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+                for m in ("precision", "recall", "f1")
+                if (vals := [x["by_count"][n][m] for x in multis if n in x.get("by_count", {})])
+            }
+            for n in counts
         }
     return out

@@ -37,7 +37,11 @@ def format_table(report: dict[str, Any]) -> str:
     multi = report.get("multi")
     if multi:
         lines.append("")
-        lines.append("multi-concept: " + "  ".join(f"{m}={_cell(s, m)}" for m, s in multi.items()))
+        pooled = {m: s for m, s in multi.items() if m != "by_count"}
+        lines.append("multi-concept: " + "  ".join(f"{m}={_cell(s, m)}" for m, s in pooled.items()))
+        for n, stats in multi.get("by_count", {}).items():
+            cells = "  ".join(f"{m}={_cell(s, m)}" for m, s in stats.items())
+            lines.append(f"  {n} concepts: {cells}")
     lines.append(
         f"personalizer: {report.get('personalizer')}  "
         f"(values in % except CLIPScore; mean±std over splits)"

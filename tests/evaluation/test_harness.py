@@ -45,3 +45,58 @@ def test_baseline_satisfies_protocol() -> None:
     members = {"train", "caption"}
     assert members <= set(dir(BaseModelPersonalizer))
     assert members <= set(dir(Personalizer))
+
+
+class _Scripted:
+    """A personalizer whose captions are given (the scoring is what is under test)."""
+
+    name = "scripted"
+
+    def __init__(self, captions: list[str]) -> None:
+        self.captions = captions
+
+    def train(self, concept, images, targets):
+        return concept.key
+
+    def caption(self, images, fired):
+        return self.captions[: len(images)]
+
+
+def test_multi_concept_scores_are_pooled_and_per_count(tmp_path) -> None:
+    from PIL import Image
+
+    from photod.evaluation.dataset import ConceptData, EvalDataset, MultiScene
+    from photod.evaluation.harness import EvalConfig, Evaluator
+    from photod.evaluation.protocol import ConceptInfo
+
+    infos = [
+        ConceptInfo("a", "bob", "star", "a star"),
+        ConceptInfo("b", "zoe", "circle", "a circle"),
+        ConceptInfo("c", "max", "square", "a square"),
+    ]
+    photos = []
+    for i in range(3):
+        photos.append(tmp_path / f"{i}.png")
+        Image.new("RGB", (8, 8)).save(photos[-1])
+    multi = [
+        MultiScene(photos[0], ["a", "b"], [], "a star left of a circle"),
+        MultiScene(photos[1], ["a", "c"], [], "a star above a square"),
+        MultiScene(photos[2], ["a", "b", "c"], [], "a star left of a circle left of a square"),
+    ]
+    data = EvalDataset([ConceptData(i, [], {}) for i in infos], [], multi)
+    captions = [
+        "bob left of zoe",  # both named, exact
+        "bob above a square",  # max missed
+        "bob left of zoe left of zoe",  # max missed, nothing extra (zoe is present)
+    ]
+    ev = Evaluator(_Scripted(captions), EvalConfig(1, 1, 0, "oracle"), progress=False)
+    out = ev._multi(data, {"a": "a", "b": "b", "c": "c"}, multi)
+    two, three = out["by_count"]["2"], out["by_count"]["3"]
+    assert (two["precision"], two["recall"], two["n"]) == (1.0, 0.75, 4)
+    assert (three["precision"], three["recall"], three["n"]) == (1.0, pytest.approx(2 / 3), 3)
+    assert out["recall"] == pytest.approx(5 / 7) and out["precision"] == 1.0
+    assert out["f1"] == pytest.approx(2 * (5 / 7) / (1 + 5 / 7))
+    # The second still describes the scene (max as "a square"); the third does not.
+    assert out["scene_accuracy"] == pytest.approx(2 / 3)
+    summary = summarise([{"concepts": {}, "multi": out}, {"concepts": {}, "multi": out}])
+    assert summary["multi"]["by_count"]["2"]["recall"]["mean"] == pytest.approx(0.75)
