@@ -243,11 +243,12 @@ class Evaluator:
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    """Micro precision, recall and F1 from identifier counts."""
+    """Micro precision, recall and F1 from identifier counts; ``present``: how many
+    concept appearances they are out of."""
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-    return {"precision": prec, "recall": rec, "f1": f1, "n": tp + fn}
+    return {"precision": prec, "recall": rec, "f1": f1, "present": tp + fn}
 
 
 METRICS = ("recall", "false_identifier_rate", "text_similarity", "clipscore", "scene_accuracy")

@@ -92,9 +92,10 @@ def test_multi_concept_scores_are_pooled_and_per_count(tmp_path) -> None:
     ev = Evaluator(_Scripted(captions), EvalConfig(1, 1, 0, "oracle"), progress=False)
     out = ev._multi(data, {"a": "a", "b": "b", "c": "c"}, multi)
     two, three = out["by_count"]["2"], out["by_count"]["3"]
-    assert (two["precision"], two["recall"], two["n"]) == (1.0, 0.75, 4)
-    assert (three["precision"], three["recall"], three["n"]) == (1.0, pytest.approx(2 / 3), 3)
+    assert (two["precision"], two["recall"], two["present"]) == (1.0, 0.75, 4)
+    assert (three["precision"], three["recall"], three["present"]) == (1.0, pytest.approx(2 / 3), 3)
     assert out["recall"] == pytest.approx(5 / 7) and out["precision"] == 1.0
+    assert out["n"] == 3  # photos
     assert out["f1"] == pytest.approx(2 * (5 / 7) / (1 + 5 / 7))
     # The second still describes the scene (max as "a square"); the third does not.
     assert out["scene_accuracy"] == pytest.approx(2 / 3)
