@@ -295,6 +295,11 @@ class VlmTrainingConfig(Section):
     concept_scale: float = Field(
         1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)"
     )
+    look: Literal["none", "anchor"] = Field(
+        "none",
+        description="anchor: each token is the concept's look, estimated from the training "
+        "photos, plus a learnt vector (none: MyVLM's random start)",
+    )
     checkpoint_every: int = Field(25, ge=0)
     seed: int = 0
     vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")

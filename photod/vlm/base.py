@@ -88,6 +88,10 @@ class VlmSession(ABC):
     def frozen_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The frozen features before the hook point (cached during training)."""
 
+    def image_patches(self, features: torch.Tensor) -> torch.Tensor:
+        """The image-patch positions of :meth:`frozen_features` (what a look is made of)."""
+        return features
+
     @abstractmethod
     def injection(
         self,

@@ -149,6 +149,10 @@ class Blip2Session(VlmSession):
         """The vision encoder output before ``post_layernorm`` (the hook point)."""
         return encoder_features(self.model, pixel_values)
 
+    def image_patches(self, features: torch.Tensor) -> torch.Tensor:
+        """Position 0 is the vision encoder's class token, the rest the patches."""
+        return features[..., 1:, :]
+
     @contextmanager
     def injection(self, concepts, *, cached=None, record_attention=False):
         """See :class:`Blip2Injection`."""

@@ -156,4 +156,4 @@ def with_mirrors(
         class_word,
         mirrors,
     )
-    return [*examples, *(TrainExample(im, t) for im, t in extra)]
+    return [*examples, *(TrainExample(im, t, derived=True) for im, t in extra)]

@@ -153,3 +153,45 @@ def test_distractors_without_a_share_change_nothing(small):
     alone = train_embedding(small, _examples(), "rex", FAST, progress=False)
     given = train_embedding(small, _examples(), "rex", FAST, progress=False, distractors=[other])
     assert torch.equal(alone.vector, given.vector) and given.meta["distractors"] == 0
+
+
+def test_anchored_tokens_are_the_look_plus_a_learnt_vector(small, tmp_path):
+    from safetensors.torch import load_file
+
+    from photod.vlm.injection import normalise
+    from photod.vlm.look import shared_look
+
+    examples = _examples((True, True, True))
+    # A mirror image is made from a photo: the look comes from the photos alone.
+    examples.append(TrainExample(examples[0].image.transpose(0), examples[0].targets, derived=True))
+    settings = TrainSettings(**{**FAST.__dict__, "look": "anchor", "tokens": 2})
+    out = train_embedding(small, examples, "rex", settings, checkpoint_dir=tmp_path, progress=False)
+    assert out.meta["look_photos"] == 3
+    with torch.no_grad():
+        feats = small.frozen_features(small.pixel_values([ex.image for ex in examples[:3]]))
+    look = normalise(shared_look(list(small.image_patches(feats))))
+    last = load_file(str(tmp_path / "step_0006.safetensors"))["embedding"]
+    want = torch.stack([normalise(look + normalise(row)) for row in last])
+    assert torch.allclose(out.vector, want, atol=1e-5)
+    plain = train_embedding(small, examples, "rex", FAST, progress=False)
+    assert plain.meta["look_photos"] == 0 and not torch.allclose(plain.vector[0], out.vector[0])
+
+
+def test_one_photo_anchors_on_its_mirror_images_or_on_nothing(small):
+    one = _examples((True, False))  # the head fired on one photo only
+    anchored = train_embedding(
+        small, one, "rex", TrainSettings(**{**FAST.__dict__, "look": "anchor"}), progress=False
+    )
+    plain = train_embedding(small, one, "rex", FAST, progress=False)
+    assert anchored.meta["look_photos"] == 0
+    assert torch.equal(anchored.vector, plain.vector)
+    # With its mirror image, a single photo has a look again (the mirror moves the concept).
+    mirrored = [*one, TrainExample(one[0].image.transpose(0), one[0].targets, derived=True)]
+    again = train_embedding(
+        small, mirrored, "rex", TrainSettings(**{**FAST.__dict__, "look": "anchor"}), progress=False
+    )
+    assert again.meta["look_photos"] == 2
+    with pytest.raises(ValueError, match="look"):
+        train_embedding(
+            small, one, "rex", TrainSettings(**{**FAST.__dict__, "look": "mask"}), progress=False
+        )
