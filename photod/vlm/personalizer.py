@@ -38,8 +38,8 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     # scene (docs/personalization.md).
     # Since session 10 its one token is the concept's look plus a learnt vector
     # (look="anchor", the form the fixture learnt to read), not two free tokens (5 splits,
-    # 4 images: recall 96.7 -> 98.6%, scene 75.3 -> 80.0%, two-concept F1 83.1 -> 86.9; 1
-    # image: recall 91.6 -> 89.9%, scene 62.0 -> 67.4%).
+    # 4 images: recall 96.7 -> 98.3%, scene 75.3 -> 78.0%, two-concept F1 83.1 -> 85.4; 1
+    # image: recall 91.6 -> 90.4%, scene 62.0 -> 68.3%).
     "blip2": TrainSettings(
         steps=400,
         learning_rate=0.3,
