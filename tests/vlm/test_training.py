@@ -170,8 +170,9 @@ def test_anchored_tokens_are_the_look_plus_a_learnt_vector(small, tmp_path):
     with torch.no_grad():
         feats = small.frozen_features(small.pixel_values([ex.image for ex in examples[:3]]))
     look = normalise(shared_look(list(small.image_patches(feats))))
-    last = load_file(str(tmp_path / "step_0006.safetensors"))["embedding"]
-    want = torch.stack([normalise(look + normalise(row)) for row in last])
+    last = load_file(str(tmp_path / "step_0006.safetensors"))
+    assert torch.allclose(last["look"], look, atol=1e-6)  # the checkpoint holds both parts
+    want = torch.stack([normalise(look + normalise(row)) for row in last["embedding"]])
     assert torch.allclose(out.vector, want, atol=1e-5)
     plain = train_embedding(small, examples, "rex", FAST, progress=False)
     assert plain.meta["look_photos"] == 0 and not torch.allclose(plain.vector[0], out.vector[0])
