@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from PIL import Image
@@ -61,7 +62,7 @@ class TrainSettings:
     #: only when there is one photo) plus a learnt vector, the look held fixed: the form in
     #: which an LM that names objects from appended tokens reads them. "none" when there
     #: are not two images to compare.
-    look: str = "none"
+    look: Literal["none", "anchor"] = "none"
     seed: int = 0
 
 
@@ -249,10 +250,14 @@ def _look_anchor(
     # View 0 of each example is the photo itself, unaugmented. With a single photo, its
     # mirror images stand in for other photos (toy BLIP-2, 1 image: recall 82.1% without
     # a look, 90.4% with this one; 5 splits).
-    fired = [(ex, views[0]) for ex, views in zip(examples, cached, strict=True) if ex.fired]
-    photos = [session.image_patches(v) for ex, v in fired if not ex.derived]
+    fired = [
+        (ex.derived, session.image_patches(views[0]))
+        for ex, views in zip(examples, cached, strict=True)
+        if ex.fired
+    ]
+    photos = [p for derived, p in fired if not derived]
     if len(photos) < 2:
-        photos = [session.image_patches(v) for _, v in fired]
+        photos = [p for _, p in fired]
     look = shared_look(photos)
     if look is None:
         return None, 0
