@@ -1,0 +1,100 @@
+"""How much the concept tokens of one photo compete for the same BLIP-2 Q-Former queries.
+
+Trains every concept of a `photod eval` dataset on one split (photod's settings for the
+model, plus ``--set key=value`` overrides), then, on each multi-concept photo, appends each
+fired concept's token *alone* and records the query->concept cross-attention probabilities
+(mean over heads, every cross-attention layer). Prints, over the multi-concept photos:
+
+- the mean peak: the largest probability any query gives the token;
+- the mean overlap: the cosine between two tokens' attention profiles over (layer, query),
+  for every pair of concepts in a photo. Near 1, both tokens are read by the same queries,
+  and together those queries carry a blend of the two (docs/personalization.md, session 11).
+
+    python bench/query_crowding.py /tmp/toy-eval --model toy-blip2
+    python bench/query_crowding.py /tmp/toy-eval --model toy-blip2 --set reg_lambda=0.04
+
+BLIP-2 only; the Q-Former must run eager attention (the toy fixtures do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from photod.evaluation.dataset import load_dataset
+from photod.evaluation.harness import draw_splits
+from photod.toyworld.fixture import fixture_dir
+from photod.vlm.personalizer import MyVLMPersonalizer
+
+
+def token_profile(session, image, vector: torch.Tensor) -> torch.Tensor:
+    """Query->concept probabilities of one concept's tokens alone (summed over its tokens,
+    mean over heads), ``(layers * queries,)``."""
+    with torch.no_grad(), session.injection([list(vector)], record_attention=True) as inj:
+        session.model.generate(pixel_values=session.pixel_values([image]), max_new_tokens=1)
+        return torch.stack([a[0].mean(dim=0).sum(dim=-1) for a in inj.attention]).flatten()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--model", default="toy-blip2", help="toy fixture name or model folder")
+    ap.add_argument("--split", type=int, default=0, help="which of the protocol's splits")
+    ap.add_argument("--splits", type=int, default=5, help="the protocol's number of splits")
+    ap.add_argument("--shots", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0, help="the protocol's split seed")
+    ap.add_argument("--set", action="append", default=[], help="training override key=value")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    model = Path(args.model) if Path(args.model).exists() else fixture_dir(args.model)
+    personalizer = MyVLMPersonalizer(model, overrides=overrides)
+    if personalizer.session.family != "blip2":
+        raise SystemExit("query crowding is measured on BLIP-2's Q-Former only")
+    data = load_dataset(args.dataset)
+    # The harness's draw (same seed, same order), so split k is `photod eval`'s split k.
+    rng = np.random.default_rng(args.seed)
+    splits = {
+        c.info.key: draw_splits(len(c.images), args.shots, args.splits, rng) for c in data.concepts
+    }
+    tokens = {}
+    for c in data.concepts:
+        train_idx, _ = splits[c.info.key][args.split]
+        paths = [c.images[i] for i in train_idx]
+        images = [Image.open(p).convert("RGB") for p in paths]
+        _, vector = personalizer.train(c.info, images, [c.captions.get(p.name, []) for p in paths])
+        tokens[c.info.key] = vector
+    peaks, overlaps = [], []
+    for m in data.multi:
+        image = Image.open(m.image).convert("RGB")
+        profiles = {k: token_profile(personalizer.session, image, tokens[k]) for k in m.concepts}
+        peaks += [float(p.max()) for p in profiles.values()]
+        overlaps += [
+            float(F.cosine_similarity(profiles[a], profiles[b], dim=0))
+            for a, b in itertools.combinations(m.concepts, 2)
+        ]
+    print(
+        json.dumps(
+            {
+                "model": model.name,
+                "overrides": overrides,
+                "split": args.split,
+                "photos": len(data.multi),
+                "mean_peak": round(float(np.mean(peaks)), 3),
+                "mean_overlap": round(float(np.mean(overlaps)), 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
