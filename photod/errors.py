@@ -25,8 +25,16 @@ class PluginError(PhotodError):
 
 
 class PhotoError(PhotodError):
-    """Processing one photo failed; ``stage`` says where, the message says why."""
+    """Processing one photo failed; ``stage`` says where, the message says why.
 
-    def __init__(self, message: str, *, stage: str = "ingest") -> None:
+    ``version``: (size, mtime_ns) of the file version the error is about, when it was read.
+    A photo still being copied can fail as empty and be complete a moment later; the
+    failure must name the version that failed, so that the complete one is tried.
+    """
+
+    def __init__(
+        self, message: str, *, stage: str = "ingest", version: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(message)
         self.stage = stage
+        self.version = version

@@ -115,12 +115,18 @@ class JobProcessor:
     def _finish(self, task: PhotoTask) -> None:
         def commit(db) -> None:
             if task.error is not None:
+                # The version that failed, not the file as it is now: a photo still being
+                # copied fails as empty, and its complete version must then be tried.
+                version = task.error.version or (
+                    (task.info.size, task.info.mtime_ns) if task.info is not None else None
+                )
                 record_failure(
                     db,
                     str(task.path),
                     task.error.stage,
                     str(task.error),
-                    stat=version_stat(task.path),
+                    stat=None if version else version_stat(task.path),
+                    version=version,
                 )
             jobs.complete(db, task.job.id)
             self._touch(db)

@@ -206,7 +206,11 @@ def decode_bytes(
 def decode_photo(path: Path | str | os.PathLike[str], limits: DecodeLimits) -> Decoded:
     """Read, hash and decode the photo at ``path``; raise :class:`PhotoError` on bad input."""
     data, st = read_file(path, limits.max_bytes)
-    info, image, decoded_size = decode_bytes(data, limits)
+    try:
+        info, image, decoded_size = decode_bytes(data, limits)
+    except PhotoError as exc:
+        exc.version = exc.version or (st.st_size, st.st_mtime_ns)  # the version that was read
+        raise
     info.content_hash = content_hash(data)
     info.size, info.mtime_ns = st.st_size, st.st_mtime_ns
     return Decoded(info=info, image=image, decoded_size=decoded_size)

@@ -24,9 +24,11 @@ _KINDS = (
 )
 
 
-def fail(reason: str) -> PhotoError:
-    """A per-photo error of the ingest stage."""
-    return PhotoError(reason, stage="ingest")
+def fail(reason: str, st: os.stat_result | None = None) -> PhotoError:
+    """A per-photo error of the ingest stage (about the file version ``st``, if known)."""
+    return PhotoError(
+        reason, stage="ingest", version=(st.st_size, st.st_mtime_ns) if st is not None else None
+    )
 
 
 def _kind(mode: int) -> str:
@@ -58,16 +60,16 @@ def read_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.s
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise _open_error(path, exc) from exc
+    st: os.stat_result | None = None  # None until fstat answers
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise fail(f"not a photo file: {_kind(st.st_mode)}")
+            raise fail(f"not a photo file: {_kind(st.st_mode)}", st)
         if st.st_size == 0:
-            raise fail("empty file (0 bytes)")
+            raise fail("empty file (0 bytes)", st)
         if st.st_size > max_bytes:
-            raise fail(
-                f"file too large ({st.st_size / 2**20:.0f} MiB > {max_bytes / 2**20:.0f} MiB limit)"
-            )
+            mib, limit = st.st_size / 2**20, max_bytes / 2**20
+            raise fail(f"file too large ({mib:.0f} MiB > {limit:.0f} MiB limit)", st)
         chunks: list[bytes] = []
         remaining = max_bytes + 1  # a file that grows while we read must still be bounded
         while remaining > 0:
@@ -79,12 +81,14 @@ def read_file(path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, os.s
     except OSError as exc:
         if exc.errno == errno.EISDIR:
             raise fail("not a photo file: a directory") from exc
-        raise fail(f"cannot read file: {exc.strerror or exc}") from exc
+        raise fail(f"cannot read file: {exc.strerror or exc}", st) from exc
     finally:
         os.close(fd)
     data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
     if len(data) > max_bytes:
-        raise fail(f"file too large (grew past the {max_bytes / 2**20:.0f} MiB limit while read)")
+        limit = max_bytes / 2**20
+        raise fail(f"file too large (grew past the {limit:.0f} MiB limit while read)", st)
+    assert st is not None  # fstat answered, or we raised above
     if not data:
-        raise fail("empty file (0 bytes)")
+        raise fail("empty file (0 bytes)", st)
     return data, st

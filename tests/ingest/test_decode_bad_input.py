@@ -272,3 +272,23 @@ def test_unreadable_file(tmp_path: Path) -> None:
         for child in folder.iterdir():
             child.unlink()
         folder.rmdir()
+
+
+def test_an_error_names_the_file_version_it_read(tmp_path):
+    """The failure is about the bytes that were read: a photo still being copied can be
+    empty when read and complete a moment later, and the complete version must be tried."""
+    empty = tmp_path / "copying.jpg"
+    empty.touch()
+    st = empty.stat()
+    with pytest.raises(PhotoError) as info:
+        decode_photo(empty, LIMITS)
+    assert info.value.version == (0, st.st_mtime_ns)
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"not a photo at all" * 10)
+    st = garbage.stat()
+    with pytest.raises(PhotoError) as info:  # fails in the decoder, after the read
+        decode_photo(garbage, LIMITS)
+    assert info.value.version == (180, st.st_mtime_ns)
+    with pytest.raises(PhotoError) as info:  # never opened: no version
+        decode_photo(tmp_path / "absent.jpg", LIMITS)
+    assert info.value.version is None

@@ -12,7 +12,10 @@ import pytest
 from watch_helpers import DEBOUNCE, QUIET, jobs_after_quiet, queued, wait_for, write_bytes
 
 from photod.config import LibraryConfig
+from photod.errors import PhotoError
+from photod.index.photos import record_failure
 from photod.index.writer import IndexWriter
+from photod.ingest.decode import DecodeLimits, decode_photo
 from photod.watch.watcher import LibraryWatcher
 
 
@@ -90,6 +93,26 @@ def test_copy_in_progress_is_queued_once_after_it_ends(writer, root):
         assert created[0] >= copy_ended
     finally:
         w.stop()
+
+
+def test_a_photo_that_failed_while_copied_is_queued_once_complete(watcher, writer, root):
+    """Seen empty mid-copy (the failure names that version, as the processor records it),
+    the photo is queued again when its content lands; a failed version that does not
+    change is not retried."""
+    photo = root / "late.jpg"
+    photo.touch()
+    wait_for(lambda: queued(writer))
+    writer.call(lambda db: db.conn.execute("DELETE FROM jobs"))
+    with pytest.raises(PhotoError) as failed:
+        decode_photo(photo, DecodeLimits(working_size=256))
+    error = failed.value
+    writer.call(
+        lambda db: record_failure(db, str(photo), error.stage, str(error), version=error.version)
+    )
+    time.sleep(QUIET)
+    assert queued(writer) == []
+    write_bytes(photo, b"the complete photo")
+    assert jobs_after_quiet(writer, 1) == [("index", str(photo), None)]
 
 
 def test_rename_and_moves_within_and_across_the_root(watcher, writer, root, tmp_path):
