@@ -19,3 +19,8 @@ def version_stat(path: str | os.PathLike[str]) -> os.stat_result | None:
             return os.lstat(path)
         except OSError:
             return None
+
+
+def stat_version(st: os.stat_result | None) -> tuple[int, int] | None:
+    """(size, mtime_ns): what identifies a file version in the index, None without a stat."""
+    return (st.st_size, st.st_mtime_ns) if st is not None else None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from photod.fsutil import version_stat
+from photod.fsutil import stat_version, version_stat
 from photod.index import jobs
 from photod.index.photos import mark_missing, move_photo, purge_missing, record_failure, set_meta
 from photod.pipeline.runner import ThreadedPipeline, run_sequential
@@ -56,7 +56,7 @@ class JobProcessor:
             reason = f"photod stopped {job.attempts} times while processing this photo"
             self._services.writer.call(
                 lambda db, j=job, r=reason: record_failure(
-                    db, j.path, "pipeline", r, stat=version_stat(Path(j.path))
+                    db, j.path, "pipeline", r, version=stat_version(version_stat(Path(j.path)))
                 )
             )
         if self._pipeline:
@@ -117,16 +117,10 @@ class JobProcessor:
             if task.error is not None:
                 # The version that failed, not the file as it is now: a photo still being
                 # copied fails as empty, and its complete version must then be tried.
-                version = task.error.version or (
-                    (task.info.size, task.info.mtime_ns) if task.info is not None else None
-                )
+                read = (task.info.size, task.info.mtime_ns) if task.info is not None else None
+                version = task.error.version or read or stat_version(version_stat(task.path))
                 record_failure(
-                    db,
-                    str(task.path),
-                    task.error.stage,
-                    str(task.error),
-                    stat=None if version else version_stat(task.path),
-                    version=version,
+                    db, str(task.path), task.error.stage, str(task.error), version=version
                 )
             jobs.complete(db, task.job.id)
             self._touch(db)

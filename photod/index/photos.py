@@ -123,16 +123,13 @@ def record_failure(
     stage: str,
     reason: str,
     *,
-    stat: os.stat_result | None = None,
     version: tuple[int, int] | None = None,
 ) -> None:
     """Remember why ``path`` could not be processed (the latest reason wins).
 
-    With the failed file version, (size, mtime_ns) as ``version`` or the file's ``stat``,
-    reconcile and the watcher will not retry the file until it changes.
+    With the ``version`` that failed, (size, mtime_ns), reconcile and the watcher will not
+    retry the file until it changes.
     """
-    if version is None and stat is not None:
-        version = (stat.st_size, stat.st_mtime_ns)
     size, mtime_ns = version if version is not None else (None, None)
     db.conn.execute(
         "INSERT INTO failures (path, stage, reason, attempts, failed_at, size, mtime_ns) "

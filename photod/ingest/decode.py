@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from photod.errors import PhotoError
+from photod.fsutil import stat_version
 from photod.ingest.colour import to_rgb
 from photod.ingest.reading import fail, read_file
 from photod.pipeline.task import PhotoInfo
@@ -209,7 +210,7 @@ def decode_photo(path: Path | str | os.PathLike[str], limits: DecodeLimits) -> D
     try:
         info, image, decoded_size = decode_bytes(data, limits)
     except PhotoError as exc:
-        exc.version = exc.version or (st.st_size, st.st_mtime_ns)  # the version that was read
+        exc.version = exc.version or stat_version(st)  # the version that was read
         raise
     info.content_hash = content_hash(data)
     info.size, info.mtime_ns = st.st_size, st.st_mtime_ns

@@ -12,6 +12,7 @@ import os
 import stat
 
 from photod.errors import PhotoError
+from photod.fsutil import stat_version
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 
@@ -26,9 +27,7 @@ _KINDS = (
 
 def fail(reason: str, st: os.stat_result | None = None) -> PhotoError:
     """A per-photo error of the ingest stage (about the file version ``st``, if known)."""
-    return PhotoError(
-        reason, stage="ingest", version=(st.st_size, st.st_mtime_ns) if st is not None else None
-    )
+    return PhotoError(reason, stage="ingest", version=stat_version(st))
 
 
 def _kind(mode: int) -> str:

@@ -68,10 +68,10 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     # 82.5 -> 89.0, recall 96.4 -> 97.2%, scene 87.0 -> 86.4%; 1 image: recall 88.4 ->
     # 93.2%, scene 79.6 -> 73.3%). On the toy BLIP-2 they cost the scene (2 splits: 71.9 ->
     # 58.6%) and, with the look anchor, two-concept F1 (5 splits: 85.4 -> 79.8), so it has
-    # none. With distractors, 4x the reference's caption regulariser
-    # makes a token claim a second object less often: on the protocol's splits F1 89.0 ->
-    # 90.4 (precision 100%), 1 image 81.4 -> 85.0; on a second draw of splits 90.1 -> 89.1
-    # and 82.8 -> 83.9, so with 4 images it is within the spread. 0.1 is too much (87.1).
+    # none. With distractors, 4x the reference's caption regulariser makes a token claim a
+    # second object less often: on the protocol's splits F1 89.0 -> 90.4 (precision 100%),
+    # 1 image 81.4 -> 85.0; on a second draw of splits 90.1 -> 89.1 and 82.8 -> 83.9, so
+    # with 4 images it is within the spread. 0.1 is too much (87.1).
     "llava": TrainSettings(
         steps=100,
         learning_rate=0.3,

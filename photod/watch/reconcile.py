@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photod.config import LibraryConfig
-from photod.fsutil import version_stat
+from photod.fsutil import stat_version, version_stat
 from photod.index import jobs
 from photod.index.photos import record_failure
 from photod.index.writer import IndexWriter
@@ -98,7 +98,7 @@ def _record_bad_name(writer: IndexWriter, path: str, failed: dict[str, tuple]) -
     if st is not None and failed.get(shown) == (st.st_size, st.st_mtime_ns):
         return  # recorded already: attempts must not grow with every rescan
     reason = "file name is not valid UTF-8; rename the file to index it"
-    writer.call(lambda db: record_failure(db, shown, "ingest", reason, stat=st))
+    writer.call(lambda db: record_failure(db, shown, "ingest", reason, version=stat_version(st)))
 
 
 def reconcile(

@@ -9,6 +9,7 @@ import pytest
 from watch_helpers import queued, write_bytes
 
 from photod.config import LibraryConfig
+from photod.fsutil import stat_version
 from photod.index.photos import record_failure
 from photod.watch.reconcile import reconcile
 
@@ -57,9 +58,9 @@ def test_ignored_names_are_not_seen(writer, root, library):
 def test_failed_and_unchanged_is_left_alone_changed_is_retried(writer, root, library):
     bad = write_bytes(root / "bad.jpg", b"truncated")
     worse = write_bytes(root / "worse.jpg", b"truncated")
-    st = os.stat(bad)
-    writer.call(lambda db: record_failure(db, str(bad), "ingest", "truncated", stat=st))
-    writer.call(lambda db: record_failure(db, str(worse), "ingest", "truncated", stat=st))
+    v = stat_version(os.stat(bad))
+    writer.call(lambda db: record_failure(db, str(bad), "ingest", "truncated", version=v))
+    writer.call(lambda db: record_failure(db, str(worse), "ingest", "truncated", version=v))
     with worse.open("ab") as fh:  # the user replaced it (different size now)
         fh.write(b" and fixed")
     reconcile(writer, library)
@@ -149,7 +150,8 @@ def test_failure_records_of_deleted_files_are_swept(tmp_path):
     library = LibraryConfig(roots=[root])
     with IndexWriter(tmp_path / "i.sqlite") as writer:
         for f in (bad, other):
-            writer.call(lambda db, f=f: record_failure(db, str(f), "ingest", "x", stat=f.stat()))
+            v = stat_version(f.stat())
+            writer.call(lambda db, f=f, v=v: record_failure(db, str(f), "ingest", "x", version=v))
         bad.unlink()
         reconcile(writer, library)
         left = writer.call(lambda db: [r[0] for r in db.execute("SELECT path FROM failures")])
