@@ -295,6 +295,12 @@ class VlmTrainingConfig(Section):
     concept_scale: float = Field(
         1.0, gt=0, description="multiplier of the concept token's norm target (1: as published)"
     )
+    concept_attention: Literal["joint", "separate"] = Field(
+        "joint",
+        description="BLIP-2, photos of several concepts: joint (one softmax over the image "
+        "and every concept token, as published) or separate (each concept token competes "
+        "only with the image's, as when it was trained alone)",
+    )
     look: Literal["none", "anchor"] = Field(
         "none",
         description="anchor: each token is the concept's look, estimated from the training "

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from PIL import Image
@@ -36,6 +36,11 @@ class SessionSettings:
     #: Multiplier of the reference's norm target (BLIP-2 keys/values, LLaVA token); 1.0 is
     #: the method as published, tiny models may need the concept louder.
     concept_scale: float = 1.0
+    #: BLIP-2 only. "joint": one softmax over the image tokens and every concept token, as
+    #: published. "separate": each concept token competes only with the image tokens (as
+    #: when it was trained alone) and their contributions add up (photos of several
+    #: concepts; :class:`photod.vlm.blip2.Blip2Injection`).
+    concept_attention: Literal["joint", "separate"] = "joint"
 
 
 @dataclass

@@ -8,12 +8,15 @@ Hook points (transformers 5.x ``Blip2ForConditionalGeneration``):
 - ``crossattention.attention.key`` / ``.value`` forward hooks: rescale the concept positions
   to the mean norm of the image positions (key/value norm matching, METHOD.md);
 - ``crossattention.attention`` forward hook: keeps the query->concept attention
-  probabilities for the regulariser (needs eager attention in the Q-Former).
+  probabilities for the regulariser (needs eager attention in the Q-Former);
+- with ``concept_attention="separate"`` and several concept slots, the same module's
+  ``forward`` is shadowed: each slot competes for a query's attention with the image tokens
+  only, as it did when it was appended alone, and the slots' contributions add up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -57,10 +60,13 @@ class Blip2Injection(HookSet):
         *,
         kv_norm_match: bool = True,
         kv_scale: float = 1.0,
+        concept_attention: str = "joint",
         cached: torch.Tensor | None = None,
         record_attention: bool = False,
     ) -> None:
         super().__init__()
+        if concept_attention not in ("joint", "separate"):
+            raise ValueError(f"unknown concept_attention {concept_attention!r} (joint, separate)")
         self.model = model
         self.kv_scale = kv_scale
         vision = model.vision_model
@@ -82,6 +88,8 @@ class Blip2Injection(HookSet):
                 self.hook(att.value.register_forward_hook(self._match_norm))
             if record_attention:
                 self.hook(att.register_forward_hook(self._record))
+            if concept_attention == "separate" and self.k > 1:
+                self.override(att, self._separately(att.forward))
 
     def _append(self, module, args, output):
         hs = output.last_hidden_state
@@ -96,6 +104,59 @@ class Blip2Injection(HookSet):
             [ones, self.slot_mask.to(states.device, torch.long)], dim=1
         )
         return args, kwargs
+
+    def _separately(self, forward: Callable) -> Callable:
+        """``forward`` of one cross-attention module, with every concept slot read as if it
+        were the only one.
+
+        In one softmax, two concept tokens that draw on the same queries compete for them,
+        and the one with the larger logits takes most of the attention the other had when
+        it was trained alone (toy BLIP-2: up to half of it), so its name is lost. Here each slot
+        j is attended to with the image tokens only (output o_j), the image alone gives
+        o_0, and the result is o_0 + sum_j (o_j - o_0): every slot shifts each query's
+        output as it did alone. The probabilities add up the same way, so the regulariser
+        sees each slot's own attention. Linear in the slots, so an image whose slot j is
+        padding (switched off in o_j as in o_0) gets exactly nothing from it. Each slot is
+        one token: a concept of several tokens (``tokens: n``) has each read alone, in
+        training as in captioning.
+        """
+
+        def run(
+            hidden_states,
+            attention_mask=None,
+            encoder_hidden_states=None,
+            encoder_attention_mask=None,
+            **kwargs,
+        ):
+            n = encoder_hidden_states.shape[1] - self.k
+            dtype = hidden_states.dtype
+            masks = self._slot_masks(n, dtype, hidden_states.device)
+            alone = [
+                forward(hidden_states, attention_mask, encoder_hidden_states, m, **kwargs)
+                for m in masks
+            ]
+            (out0, probs0), rest = alone[0], alone[1:]
+            out = out0 + sum(o - out0 for o, _ in rest)
+            probs = None if probs0 is None else probs0 + sum(p - probs0 for _, p in rest)
+            return out, probs
+
+        return run
+
+    def _slot_masks(self, n: int, dtype: torch.dtype, device) -> list[torch.Tensor]:
+        """Additive ``(B, 1, 1, n + k)`` cross-attention masks: the image tokens alone, then
+        the image tokens with each concept slot in turn (where the image has that slot)."""
+        low = torch.finfo(dtype).min
+        on = self.slot_mask.to(device)
+        b = on.shape[0]
+        image = torch.zeros(b, n, dtype=dtype, device=device)
+        masks = []
+        for j in range(-1, self.k):
+            keep = torch.zeros_like(on)
+            if j >= 0:
+                keep[:, j] = on[:, j]
+            slots = torch.where(keep, 0.0, low).to(dtype)
+            masks.append(torch.cat([image, slots], dim=1)[:, None, None, :])
+        return masks
 
     def _match_norm(self, module, args, output):
         return _rescale_tail(output, self.k, self.kv_scale)
@@ -161,6 +222,7 @@ class Blip2Session(VlmSession):
             concepts,
             kv_norm_match=self.settings.kv_norm_match,
             kv_scale=self.settings.concept_scale,
+            concept_attention=self.settings.concept_attention,
             cached=cached,
             record_attention=record_attention,
         ) as inj:

@@ -94,6 +94,7 @@ class VlmRuntime:
                     batch_size=self.cfg.batch_size,
                     kv_norm_match=m.training.kv_norm_match,
                     concept_scale=m.training.concept_scale,
+                    concept_attention=m.training.concept_attention,
                 )
                 self._sessions[model_id] = self._loader(
                     m.model,

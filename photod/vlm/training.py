@@ -49,6 +49,8 @@ class TrainSettings:
     reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
     kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
     concept_scale: float | None = None  # norm multiplier; None: the session's setting
+    #: BLIP-2 "joint" / "separate" (photod.vlm.base.SessionSettings); None: the session's.
+    concept_attention: Literal["joint", "separate"] | None = None
     checkpoint_every: int = 25
     #: Tokens per concept: MyVLM appends one; several (as Yo'LLaVA's latent tokens) give a
     #: small LM more to attend to.
@@ -148,12 +150,14 @@ def _train(
     progress: bool,
     distractors: Sequence[torch.Tensor],
 ) -> TrainedEmbedding:
-    # These two shape how the token enters the model: they are session settings, so that
+    # These shape how the token enters the model: they are session settings, so that
     # captioning later uses the embedding exactly as it was trained.
     if settings.kv_norm_match is not None:
         session.settings.kv_norm_match = settings.kv_norm_match
     if settings.concept_scale is not None:
         session.settings.concept_scale = settings.concept_scale
+    if settings.concept_attention is not None:
+        session.settings.concept_attention = settings.concept_attention
     lam_cap = (
         settings.reg_lambda if settings.reg_lambda is not None else session.default_reg_lambda[0]
     )
@@ -221,6 +225,7 @@ def _train(
         "settings": asdict(settings),
         "kv_norm_match": session.settings.kv_norm_match,
         "concept_scale": session.settings.concept_scale,
+        "concept_attention": session.settings.concept_attention,
         "final_loss": losses[-1] if losses else None,
         "seconds": round(time.perf_counter() - start, 3),
         "cache_seconds": round(cache_s, 3),

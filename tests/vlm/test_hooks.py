@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import FAMILIES, images, make_session
 
-from photod.vlm.blip2 import cross_attention_modules
+from photod.vlm.blip2 import Blip2Injection, cross_attention_modules
 from photod.vlm.injection import normalise
 
 
@@ -162,6 +162,61 @@ def test_blip2_regulariser_is_mean_squared_query_to_concept_attention(blip2):
     assert all(torch.allclose(p.sum(-1), torch.ones_like(p.sum(-1))) for p in full)
     expected = sum(float((p[..., -1] ** 2).mean()) for p in full)
     assert inj.regulariser().item() == pytest.approx(expected, rel=1e-5)
+
+
+def _first_cross_attention(blip2, pv, concepts, attention="joint"):
+    """Output and probabilities of the first cross-attention layer (its queries do not
+    depend on the image or the concepts, so runs with different tokens compare)."""
+    seen = []
+    att = cross_attention_modules(blip2.model)[0]
+    h = att.register_forward_hook(lambda m, a, o: seen.append(o))
+    with (
+        torch.no_grad(),
+        Blip2Injection(blip2.model, concepts, concept_attention=attention),
+    ):
+        blip2.model.get_image_features(pv)
+    h.remove()
+    return seen[0]
+
+
+def test_blip2_separate_attention_reads_each_concept_as_if_alone(blip2):
+    """With ``concept_attention="separate"``, each of two tokens gets from every query the
+    attention it gets when appended alone, and the layer's output is the image-only output
+    shifted by each token's own contribution. In one softmax ("joint") they compete."""
+    pv = blip2.pixel_values(images(1))
+    e1, e2 = _embedding(blip2, 1), _embedding(blip2, 2)
+    out0, _ = _first_cross_attention(blip2, pv, [[]])
+    out1, p1 = _first_cross_attention(blip2, pv, [[e1]])
+    out2, p2 = _first_cross_attention(blip2, pv, [[e2]])
+    out, p = _first_cross_attention(blip2, pv, [[e1, e2]], "separate")
+    assert torch.allclose(p[..., -2], p1[..., -1], atol=1e-6)
+    assert torch.allclose(p[..., -1], p2[..., -1], atol=1e-6)
+    assert torch.allclose(out, out1 + out2 - out0, atol=1e-5)
+    _, joint = _first_cross_attention(blip2, pv, [[e1, e2]])
+    assert (joint[..., -2] < p1[..., -1]).all()  # the other token takes its share
+
+
+def test_blip2_separate_attention_keeps_gating_and_single_tokens(blip2):
+    """In a batch: an image without concepts still gets the plain Q-Former output, one
+    with a single concept the same as in one softmax; a photo with one token installs
+    nothing extra (training alone is exactly MyVLM's)."""
+    pv = blip2.pixel_values(images(3))
+    e1, e2 = _embedding(blip2, 1), _embedding(blip2, 2)
+    with torch.no_grad():
+        plain = blip2.model.get_image_features(pv).pooler_output
+        with Blip2Injection(blip2.model, [[e1]] * 3, concept_attention="joint"):
+            single = blip2.model.get_image_features(pv).pooler_output
+        with Blip2Injection(blip2.model, [[e1, e2], [e1], []], concept_attention="separate"):
+            assert all("forward" in vars(a) for a in cross_attention_modules(blip2.model))
+            mixed = blip2.model.get_image_features(pv).pooler_output
+        with Blip2Injection(blip2.model, [[e1]], concept_attention="separate"):
+            assert not any("forward" in vars(a) for a in cross_attention_modules(blip2.model))
+    assert torch.allclose(mixed[2], plain[2], atol=1e-5)
+    assert torch.allclose(mixed[1], single[1], atol=1e-5)
+    assert not torch.allclose(mixed[0], single[0], atol=1e-5)
+    assert not any("forward" in vars(a) for a in cross_attention_modules(blip2.model))
+    with pytest.raises(ValueError, match="concept_attention"):
+        Blip2Injection(blip2.model, [[e1]], concept_attention="shared")
 
 
 # ----- LLaVA: token after the projector, rescaled, extra placeholder, other->concept reg -----

@@ -122,6 +122,23 @@ def test_vlm_config_section(tmp_path):
     f.write_text("vlm:\n  models:\n    - {id: a, model: x}\n    - {id: a, model: y}\n")
     with pytest.raises(ConfigError, match="unique"):
         load_config(f, environ={})
+    f.write_text("vlm:\n  models:\n    - {id: a, model: x, training: {concept_attention: mixed}}\n")
+    with pytest.raises(ConfigError, match="concept_attention"):
+        load_config(f, environ={})
+
+
+def test_model_config_shapes_the_session_and_its_training(model_dir):
+    """How a token enters the model (norm matching, scale, concept attention) comes from the
+    model's config, for captions and for training alike."""
+    from photod.vlm.runtime import VlmRuntime
+
+    cfg = _vlm_config(model_dir)
+    training = cfg.models[0].training
+    training.concept_attention, training.concept_scale = "separate", 1.5
+    runtime = VlmRuntime(cfg, vlm_registry.photod_vlm_backends(), None)
+    settings = runtime.session("tiny").settings
+    assert (settings.concept_attention, settings.concept_scale) == ("separate", 1.5)
+    assert runtime.training_settings("tiny").concept_attention == "separate"
 
 
 def test_embedding_files_roundtrip(tmp_path):

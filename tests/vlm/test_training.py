@@ -196,3 +196,25 @@ def test_one_photo_anchors_on_its_mirror_images_or_on_nothing(small):
         train_embedding(
             small, one, "rex", TrainSettings(**{**FAST.__dict__, "look": "mask"}), progress=False
         )
+
+
+def test_concept_attention_is_trained_with_and_kept_for_captioning():
+    """BLIP-2: the concept attention a concept trains with becomes the session's (captions
+    read the token as it was trained) and the embedding's metadata records it. With a
+    distractor beside the token, "separate" trains through the per-token attention (a
+    different embedding from one softmax's), still reproducibly."""
+    session = FAMILIES["blip2-opt"]()
+    other = torch.nn.functional.normalize(torch.randn(1, session.concept_dim), dim=-1)
+    runs = {}
+    for mode in ("joint", "separate", "separate"):
+        settings = TrainSettings(
+            steps=4, views=1, learning_rate=0.1, distractor_share=1.0, concept_attention=mode
+        )
+        out = train_embedding(
+            session, _examples(), "rex", settings, progress=False, distractors=[other]
+        )
+        assert session.settings.concept_attention == mode
+        assert out.meta["concept_attention"] == mode
+        runs.setdefault(mode, []).append(out.vector)
+    assert not torch.equal(runs["joint"][0], runs["separate"][0])
+    assert torch.equal(*runs["separate"])
