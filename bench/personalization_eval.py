@@ -2,8 +2,9 @@
 
 Runs the ``photod eval`` protocol (:class:`photod.evaluation.harness.Evaluator`) for the base
 model and for MyVLM variants (photod's toy settings, without key/value norm matching,
-without the regulariser, the reference settings unchanged), with one seed so that every
-variant sees the same training splits, and prints a markdown table.
+without the regulariser, with a photo's concept tokens in one softmax, the reference
+settings unchanged: the functions of :mod:`photod.vlm.personalizer`), with one seed so that
+every variant sees the same training splits, and prints a markdown table.
 
 Usage::
 

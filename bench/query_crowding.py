@@ -8,7 +8,11 @@ fired concept's token *alone* and records the query->concept cross-attention pro
 - the mean peak: the largest probability any query gives the token;
 - the mean overlap: the cosine between two tokens' attention profiles over (layer, query),
   for every pair of concepts in a photo. Near 1, both tokens are read by the same queries,
-  and together those queries carry a blend of the two (docs/personalization.md, session 11).
+  and together those queries carry a blend of the two (docs/personalization.md, session 11);
+- the share kept: with all of a photo's tokens appended in one softmax, the attention each
+  token gets (summed over layers and queries) over what it gets alone; the mean, and the
+  mean of the quarter of tokens that keep least (session 12: the token that loses half is
+  the one whose name is lost).
 
     python bench/query_crowding.py /tmp/toy-eval --model toy-blip2
     python bench/query_crowding.py /tmp/toy-eval --model toy-blip2 --set reg_lambda=0.04
@@ -42,6 +46,17 @@ def token_profile(session, image, vector: torch.Tensor) -> torch.Tensor:
         return torch.stack([a[0].mean(dim=0).sum(dim=-1) for a in inj.attention]).flatten()
 
 
+def joint_masses(session, image, vectors: list[torch.Tensor]) -> list[float]:
+    """Attention each concept's tokens get with all ``vectors`` appended in one softmax
+    (summed over layers, queries and its tokens, mean over heads), one per concept."""
+    tokens = [t for v in vectors for t in v]
+    with torch.no_grad(), session.injection([tokens], record_attention=True) as inj:
+        session.model.generate(pixel_values=session.pixel_values([image]), max_new_tokens=1)
+        per_slot = torch.stack([a[0].mean(dim=0).sum(dim=0) for a in inj.attention]).sum(dim=0)
+    ends = np.cumsum([len(v) for v in vectors])
+    return [float(per_slot[end - len(v) : end].sum()) for v, end in zip(vectors, ends, strict=True)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dataset", type=Path)
@@ -73,11 +88,15 @@ def main() -> None:
         images = [Image.open(p).convert("RGB") for p in paths]
         _, vector = personalizer.train(c.info, images, [c.captions.get(p.name, []) for p in paths])
         tokens[c.info.key] = vector
-    peaks, overlaps = [], []
+    # The share kept is measured in one softmax, whatever the settings say.
+    personalizer.session.settings.concept_attention = "joint"
+    peaks, overlaps, kept = [], [], []
     for m in data.multi:
         image = Image.open(m.image).convert("RGB")
         profiles = {k: token_profile(personalizer.session, image, tokens[k]) for k in m.concepts}
         peaks += [float(p.max()) for p in profiles.values()]
+        together = joint_masses(personalizer.session, image, [tokens[k] for k in m.concepts])
+        kept += [t / float(profiles[k].sum()) for k, t in zip(m.concepts, together, strict=True)]
         overlaps += [
             float(F.cosine_similarity(profiles[a], profiles[b], dim=0))
             for a, b in itertools.combinations(m.concepts, 2)
@@ -91,6 +110,10 @@ def main() -> None:
                 "photos": len(data.multi),
                 "mean_peak": round(float(np.mean(peaks)), 3),
                 "mean_overlap": round(float(np.mean(overlaps)), 3),
+                "mean_share_kept": round(float(np.mean(kept)), 3),
+                "lowest_quarter_share_kept": round(
+                    float(np.mean(sorted(kept)[: max(1, len(kept) // 4)])), 3
+                ),
             }
         )
     )
