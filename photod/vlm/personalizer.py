@@ -48,8 +48,8 @@ TOY_SETTINGS: dict[str, TrainSettings] = {
     # Since session 12 a photo's tokens are read separately (concept_attention): in one
     # softmax, the token with the larger logits took up to half of the other's attention
     # and its name was lost. Two-concept F1, training seeds 0 / 1: 90.3 / 81.4 -> 90.5 /
-    # 92.0 (seed 2: 91.8; another draw of splits: 91.1), three concepts 66.2 / 67.7 ->
-    # 79.7 / 78.3; photos of one concept unchanged.
+    # 92.0 (seed 2: 81.6 -> 91.8; another draw of splits: 84.0 -> 91.1), three concepts
+    # 66.2 / 67.7 -> 79.7 / 78.3; photos of one concept unchanged.
     "blip2": TrainSettings(
         steps=400,
         learning_rate=0.3,
