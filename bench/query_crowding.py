@@ -38,21 +38,24 @@ from photod.toyworld.fixture import fixture_dir
 from photod.vlm.personalizer import MyVLMPersonalizer
 
 
-def token_profile(session, image, vector: torch.Tensor) -> torch.Tensor:
-    """Query->concept probabilities of one concept's tokens alone (summed over its tokens,
-    mean over heads), ``(layers * queries,)``."""
-    with torch.no_grad(), session.injection([list(vector)], record_attention=True) as inj:
+def slot_attention(session, image, tokens: list[torch.Tensor]) -> torch.Tensor:
+    """Query->slot probabilities with ``tokens`` appended (mean over heads),
+    ``(layers, queries, tokens)``."""
+    with torch.no_grad(), session.injection([tokens], record_attention=True) as inj:
         session.model.generate(pixel_values=session.pixel_values([image]), max_new_tokens=1)
-        return torch.stack([a[0].mean(dim=0).sum(dim=-1) for a in inj.attention]).flatten()
+        return torch.stack([a[0].mean(dim=0) for a in inj.attention])
+
+
+def token_profile(session, image, vector: torch.Tensor) -> torch.Tensor:
+    """Query->concept probabilities of one concept's tokens alone (summed over its tokens),
+    ``(layers * queries,)``."""
+    return slot_attention(session, image, list(vector)).sum(dim=-1).flatten()
 
 
 def joint_masses(session, image, vectors: list[torch.Tensor]) -> list[float]:
     """Attention each concept's tokens get with all ``vectors`` appended in one softmax
-    (summed over layers, queries and its tokens, mean over heads), one per concept."""
-    tokens = [t for v in vectors for t in v]
-    with torch.no_grad(), session.injection([tokens], record_attention=True) as inj:
-        session.model.generate(pixel_values=session.pixel_values([image]), max_new_tokens=1)
-        per_slot = torch.stack([a[0].mean(dim=0).sum(dim=0) for a in inj.attention]).sum(dim=0)
+    (summed over layers, queries and its tokens), one per concept."""
+    per_slot = slot_attention(session, image, [t for v in vectors for t in v]).sum(dim=(0, 1))
     ends = np.cumsum([len(v) for v in vectors])
     return [float(per_slot[end - len(v) : end].sum()) for v, end in zip(vectors, ends, strict=True)]
 
