@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import piexif
 import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageFilter
@@ -39,7 +40,7 @@ def photod_stages():
 def test_builtins_and_shipped_plugin_register_through_entry_points():
     registry = load_plugins(PluginsConfig())
     names = {p.name: p for p in registry.loaded}
-    assert names["builtin_stages"].hooks == ["photod_stages"]
+    assert names["builtin_stages"].hooks == ["photod_listeners", "photod_stages"]
     assert names["sharpness"].source == "entry point photod-sharpness"
     stage_names = [c.name for c in registry.collect("photod_stages")]
     assert {"ingest", "heads", "personalize", "index", "sharpness"} <= set(stage_names)
@@ -74,6 +75,7 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
     assert "stages: ingest -> heads -> sharpness -> index -> stamp" in result.output
     assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
+    assert "after commit" not in result.output
 
 
 def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
@@ -82,7 +84,7 @@ def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
     sharp.save(photo_root / "sharp.jpg", quality=95)
     sharp.filter(ImageFilter.GaussianBlur(8)).save(photo_root / "blurry.jpg", quality=95)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(config_yaml(tmp_path, photo_root))
+    cfg.write_text(config_yaml(tmp_path, photo_root, "metadata:\n  enabled: true\n"))
     result = CliRunner().invoke(cli, ["--config", str(cfg), "scan", "--no-progress"])
     assert result.exit_code == 0, result.output
     db = connect(tmp_path / "data" / "index.sqlite")
@@ -92,6 +94,12 @@ def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
     [(value, source, model, score)] = db.execute("SELECT value, source, model, score FROM tags")
     assert (value, source, model) == ("blurry", "sharpness", "photod-sharpness/1") and score < 60
     assert db.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    # The tag is the photo's keyword; the sharp photo's score is no keyword of its own.
+    keywords = {
+        name: piexif.load(str(photo_root / name))["0th"].get(piexif.ImageIFD.XPKeywords)
+        for name in ("blurry.jpg", "sharp.jpg")
+    }
+    assert keywords == {"blurry.jpg": tuple("blurry\0".encode("utf-16-le")), "sharp.jpg": None}
 
 
 def test_a_wrong_plugin_setting_stops_photod_naming_it(tmp_path, photo_root):
