@@ -246,6 +246,14 @@ def _m0004_tags(db: sqlite_utils.Database) -> None:
         CREATE TRIGGER tags_au AFTER UPDATE OF value ON tags BEGIN
             UPDATE text_fts SET text = new.value WHERE rowid = -old.id;
         END;
+
+        -- The sharpness plugin used to store "blurry" as a fake VQA answer
+        -- ("yes, blurry (15)"), which metadata wrote as a keyword: make those tags.
+        INSERT OR IGNORE INTO tags (photo_id, value, source, model, score)
+        SELECT photo_id, 'blurry', 'sharpness', model,
+               CAST(rtrim(substr(answer, instr(answer, '(') + 1), ')') AS REAL)
+        FROM answers WHERE model LIKE 'photod-sharpness/%' AND answer LIKE 'yes, blurry%';
+        DELETE FROM answers WHERE model LIKE 'photod-sharpness/%';
         """,
     )
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import sqlite_utils
+
 from photod.index.db import open_index
 from photod.index.jobs import Job
+from photod.index.migrations import MIGRATIONS, migrate
 from photod.index.photos import save_photo
 from photod.index.queries import search
 from photod.index.results import Found, stored_photo
@@ -69,3 +72,19 @@ def test_detection_boxes_are_stored_and_read_back(tmp_path):
         Found("Rex", "pet", None),
     ]
     assert stored_photo(db, 999) is None
+
+
+def test_old_sharpness_answers_become_tags(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "i.sqlite")
+    migrate(db, MIGRATIONS[:3])  # an index from before the tags table
+    photo_id = db["photos"].insert({"path": "/r/a.jpg", "status": "indexed"}).last_pk
+    db["answers"].insert_all([
+        {"photo_id": photo_id, "question": "Is the photo blurry?", "answer": "yes, blurry (15)",
+         "model": "photod-sharpness/1", "created_at": 0},
+        {"photo_id": photo_id, "question": "Where?", "answer": "a beach", "model": "vlm",
+         "created_at": 0},
+    ])  # fmt: skip
+    migrate(db)
+    assert photo_tags(db, photo_id) == [StoredTag("blurry", "sharpness", "photod-sharpness/1", 15)]
+    assert [a for (a,) in db.execute("SELECT answer FROM answers")] == ["a beach"]
+    assert [h.source for h in search(db, "blurry")] == ["tag"]
