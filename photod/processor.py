@@ -15,6 +15,7 @@ from pathlib import Path
 from photod.fsutil import stat_version, version_stat
 from photod.index import jobs
 from photod.index.photos import mark_missing, move_photo, purge_missing, record_failure, set_meta
+from photod.pipeline.events import CommitListener, notify_committed
 from photod.pipeline.runner import ThreadedPipeline, run_sequential
 from photod.pipeline.stage import Stage
 from photod.pipeline.task import PhotoTask
@@ -26,9 +27,17 @@ log = logging.getLogger(__name__)
 class JobProcessor:
     """Claims jobs from the persistent queue and sees each one through to its commit."""
 
-    def __init__(self, services: Services, stages: Sequence[Stage], *, threaded: bool = True):
+    def __init__(
+        self,
+        services: Services,
+        stages: Sequence[Stage],
+        *,
+        threaded: bool = True,
+        listeners: Sequence[CommitListener] = (),
+    ):
         self._services = services
         self._stages = list(stages)
+        self._listeners = list(listeners)
         cfg = services.config.pipeline
         self._capacity = cfg.queue_size * 2
         self._pipeline = (
@@ -113,6 +122,10 @@ class JobProcessor:
         set_meta(db, "last_activity", str(self.last_activity))
 
     def _finish(self, task: PhotoTask) -> None:
+        # The photo's results are committed (the index stage ran): post-commit work, before
+        # the job leaves the queue, so that its failure is recorded with the job's end.
+        notify_committed(self._listeners, task)
+
         def commit(db) -> None:
             if task.error is not None:
                 # The version that failed, not the file as it is now: a photo still being
@@ -146,8 +159,8 @@ class JobProcessor:
         """Finish what is in the pipeline, then stop its threads and close the stages."""
         if self._pipeline:
             self._pipeline.close()
-        for stage in self._stages:
+        for part in [*self._stages, *self._listeners]:
             try:
-                stage.close()
+                part.close()
             except Exception:
-                log.exception("closing stage %s failed", stage.name)
+                log.exception("closing %s failed", part.name)

@@ -73,7 +73,7 @@ def status_command(ctx: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Find photos whose captions or answers contain every word of QUERY.
+    """Find photos whose captions, answers or tags contain every word of QUERY.
 
     Words match as prefixes: `photod search rex beach` finds "Rex running on the beaches".
     """
@@ -108,7 +108,7 @@ def failures_command(ctx: Context, limit: int, as_json: bool) -> None:
 @click.command("plugins")
 @pass_context
 def plugins_command(ctx: Context) -> None:
-    """List the loaded plugins, their hooks, and which stages are active."""
+    """List the loaded plugins, their hooks, and which stages and listeners are active."""
     from photod.app import build_app
 
     with build_app(ctx.config()) as app:
@@ -116,8 +116,11 @@ def plugins_command(ctx: Context) -> None:
             state = f"ERROR: {p.error}" if p.error else ", ".join(p.hooks)
             click.echo(f"{p.name:24} {p.source}\n    {state}")
         click.echo("stages: " + " -> ".join(f"{s.name}" for s in app.stages))
-        if app.inactive_stages:
-            click.echo("off:    " + ", ".join(app.inactive_stages))
+        if app.listeners:
+            click.echo("after commit: " + ", ".join(x.name for x in app.listeners))
+        off = [*app.inactive_stages, *app.inactive_listeners]
+        if off:
+            click.echo("off:    " + ", ".join(off))
 
 
 COMMANDS = [status_command, search_command, failures_command, plugins_command]

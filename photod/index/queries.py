@@ -36,9 +36,9 @@ def fts_query(text: str) -> str:
 
 
 def search(db: sqlite_utils.Database, text: str, limit: int = 50) -> list[SearchHit]:
-    """Photos whose captions or answers match all words of ``text``, best first.
+    """Photos whose captions, answers or tags match all words of ``text``, best first.
 
-    All words must appear in the same caption or answer; one hit per photo.
+    All words must appear in the same caption, answer or tag; one hit per photo.
     """
     query = fts_query(text)
     if not query:

@@ -35,7 +35,7 @@ def watcher(library: LibraryConfig, writer: IndexWriter, wakes: list[float]) -> 
 
 
 def index_row(writer: IndexWriter, path: Path) -> None:
-    """Record ``path`` as indexed with its current stat (what ingest or the metadata stage do)."""
+    """Record ``path`` as indexed with its current stat (as ingest and metadata write-back do)."""
     st = path.stat()
     writer.call(
         lambda db: db["photos"].upsert(
@@ -62,7 +62,7 @@ def test_modify_requeues_but_photods_own_write_does_not(watcher, writer, root):
     wait_for(lambda: queued(writer))
     writer.call(lambda db: db.conn.execute("DELETE FROM jobs"))
     index_row(writer, photo)
-    # photod's metadata stage: temp file, atomic rename over the photo, then the new stat stored.
+    # photod's metadata write-back: temp file, atomic rename over the photo, new stat stored.
     tmp = write_bytes(root / "a.jpg.photod-tmp1234", b"new bytes with metadata")
     os.replace(tmp, photo)
     index_row(writer, photo)
