@@ -13,8 +13,8 @@ import click
 from photod.cli import Context, pass_context
 from photod.config import Config
 from photod.errors import PhotoError
-from photod.index.db import connect
-from photod.index.writer import IndexWriter
+from photod.index import Index
+from photod.index.queries import photo_id as photo_id_of
 from photod.metadata import source
 from photod.metadata.ownership import record_own_write
 from photod.metadata.writer import MetadataWriter, WriterOptions
@@ -29,14 +29,9 @@ def _under(path: Path | None, roots: list[Path]) -> tuple[list[Path], bool]:
     return [path.resolve()], path.is_file()
 
 
-def _photos_in_index(db, targets: list[Path]) -> Iterator[tuple[int, str, int, int]]:
+def _photos_in_index(index: Index, targets: list[Path]) -> Iterator[tuple[int, str, int, int]]:
     for target in targets:
-        t = str(target).rstrip("/")
-        yield from db.conn.execute(
-            "SELECT id, path, size, mtime_ns FROM photos WHERE status = 'indexed' "
-            "AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
-            (t, t + "/", t + "0"),
-        )
+        yield from index.photos.indexed_under(target)
 
 
 def _files(targets: list[Path], single: bool, extensions: list[str]) -> Iterator[Path]:
@@ -68,11 +63,10 @@ def write_cmd(ctx: Context, path: Path | None) -> None:
     config = ctx.config()
     writer = MetadataWriter(WriterOptions.from_config(config.metadata))
     targets, _single = _under(path, config.library.roots)
-    reader = connect(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms)
     written = failed = 0
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        for photo_id, photo_path, size, mtime_ns in list(_photos_in_index(reader, targets)):
-            meta = source.from_index(reader, photo_id, config.metadata)
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        for photo_id, photo_path, size, mtime_ns in list(_photos_in_index(index, targets)):
+            meta = index.read(lambda db, i=photo_id: source.from_index(db, i, config.metadata))
             try:
                 result = writer.write(Path(photo_path), meta, expect=(size, mtime_ns))
             except PhotoError as exc:
@@ -82,8 +76,7 @@ def write_cmd(ctx: Context, path: Path | None) -> None:
             written += 1
             if result.photo is not None:
                 args = (photo_id, (size, mtime_ns), result.photo, result.content_hash)
-                index.call(lambda db, a=args: record_own_write(db, *a))
-    reader.close()
+                index.write(lambda db, a=args: record_own_write(db, *a))
     click.echo(f"metadata written for {written} photo(s), {failed} failed")
     if failed:
         sys.exit(1)
@@ -126,9 +119,9 @@ def _record_all(config: Config, changed: dict) -> None:
 
     def work(db) -> None:
         for photo_path, (before, after, digest) in changed.items():
-            row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (photo_path,)).fetchone()
-            if row:
-                record_own_write(db, row[0], before, after, digest)
+            photo_id = photo_id_of(db, photo_path)
+            if photo_id is not None:
+                record_own_write(db, photo_id, before, after, digest)
 
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        index.call(work)
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        index.write(work)

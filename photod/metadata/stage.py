@@ -44,7 +44,7 @@ class MetadataStage(BaseStage):
         if not task.ok or task.info is None or task.photo_id is None:
             return  # nothing committed for this photo: nothing to describe
         ids = {d.concept_id for d in task.detections}
-        concepts = source.concepts_by_id(self.services.reader(), ids)
+        concepts = self.services.index.read(lambda db: source.concepts_by_id(db, ids))
         meta = source.from_task(task, concepts, self.config)
         before = (task.info.size, task.info.mtime_ns)
         result = self.writer.write(task.path, meta, expect=before)
@@ -52,7 +52,7 @@ class MetadataStage(BaseStage):
             after = result.photo
             self.recent.note(task.path, after, time.time())
             photo_id, digest = task.photo_id, result.content_hash
-            self.services.writer.call(
+            self.services.index.write(
                 lambda db: record_own_write(db, photo_id, before, after, digest)
             )
             task.info.size, task.info.mtime_ns = after.size, after.mtime_ns  # type: ignore[assignment]

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from photod.cli import Context
 from photod.cli.metadata import metadata_group
 from photod.config import Config
+from photod.index import Index
 from photod.index.jobs import Job
 from photod.index.photos import save_photo
 from photod.index.queries import photo_state
-from photod.index.writer import IndexWriter
 from photod.ingest.decode import content_hash
 from photod.metadata.stage import MetadataStage
 from photod.pipeline.task import Caption, Detection, Face, PhotoInfo, PhotoTask
@@ -32,10 +32,10 @@ def _concept(db, name: str, kind: str) -> int:
         "created_at": now, "updated_at": now}).last_pk  # fmt: skip
 
 
-def _indexed_task(writer: IndexWriter, photo: Path) -> PhotoTask:
+def _indexed_task(index: Index, photo: Path) -> PhotoTask:
     data, st = photo.read_bytes(), photo.stat()
-    alice = writer.call(lambda db: _concept(db, "Alice", "person"))
-    rex = writer.call(lambda db: _concept(db, "Rex", "pet"))
+    alice = index.write(lambda db: _concept(db, "Alice", "person"))
+    rex = index.write(lambda db: _concept(db, "Rex", "pet"))
     task = PhotoTask(
         job=Job(id=1, kind="index", path=str(photo)),
         path=photo,
@@ -47,7 +47,7 @@ def _indexed_task(writer: IndexWriter, photo: Path) -> PhotoTask:
         ],
         captions=[Caption("Alice and Rex in space", "tiny-vlm")],
     )
-    writer.call(lambda db: save_photo(db, task))
+    index.write(lambda db: save_photo(db, task))
     return task
 
 
@@ -56,15 +56,15 @@ def test_stage_writes_and_records_the_new_file_state(
 ) -> None:
     config.metadata.enabled = True
     photo = make_photo(photo_root / "rotated.jpg", orientation=6)
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config=config, writer=writer, plugins=PluginRegistry())
+    with Index(config.index_path) as index:
+        services = Services(config=config, index=index, plugins=PluginRegistry())
         stage = MetadataStage.create(services)
         assert stage is not None and stage.position == 500
-        task = _indexed_task(writer, photo)
+        task = _indexed_task(index, photo)
         stage.process(task)
 
         st = photo.stat()
-        db = services.reader()
+        db = services.index.reader()
         # The index holds the file as photod left it: the watcher sees no change.
         assert photo_state(db, str(photo)) == (content_hash(photo.read_bytes()), st.st_size,
                                                st.st_mtime_ns)  # fmt: skip
@@ -81,8 +81,8 @@ def test_stage_writes_and_records_the_new_file_state(
 
 
 def test_stage_is_off_unless_enabled(config: Config) -> None:
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config=config, writer=writer, plugins=PluginRegistry())
+    with Index(config.index_path) as index:
+        services = Services(config=config, index=index, plugins=PluginRegistry())
         assert MetadataStage.create(services) is None
 
 
@@ -92,9 +92,9 @@ def test_cli_clear_then_write_from_the_index(
     photo = make_photo(photo_root / "photo.jpg")
     original = photo.read_bytes()
     config.metadata.enabled = True
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config=config, writer=writer, plugins=PluginRegistry())
-        task = _indexed_task(writer, photo)
+    with Index(config.index_path) as index:
+        services = Services(config=config, index=index, plugins=PluginRegistry())
+        task = _indexed_task(index, photo)
         MetadataStage.create(services).process(task)  # type: ignore[union-attr]
     assert photo.read_bytes() != original
 
@@ -105,7 +105,7 @@ def test_cli_clear_then_write_from_the_index(
     assert "removed from 1 photo" in result.output
     assert not Path(f"{photo}.xmp").exists()
     assert piexif.load(str(photo))["0th"].get(piexif.ImageIFD.XPComment) is None
-    reader = Services(config=config, writer=None, plugins=None).reader()  # type: ignore[arg-type]
+    reader = Index(config.index_path).reader()
     st = photo.stat()
     assert photo_state(reader, str(photo))[1:] == (st.st_size, st.st_mtime_ns)  # type: ignore[index]
 
