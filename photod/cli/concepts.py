@@ -40,9 +40,9 @@ def _check_person_examples(
     before it is stored (``--force`` skips the second check)."""
     import numpy as np
 
-    from photod.concepts.context import TrainContext
     from photod.concepts.training import Trainer
     from photod.faces.base import distances
+    from photod.heads.context import TrainContext
     from photod.heads.examples import choose_faces
 
     trainer = Trainer.for_stages(app.services, app.stages)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from photod.concepts.artifacts import ArtifactStore
 from photod.concepts.catalog import artifact_store
-from photod.concepts.context import TrainContext
 from photod.heads.base import LoadedConcept
+from photod.heads.context import TrainContext
 from photod.heads.features import SharedFeatures
 from photod.index import concepts, jobs, queries, training
 from photod.index.concepts import Concept, ConceptError, Example

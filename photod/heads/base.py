@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from photod.concepts.context import TrainContext
+    from photod.heads.context import TrainContext
     from photod.heads.features import SharedFeatures
     from photod.index import Index
     from photod.index.concepts import Concept, Example

@@ -11,12 +11,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from photod.concepts.augment import augment
-from photod.concepts.context import TrainContext
-from photod.concepts.linear import LinearHead, fit_linear, precision_recall
-from photod.concepts.negatives import mine_negatives
+from photod.heads.augment import augment
 from photod.heads.base import HeadBase, LoadedConcept, Trained
+from photod.heads.context import TrainContext
 from photod.heads.features import CLIP, SharedFeatures
+from photod.heads.linear import LinearHead, fit_linear, precision_recall
+from photod.heads.negatives import mine_negatives
 from photod.index import Index
 from photod.index.concepts import Concept, ConceptError, Example
 from photod.pipeline.task import Detection, PhotoTask

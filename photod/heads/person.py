@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from photod.concepts.context import TrainContext
 from photod.faces.base import distances
 from photod.heads.base import HeadBase, LoadedConcept, Trained
+from photod.heads.context import TrainContext
 from photod.heads.examples import choose_faces
 from photod.heads.features import FACES, SharedFeatures
 from photod.index import Index

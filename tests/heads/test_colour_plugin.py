@@ -12,8 +12,8 @@ import pytest
 from concept_fixtures import detections, index_photos, run_queue, save, source_image
 
 from photod.app import build_stages
-from photod.concepts.augment import augment
 from photod.concepts.training import Trainer
+from photod.heads.augment import augment
 from photod.index import concepts as store
 from photod.stages.heads import HeadsStage
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from concept_fixtures import detections, index_photos, save, source_image
 
-from photod.concepts.augment import augment
-from photod.concepts.linear import choose_threshold
-from photod.concepts.negatives import mine_negatives
 from photod.concepts.training import Trainer
+from photod.heads.augment import augment
+from photod.heads.linear import choose_threshold
+from photod.heads.negatives import mine_negatives
 from photod.index import concepts as store
 from photod.stages.heads import HeadsStage
 
