@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from photod.config import Config
 from photod.errors import PluginError
+from photod.index import Index
 from photod.index.db import ensure_private_dir
-from photod.index.writer import IndexWriter
 from photod.pipeline.events import CommitListener
 from photod.pipeline.stage import Stage
 from photod.plugins import PluginRegistry, load_plugins
@@ -47,8 +47,8 @@ class App:
         return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
 
     def close(self) -> None:
-        """Close the index writer (stages are closed by their processor)."""
-        self.services.writer.close()
+        """Close the index (stages are closed by their processor)."""
+        self.services.index.close()
 
     def __enter__(self) -> App:
         return self
@@ -114,16 +114,16 @@ def _create_all(
 
 
 def build_app(config: Config) -> App:
-    """Wire photod from ``config``: folders, plugins, the index writer, the stages."""
+    """Wire photod from ``config``: folders, plugins, the index, the stages."""
     prepare_dirs(config)
     plugins = load_plugins(config.plugins)
-    writer = IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
-    services = Services(config=config, writer=writer, plugins=plugins)
+    index = Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
+    services = Services(config=config, index=index, plugins=plugins)
     try:
         stages, inactive = build_stages(services)
         listeners, listeners_off = build_listeners(services)
     except BaseException:
-        writer.close()
+        index.close()
         raise
     log.debug("stages: %s (off: %s)", [s.name for s in stages], inactive)
     return App(

@@ -13,9 +13,9 @@ import click
 from photod.cli import Context, pass_context
 from photod.config import Config
 from photod.errors import PhotoError
-from photod.index.db import connect
+from photod.index import Index
 from photod.index.photos import record_own_write
-from photod.index.writer import IndexWriter
+from photod.index.queries import photo_id as photo_id_of
 from photod.metadata.rewrite import IndexedRewriter
 from photod.metadata.writer import MetadataWriter, WriterOptions
 
@@ -29,14 +29,10 @@ def _under(path: Path | None, roots: list[Path]) -> tuple[list[Path], bool]:
     return [path.resolve()], path.is_file()
 
 
-def _photos_in_index(db, targets: list[Path]) -> Iterator[tuple[int, str]]:
+def _photos_in_index(index: Index, targets: list[Path]) -> Iterator[tuple[int, str]]:
     for target in targets:
-        t = str(target).rstrip("/")
-        yield from db.conn.execute(
-            "SELECT id, path FROM photos WHERE status = 'indexed' "
-            "AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
-            (t, t + "/", t + "0"),
-        )
+        for photo_id, path, _size, _mtime_ns in index.photos.indexed_under(target):
+            yield photo_id, path
 
 
 def _files(targets: list[Path], single: bool, extensions: list[str]) -> Iterator[Path]:
@@ -69,11 +65,10 @@ def write_cmd(ctx: Context, path: Path | None) -> None:
     config = ctx.config()
     writer = MetadataWriter(WriterOptions.from_config(config.metadata))
     targets, _single = _under(path, config.library.roots)
-    reader = connect(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms)
     written = failed = 0
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        rewriter = IndexedRewriter(writer, config.metadata, lambda: reader, index)
-        for photo_id, photo_path in list(_photos_in_index(reader, targets)):
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        rewriter = IndexedRewriter(writer, config.metadata, index)
+        for photo_id, photo_path in list(_photos_in_index(index, targets)):
             try:
                 rewriter.rewrite(photo_id)
             except PhotoError as exc:
@@ -81,7 +76,6 @@ def write_cmd(ctx: Context, path: Path | None) -> None:
                 click.echo(f"failed: {photo_path}: {exc}", err=True)
                 continue
             written += 1
-    reader.close()
     click.echo(f"metadata written for {written} photo(s), {failed} failed")
     if failed:
         sys.exit(1)
@@ -125,9 +119,9 @@ def _record_all(config: Config, changed: dict) -> None:
 
     def work(db) -> None:
         for photo_path, (before, after, digest) in changed.items():
-            row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (photo_path,)).fetchone()
-            if row:
-                record_own_write(db, row[0], before, after, digest)
+            photo_id = photo_id_of(db, photo_path)
+            if photo_id is not None:
+                record_own_write(db, photo_id, before, after, digest)
 
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        index.call(work)
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        index.write(work)

@@ -10,11 +10,10 @@ from datetime import datetime
 import click
 
 from photod.cli import Context, pass_context
-from photod.index import queries
-from photod.index.db import connect
+from photod.index import Index
 
 
-def _reader(ctx: Context):
+def _index(ctx: Context) -> Index:
     config = ctx.config()
     path = config.index_path
     if not path.exists():
@@ -22,7 +21,7 @@ def _reader(ctx: Context):
             f"photod: no index yet at {path}; run `photod scan` or `photod run` first.", err=True
         )
         sys.exit(1)
-    return connect(path, readonly=True)
+    return Index(path, readonly=True)
 
 
 def _ago(ts: str | float | None) -> str:
@@ -38,8 +37,7 @@ def _ago(ts: str | float | None) -> str:
 @pass_context
 def status_command(ctx: Context, as_json: bool) -> None:
     """Show what is indexed, what is queued, failures and the last activity."""
-    db = _reader(ctx)
-    info = queries.status(db)
+    info = _index(ctx).meta.status()
     info["index"] = str(ctx.config().index_path)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -77,7 +75,7 @@ def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bo
 
     Words match as prefixes: `photod search rex beach` finds "Rex running on the beaches".
     """
-    hits = queries.search(_reader(ctx), " ".join(query), limit=limit)
+    hits = _index(ctx).photos.search(" ".join(query), limit=limit)
     if as_json:
         click.echo(json.dumps([h.__dict__ for h in hits], indent=2, ensure_ascii=False))
         return
@@ -94,7 +92,7 @@ def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bo
 @pass_context
 def failures_command(ctx: Context, limit: int, as_json: bool) -> None:
     """List photos that could not be processed, and why (newest first)."""
-    rows = queries.failures(_reader(ctx), limit=limit)
+    rows = _index(ctx).photos.failures(limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

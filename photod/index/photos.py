@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlite_utils
 
 from photod.index.tags import insert_tags
-from photod.pipeline.task import PhotoTask
+
+if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
+    from photod.pipeline.task import PhotoTask
 
 # Tables whose rows a pipeline run recomputes for a photo (replaced as a whole on re-run).
 RESULT_TABLES = ("detections", "faces", "captions", "answers", "tags")
@@ -201,6 +204,11 @@ def purge_missing(db: sqlite_utils.Database) -> int:
             "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
         )
     return len(gone)
+
+
+def drop_failures(db: sqlite_utils.Database, paths: list[str]) -> None:
+    """Forget the failure records of these paths (their files are gone)."""
+    db.conn.executemany("DELETE FROM failures WHERE path = ?", [(p,) for p in paths])
 
 
 def move_photo(db: sqlite_utils.Database, src: str, dst: str) -> int:

@@ -27,7 +27,7 @@ class MetadataListener:
         if not config.enabled or not (config.exif or config.sidecar):
             return None
         writer = MetadataWriter(WriterOptions.from_config(config))
-        return cls(IndexedRewriter(writer, config, services.reader, services.writer))
+        return cls(IndexedRewriter(writer, config, services.index))
 
     def committed(self, task: PhotoTask) -> None:
         """Write the photo's metadata; raises ``PhotoError(stage="metadata")`` on failure."""

@@ -7,15 +7,12 @@ The daemon (after each commit) and ``photod metadata write`` both go through
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
-import sqlite_utils
-
 from photod.config import MetadataConfig
+from photod.index import Index
 from photod.index.photos import record_own_write
 from photod.index.results import stored_photo
-from photod.index.writer import IndexWriter
 from photod.metadata import source
 from photod.metadata.writer import MetadataWriter, WriteResult
 
@@ -33,13 +30,10 @@ class IndexedRewriter:
         self,
         writer: MetadataWriter,
         config: MetadataConfig,
-        reader: Callable[[], sqlite_utils.Database],
-        index: IndexWriter,
+        index: Index,
     ) -> None:
-        """``reader`` gives the calling thread's read connection; ``index`` the one writer."""
         self._writer = writer
         self._config = config
-        self._reader = reader
         self._index = index
 
     def rewrite(self, photo_id: int) -> WriteResult | None:
@@ -48,7 +42,7 @@ class IndexedRewriter:
         Raises ``PhotoError(stage="metadata")`` when the file cannot be written or changed
         since the index read it.
         """
-        photo = stored_photo(self._reader(), photo_id)
+        photo = self._index.read(lambda db: stored_photo(db, photo_id))
         if photo is None:
             return None
         before = (photo.size, photo.mtime_ns)
@@ -58,7 +52,7 @@ class IndexedRewriter:
         if result.photo is not None:
             after = (result.photo.size, result.photo.mtime_ns)
             digest = result.content_hash
-            self._index.call(lambda db: record_own_write(db, photo_id, before, after, digest))
+            self._index.write(lambda db: record_own_write(db, photo_id, before, after, digest))
         for note in result.notes:
             log.info("%s: %s", photo.path, note)
         return result

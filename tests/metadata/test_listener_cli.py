@@ -86,12 +86,12 @@ def _process(config: Config, photo: Path) -> None:
     """What the daemon does with a new photo: queue it, run the pipeline, commit, notify."""
     with build_app(config) as app:
         now = time.time()
-        app.services.writer.call(lambda db: [
+        app.services.index.write(lambda db: [
             db["concepts"].insert({"name": name, "identifier": f"<{name}>", "kind": kind,
                 "class_word": "thing", "created_at": now, "updated_at": now})
             for name, kind in (("Alice", "person"), ("Rex", "pet"))
         ])  # fmt: skip
-        app.services.writer.call(lambda db: jobs.enqueue(db, jobs.INDEX, str(photo)))
+        app.services.index.write(lambda db: jobs.enqueue(db, jobs.INDEX, str(photo)))
         processor = app.processor(threaded=False).start()
         assert processor.pump() == 1
         processor.close()
