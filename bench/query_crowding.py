@@ -8,10 +8,10 @@ fired concept's token *alone* and records the query->concept cross-attention pro
 - the mean peak: the largest probability any query gives the token;
 - the mean overlap: the cosine between two tokens' attention profiles over (layer, query),
   for every pair of concepts in a photo. Near 1, both tokens are read by the same queries,
-  and together those queries carry a blend of the two (docs/personalization.md, session 11);
+  and together those queries carry a blend of the two (docs/personalization.md, the cd3a08c run);
 - the share kept: with all of a photo's tokens appended in one softmax, the attention each
   token gets (summed over layers and queries) over what it gets alone; the mean, and the
-  mean of the quarter of tokens that keep least (session 12: the token that loses half is
+  mean of the quarter of tokens that keep least (the a28c26b run: the token that loses half is
   the one whose name is lost).
 
     python bench/query_crowding.py /tmp/toy-eval --model toy-blip2

@@ -32,7 +32,7 @@ class SessionSettings:
     question_template: str | None = None  # BLIP-2 only: "Question: {} Answer:"
     max_new_tokens: int = 40
     batch_size: int = 8
-    kv_norm_match: bool = True  # BLIP-2 only (METHOD.md); LLaVA always rescales the token
+    kv_norm_match: bool = True  # BLIP-2 only, as MyVLM does; LLaVA always rescales the token
     #: Multiplier of the reference's norm target (BLIP-2 keys/values, LLaVA token); 1.0 is
     #: the method as published, tiny models may need the concept louder.
     concept_scale: float = 1.0
@@ -143,7 +143,7 @@ class VlmSession(ABC):
         return tid if tid is not None else cfg.image_token_index
 
     def caption_instruction(self, identifiers: Sequence[str]) -> str:
-        """The caption instruction; names the concepts only when some fired (METHOD.md)."""
+        """The caption instruction; names the concepts only when some fired (as MyVLM)."""
         s = self.settings
         if identifiers:
             tpl = s.caption_prompt if s.caption_prompt is not None else self.default_caption_prompt

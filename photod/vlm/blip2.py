@@ -6,7 +6,7 @@ Hook points (transformers 5.x ``Blip2ForConditionalGeneration``):
 - ``qformer`` forward pre-hook: replaces the all-ones ``encoder_attention_mask`` so that an
   image without a given concept slot never attends to it (per-image gating in a batch);
 - ``crossattention.attention.key`` / ``.value`` forward hooks: rescale the concept positions
-  to the mean norm of the image positions (key/value norm matching, METHOD.md);
+  to the mean norm of the image positions (MyVLM's key/value norm matching);
 - ``crossattention.attention`` forward hook: keeps the query->concept attention
   probabilities for the regulariser (needs eager attention in the Q-Former);
 - with ``concept_attention="separate"`` and several concept slots, the same module's

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 
 def normalise(vec: torch.Tensor) -> torch.Tensor:
-    """The concept vector as METHOD.md uses it: L2-normalised in every forward pass."""
+    """The concept vector as MyVLM uses it: L2-normalised in every forward pass."""
     return F.normalize(vec.reshape(-1).float(), dim=-1)
 
 

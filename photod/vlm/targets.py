@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from photod.vlm.base import VlmSession
 from photod.vlm.training import TrainExample
 
-# The reference's VQA pools (METHOD.md), "{}" = the concept.
+# The reference's VQA pools (MyVLM's reference implementation), "{}" = the concept.
 OBJECT_QUESTIONS = (
     "What color is {}?",
     "Where is {} in the image?",

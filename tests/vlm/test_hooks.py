@@ -1,5 +1,5 @@
 """The concept-token hooks on every supported LM family (OPT, T5, Llama, Qwen2), checked
-numerically where METHOD.md says they act."""
+numerically where the MyVLM method says they act."""
 
 from __future__ import annotations
 
