@@ -14,6 +14,7 @@ from photod.config import Config
 from photod.errors import PluginError
 from photod.index import Index
 from photod.index.db import ensure_private_dir
+from photod.models.cache import ModelSessions
 from photod.pipeline.events import CommitListener
 from photod.pipeline.stage import Stage
 from photod.plugins import PluginRegistry, load_plugins
@@ -42,12 +43,18 @@ class App:
         """The plugin registry (what ``photod plugins`` lists)."""
         return self.services.plugins
 
+    @property
+    def models(self) -> ModelSessions:
+        """Every model session (the daemon's tick unloads the idle ones)."""
+        return self.services.models
+
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
         return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
 
     def close(self) -> None:
-        """Close the index (stages are closed by their processor)."""
+        """Free the models and close the index (stages are closed by their processor)."""
+        self.services.models.close()
         self.services.index.close()
 
     def __enter__(self) -> App:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from photod.config import Config
 from photod.index import Index
+from photod.models.cache import ModelSessions
 from photod.plugins import PluginRegistry
 
 
@@ -20,3 +21,5 @@ class Services:
     config: Config
     index: Index
     plugins: PluginRegistry
+    #: Every model session built by a stage, unloaded when idle by the daemon's tick.
+    models: ModelSessions = field(default_factory=ModelSessions)

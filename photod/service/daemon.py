@@ -148,6 +148,7 @@ class Daemon:
         if now >= self._next_rescan:
             self._start_reconcile()
             self._next_rescan = self._rescan_after(now)
+        self.app.models.tick(now)  # idle models give their memory back
         if claimed:
             self._idle_since_purge = False
             return

@@ -40,7 +40,10 @@ class PersonalizeStage(BaseStage):
             return None
         from photod.vlm.runtime import VlmRuntime
 
-        return cls(services, VlmRuntime(cfg, backends, services.config.paths.cache_dir))
+        runtime = VlmRuntime(cfg, backends, services.config.paths.cache_dir)
+        for model in runtime.models.values():
+            services.models.add(model)
+        return cls(services, runtime)
 
     def process(self, task: PhotoTask) -> None:
         """Add one caption (and the answers) per configured VLM to ``task``."""

@@ -141,6 +141,28 @@ def test_model_config_shapes_the_session_and_its_training(model_dir):
     assert runtime.training_settings("tiny").concept_attention == "separate"
 
 
+def test_idle_vlm_is_unloaded_by_the_tick_and_reloaded_when_needed(model_dir):
+    """``vlm.idle_unload_seconds`` through the model-session layer (no patched clock)."""
+    from photod.models.cache import ModelSessions
+    from photod.vlm.runtime import VlmRuntime
+
+    runtime = VlmRuntime(
+        _vlm_config(model_dir, idle_unload_seconds=30), vlm_registry.photod_vlm_backends(), None
+    )
+    sessions = ModelSessions(release=lambda: None)
+    for model in runtime.models.values():
+        sessions.add(model)
+    image = images(1)[0]
+    first = runtime.describe("tiny", image, [])
+    model = runtime.models["tiny"]
+    assert model.loaded and model.memory_bytes() > 0
+    with runtime.use("tiny"):  # a training in progress keeps it
+        assert sessions.tick(model.last_used + 3600) == []
+    assert sessions.tick(model.last_used + 29) == []
+    assert sessions.tick(model.last_used + 31) == ["vlm tiny"] and not model.loaded
+    assert runtime.describe("tiny", image, []) == first  # loaded again on demand
+
+
 def test_embedding_files_roundtrip(tmp_path):
     t = torch.rand(1, 8)
     save_embedding(tmp_path, "hf-hub:org/model", t, {"loss": 0.5})
