@@ -158,7 +158,7 @@ def show_command(ctx: Context, name: str) -> None:
         if c.version:
             from photod.vlm.embeddings import list_embeddings
 
-            vdir = artifact_store(app.config.paths.data_dir).concept_dir(c.id) / f"v{c.version}"
+            vdir = app.services.concepts.version_dir(c.id, c.version)
             click.echo(f"embeddings:  {', '.join(list_embeddings(vdir)) or 'none (no VLM)'}")
         click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
         for j in index.training.status():

@@ -47,14 +47,10 @@ class PersonalizeStage(BaseStage):
 
     def process(self, task: PhotoTask) -> None:
         """Add one caption (and the answers) per configured VLM to ``task``."""
-        from photod.vlm.runtime import fired_concepts
-
         if task.image is None:
             return
-        index = self._services.index
-        data_dir = self._services.config.paths.data_dir
         for vlm_id in self.runtime.model_ids:
-            fired = fired_concepts(index, data_dir, task.detections, vlm_id)
+            fired = self._services.concepts.fired(task.detections, vlm_id)
             # Failures (a model that cannot load included) become this photo's recorded
             # error in the runner; the daemon goes on.
             desc = self.runtime.describe(vlm_id, task.image, fired)

@@ -12,30 +12,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from PIL import Image
 
+from photod.concepts.catalog import FiredConcept
 from photod.config import VlmConfig, VlmModelConfig
 from photod.errors import ConfigError
-from photod.index import Index
 from photod.models.session import HubFiles, ModelSession
 from photod.vlm.base import SessionSettings, VlmSession
-from photod.vlm.embeddings import load_embedding
 from photod.vlm.registry import load_session
 from photod.vlm.training import TrainSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FiredConcept:
-    """A concept whose head fired, with its embedding for one VLM."""
-
-    concept_id: int
-    name: str
-    identifier: str
-    version: int
-    embedding: torch.Tensor
 
 
 @dataclass
@@ -45,11 +32,6 @@ class Description:
     caption: str | None
     answers: list[tuple[str, str]]
     concept_versions: dict[str, int]
-
-
-def concept_dir(data_dir: Path, concept_id: int, version: int) -> Path:
-    """The concept store's folder of one version (``<data_dir>/concepts/<id>/v<N>``)."""
-    return Path(data_dir) / "concepts" / str(concept_id) / f"v{version}"
 
 
 class VlmModel(ModelSession[VlmSession]):
@@ -176,34 +158,3 @@ class VlmRuntime:
         """Drop every loaded model."""
         for model in self.models.values():
             model.unload()
-
-
-def other_embeddings(
-    index: Index, data_dir: Path, vlm_id: str, concept_id: int
-) -> list[torch.Tensor]:
-    """The active embeddings on ``vlm_id`` of every trained concept but ``concept_id``
-    (ascending id): the distractors a new embedding learns to win its object against."""
-    rows = index.concepts.trained_versions(exclude=concept_id)
-    found = [load_embedding(concept_dir(data_dir, cid, version), vlm_id) for cid, version in rows]
-    return [f[0] for f in found if f is not None]
-
-
-def fired_concepts(
-    index: Index, data_dir: Path, detections: Sequence, vlm_id: str
-) -> list[FiredConcept]:
-    """The detections' concepts (one per concept id, ascending id: a deterministic order)
-    that have an embedding for ``vlm_id`` in the detected version."""
-    versions: dict[int, int] = {}
-    for d in detections:
-        versions.setdefault(d.concept_id, d.concept_version)
-    out = []
-    for cid in sorted(versions):
-        row = index.concepts.names(cid)
-        if row is None:
-            continue
-        found = load_embedding(concept_dir(data_dir, cid, versions[cid]), vlm_id)
-        if found is None:
-            log.debug("concept %s v%d has no embedding for %s", row[0], versions[cid], vlm_id)
-            continue
-        out.append(FiredConcept(cid, row[0], row[1], versions[cid], found[0]))
-    return out
