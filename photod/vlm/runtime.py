@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from PIL import Image
 
-from photod.concepts.catalog import FiredConcept
 from photod.config import VlmConfig, VlmModelConfig
 from photod.errors import ConfigError
 from photod.models.session import HubFiles, ModelSession
@@ -23,6 +23,15 @@ from photod.vlm.registry import load_session
 from photod.vlm.training import TrainSettings
 
 log = logging.getLogger(__name__)
+
+
+class FiredConcept(Protocol):
+    """A concept whose head fired on the photo (see the concept catalog's ``fired``)."""
+
+    name: str
+    identifier: str
+    version: int
+    embedding: Any  # a torch tensor (1, D)
 
 
 @dataclass

@@ -11,14 +11,13 @@ import numpy as np
 import torch
 
 import photod.vlm.embeddings as embeddings
-from photod.concepts import store
 from photod.concepts.catalog import ConceptCatalog, artifact_store
-from photod.index.db import connect
-from photod.index.writer import IndexWriter
+from photod.index import Index
+from photod.index import concepts as store
 from photod.pipeline.task import Detection
 
 
-def _train(writer, artifacts, cid: int, version: int, vec: torch.Tensor) -> None:
+def _train(index, artifacts, cid: int, version: int, vec: torch.Tensor) -> None:
     artifacts.write(
         cid,
         version,
@@ -26,20 +25,18 @@ def _train(writer, artifacts, cid: int, version: int, vec: torch.Tensor) -> None
         {"threshold": 0.5},
         lambda folder: embeddings.save_embedding(folder, "toy", vec) and {},
     )
-    writer.call(lambda db: store.set_version(db, cid, version, "m", {}))
+    index.write(lambda db: store.set_version(db, cid, version, "m", {}))
 
 
 def test_snapshot_is_cached_until_a_concept_changes(tmp_path: Path, monkeypatch):
     artifacts = artifact_store(tmp_path / "data")
-    index = tmp_path / "index.sqlite"
-    with IndexWriter(index) as writer:
-        db = connect(index)
-        catalog = ConceptCatalog(artifacts, lambda: db, vlm_ids=["toy"])
-        rex = writer.call(lambda d: store.add_concept(d, "Rex", kind="pet", class_word="dog").id)
-        bob = writer.call(lambda d: store.add_concept(d, "Bob", kind="object", class_word="x").id)
+    with Index(tmp_path / "index.sqlite") as index:
+        catalog = ConceptCatalog(artifacts, index.concepts, vlm_ids=["toy"])
+        rex = index.write(lambda d: store.add_concept(d, "Rex", kind="pet", class_word="dog").id)
+        bob = index.write(lambda d: store.add_concept(d, "Bob", kind="object", class_word="x").id)
         rex_v1, bob_v1 = torch.rand(1, 8), torch.rand(1, 8)
-        _train(writer, artifacts, rex, 1, rex_v1)
-        _train(writer, artifacts, bob, 1, bob_v1)
+        _train(index, artifacts, rex, 1, rex_v1)
+        _train(index, artifacts, bob, 1, bob_v1)
 
         # Count the embedding files read from here on (the real reader, only counted).
         reads = []
@@ -59,7 +56,7 @@ def test_snapshot_is_cached_until_a_concept_changes(tmp_path: Path, monkeypatch)
         assert len(first.embeddings_except("toy", rex)) == 1
 
         rex_v2 = torch.rand(1, 8)
-        _train(writer, artifacts, rex, 2, rex_v2)  # a retrain switches the version
+        _train(index, artifacts, rex, 2, rex_v2)  # a retrain switches the version
         second = catalog.active()
         assert second is not first and second.concepts[rex].version == 2
         (got,) = catalog.fired([Detection(rex, 0.9, "pet", 2)], "toy")
@@ -67,4 +64,3 @@ def test_snapshot_is_cached_until_a_concept_changes(tmp_path: Path, monkeypatch)
         # A photo scored by the previous version just before the switch gets that version.
         (old,) = catalog.fired([Detection(rex, 0.9, "pet", 1)], "toy")
         assert old.version == 1 and torch.equal(old.embedding, rex_v1)
-        db.close()

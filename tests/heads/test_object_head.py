@@ -99,9 +99,9 @@ def test_threshold_is_half_when_it_separates_else_balanced_cut():
 
 def test_training_examples_obey_the_ingest_size_limit(concept_services, tmp_path):
     """Examples are decoded with the library's limits (one source: ``ingest``)."""
-    from photod.concepts.context import TrainContext
-    from photod.concepts.store import ConceptError
+    from photod.heads.context import TrainContext
     from photod.heads.features import SharedFeatures
+    from photod.index.concepts import ConceptError
 
     big = write_photo(tmp_path / "big.png", size=(400, 400), seed=3)  # PNG: noise stays big
     services = concept_services
