@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,10 @@ def rss_mb(pid: int) -> float:
 
 def supports_faces_idle(env: dict) -> bool:
     """Whether the measured checkout has ``faces.idle_unload_seconds``."""
-    code = "from photod.config import FacesConfig; print('idle_unload_seconds' in FacesConfig.model_fields)"
+    code = (
+        "from photod.config import FacesConfig; "
+        "print('idle_unload_seconds' in FacesConfig.model_fields)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd="/", capture_output=True, text=True
     )
@@ -59,19 +61,18 @@ def write_config(tmp: Path, extra: str) -> Path:
     return cfg
 
 
-def indexed(tmp: Path) -> int:
-    """Photos the daemon has indexed so far (read-only look at its index)."""
-    db = tmp / "data" / "index.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return con.execute("SELECT count(*) FROM photos WHERE status = 'indexed'").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
+def indexed(cfg: Path, env: dict) -> int:
+    """Photos the daemon has indexed so far (``photod status --json``, beside the daemon)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "photod", "--config", str(cfg), "status", "--json"],
+        env=env,
+        cwd=cfg.parent,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        return 0  # no index yet
+    return json.loads(out.stdout).get("by_status", {}).get("indexed", 0)
 
 
 def settle(pid: int, seconds: float = 3.0) -> float:
@@ -133,10 +134,10 @@ def measure_clip(env: dict, photos: int, idle: float) -> dict:
         proc = run_daemon(cfg, env)
         try:
             started = time.monotonic()
-            while indexed(tmp) < photos:
+            while indexed(cfg, env) < photos:
                 if proc.poll() is not None or time.monotonic() - started > 600:
                     raise RuntimeError("the daemon stopped or never indexed the photos")
-                time.sleep(0.5)
+                time.sleep(1)
             loaded_at = time.monotonic()
             loaded = round(rss_mb(proc.pid), 1)
             time.sleep(max(0.0, idle - (time.monotonic() - loaded_at)) + 2)
