@@ -123,3 +123,25 @@ def test_hub_references_name_their_cached_download(tmp_path: Path):
     assert isinstance(files, HubFiles)
     assert files.path == tmp_path / "models" / "open_clip" / "models--org--some-clip"
     assert ClipEmbedder("ViT-B-32/random", tmp_path).model_files() is None
+
+
+@pytest.mark.gpu
+def test_unloading_a_cuda_model_gives_the_gpu_memory_back(tmp_path: Path):
+    """The real release (``torch.cuda.empty_cache`` after the drop), on a CUDA device."""
+    import torch
+
+    sessions = ModelSessions()
+    clip = sessions.add(
+        ClipEmbedder(
+            f"local-dir:{tiny_clip_dir(tmp_path / 'clip')}",
+            tmp_path / "cache",
+            device="cuda",
+            idle_unload_seconds=1,
+        )
+    )
+    allocated, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    clip.embed([_image()])
+    assert torch.cuda.memory_allocated() > allocated
+    assert sessions.tick(clip.last_used + 2) == [clip.name]
+    assert torch.cuda.memory_allocated() == allocated
+    assert torch.cuda.memory_reserved() <= reserved
