@@ -66,24 +66,6 @@ class Trainer:
         self.vlm = vlm
         self.progress = progress  # a progress bar per embedding (the CLI on a terminal)
 
-    @classmethod
-    def for_stages(cls, services: Services, stages: list) -> Trainer:
-        """Share the heads and personalize stages' models (a VLM is loaded once per
-        process); build private ones for a stage that is not in ``stages``."""
-        from photod.stages.heads import HeadsStage
-        from photod.stages.personalize import PersonalizeStage
-
-        stage = next((s for s in stages if isinstance(s, HeadsStage)), None)
-        if stage is None:
-            stage = HeadsStage.create(services)
-        if stage is None:
-            raise ConceptError("no concept head is installed (see `photod plugins`)")
-        personalize = next((s for s in stages if isinstance(s, PersonalizeStage)), None)
-        if personalize is None:
-            personalize = PersonalizeStage.create(services)
-        vlm = personalize.runtime if personalize is not None else None
-        return cls(services, stage.features, stage.heads_by_name, vlm=vlm)
-
     def train(self, concept_id: int, *, seed: int = 0) -> TrainOutcome:
         """Train and switch to a new version; the previous one stays active on any failure."""
         started = time.time()

@@ -15,11 +15,10 @@ from click.testing import CliRunner
 from concept_fixtures import builtin_registry, index_photos, make_config
 
 import photod.vlm.registry as vlm_registry
-from photod.app import build_stages
+from photod.app import App, build_stages
 from photod.cli import Context
 from photod.cli.concepts import examples_add, show_command
 from photod.concepts.catalog import artifact_store
-from photod.concepts.training import Trainer
 from photod.index import Index
 from photod.index import concepts as store
 from photod.services import Services
@@ -93,7 +92,7 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
                 for i, p in enumerate(examples)
             ]
         )
-        trainer = Trainer.for_stages(services, stages)
+        trainer = App(config, services, stages).trainer()
         assert trainer.vlm is not None  # the personalize stage's runtime: one model per process
         out = trainer.train(cid)
 
@@ -181,7 +180,7 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
 
         bob_id = add("Bob", "bob", "star", bob)
         luna_id = add("Luna", "luna", "square", luna)  # not trained yet: no embedding
-        trainer = Trainer.for_stages(services, stages)
+        trainer = App(config, services, stages).trainer()
         first = trainer.train(bob_id)
         assert services.concepts.active().embeddings_except("toy", bob_id) == []
         second = trainer.train(luna_id)
