@@ -9,18 +9,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from photod.concepts.training import Trainer
 from photod.config import Config
 from photod.errors import PluginError
+from photod.heads.features import SharedFeatures
 from photod.index import Index
+from photod.index.concepts import ConceptError
 from photod.index.db import ensure_private_dir
+from photod.models.cache import ModelSessions
 from photod.pipeline.events import CommitListener
 from photod.pipeline.stage import Stage
 from photod.plugins import PluginRegistry, load_plugins
 from photod.processor import JobProcessor
 from photod.services import Services
+from photod.stages.heads import HeadsStage
+from photod.stages.personalize import PersonalizeStage
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=Stage)
 
 # Stages the daemon cannot work without: if one of these fails to build, start-up fails.
 ESSENTIAL_STAGES = {"ingest", "index"}
@@ -42,12 +51,40 @@ class App:
         """The plugin registry (what ``photod plugins`` lists)."""
         return self.services.plugins
 
+    @property
+    def models(self) -> ModelSessions:
+        """Every model session (the daemon's tick unloads the idle ones)."""
+        return self.services.models
+
+    @property
+    def features(self) -> SharedFeatures:
+        """The heads stage's shared features (one face backend and CLIP per process); a
+        private set, loading nothing until used, when the heads stage is off."""
+        stage = self._stage(HeadsStage)
+        return stage.features if stage is not None else SharedFeatures(self.services)
+
+    def trainer(self, *, progress: bool = False) -> Trainer:
+        """The concept trainer over the stages' own models (a VLM is loaded once per
+        process); a heads or personalize stage that is off is built for training alone."""
+        heads = self._stage(HeadsStage) or HeadsStage.create(self.services)
+        if heads is None:
+            raise ConceptError("no concept head is installed (see `photod plugins`)")
+        personalize = self._stage(PersonalizeStage) or PersonalizeStage.create(self.services)
+        vlm = personalize.runtime if personalize is not None else None
+        return Trainer(
+            self.services, heads.features, heads.heads_by_name, vlm=vlm, progress=progress
+        )
+
+    def _stage(self, cls: type[S]) -> S | None:
+        return next((s for s in self.stages if isinstance(s, cls)), None)
+
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
         return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
 
     def close(self) -> None:
-        """Close the index (stages are closed by their processor)."""
+        """Free the models and close the index (stages are closed by their processor)."""
+        self.services.models.close()
         self.services.index.close()
 
     def __enter__(self) -> App:

@@ -217,6 +217,7 @@ class FacesConfig(Section):
     threshold: float | None = Field(
         None, description="match distance; default per backend (dlib L2 0.6, ArcFace cos 0.675)"
     )
+    idle_unload_seconds: float = Field(0, ge=0, description="free the models when idle (0: never)")
     dlib: DlibFacesConfig = Field(default_factory=DlibFacesConfig)
     insightface: InsightfaceConfig = Field(default_factory=InsightfaceConfig)
 

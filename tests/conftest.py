@@ -49,3 +49,18 @@ def write_photo(path: Path, size: tuple[int, int] = (320, 240), seed: int = 0, *
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path, **save_kw)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests are skipped on a machine without a CUDA device (torch is only imported
+    when such a test was collected)."""
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in gpu:
+        item.add_marker(skip)

@@ -40,12 +40,11 @@ def _check_person_examples(
     before it is stored (``--force`` skips the second check)."""
     import numpy as np
 
-    from photod.concepts.training import Trainer
     from photod.faces.base import distances
     from photod.heads.context import TrainContext
     from photod.heads.examples import choose_faces
 
-    trainer = Trainer.for_stages(app.services, app.stages)
+    trainer = app.trainer()
     ctx = TrainContext.build(app.services, trainer.features)
     known = app.services.index.concepts.examples(concept.id)
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
@@ -158,7 +157,7 @@ def show_command(ctx: Context, name: str) -> None:
         if c.version:
             from photod.vlm.embeddings import list_embeddings
 
-            vdir = artifact_store(app.config.paths.data_dir).concept_dir(c.id) / f"v{c.version}"
+            vdir = app.services.concepts.version_dir(c.id, c.version)
             click.echo(f"embeddings:  {', '.join(list_embeddings(vdir)) or 'none (no VLM)'}")
         click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
         for j in index.training.status():
@@ -202,8 +201,6 @@ def remove_command(ctx: Context, name: str) -> None:
 @pass_context
 def train_command(ctx: Context, name: str, later: bool) -> None:
     """Train NAME now (or schedule it with --later)."""
-    from photod.concepts.training import Trainer
-
     config = ctx.config()
     with build_app(config) as app:
         try:
@@ -212,9 +209,7 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
                 app.services.index.write(lambda db: request_training(db, c.id, config.concepts))
                 click.echo(f"{c.name}: training scheduled.")
                 return
-            trainer = Trainer.for_stages(app.services, app.stages)
-            trainer.progress = sys.stderr.isatty()
-            out = trainer.train(c.id)
+            out = app.trainer(progress=sys.stderr.isatty()).train(c.id)
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(
@@ -292,12 +287,11 @@ def faces_group() -> None:
 def clusters_command(ctx: Context, min_size: int | None) -> None:
     """Update and list the groups of faces that match no person."""
     from photod.faces.clusters import list_clusters, update_clusters
-    from photod.heads.features import SharedFeatures
 
     config = ctx.config()
     size = min_size or config.concepts.min_cluster_size
     with build_app(config) as app:
-        f = SharedFeatures(app.services)
+        f = app.features
         eps = config.concepts.cluster_eps or f.face_threshold
         backend = f.face_backend
         app.services.index.write(

@@ -47,16 +47,13 @@ def _runtime(app):
 
 def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model_id, as_json):
     from photod.app import build_app
-    from photod.vlm.runtime import fired_concepts
 
     with build_app(ctx.config()) as app:
         runtime = _runtime(app)
         task = _photo_task(app, photo, concepts, plain)
         results = []
         for vlm_id in [model_id] if model_id else runtime.model_ids:
-            fired = fired_concepts(
-                app.services.index, app.config.paths.data_dir, task.detections, vlm_id
-            )
+            fired = app.services.concepts.fired(task.detections, vlm_id)
             names = [f.identifier for f in fired]
             text = runtime.session(vlm_id).generate(
                 [task.image], [question], [[(f.identifier, f.embedding) for f in fired]]

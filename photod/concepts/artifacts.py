@@ -47,6 +47,10 @@ class ArtifactStore:
         """The folder of one concept's versions."""
         return self.root / str(concept_id)
 
+    def version_dir(self, concept_id: int, version: int) -> Path:
+        """The folder of one version (``<root>/<id>/v<N>``)."""
+        return self.concept_dir(concept_id) / f"v{version}"
+
     def versions(self, concept_id: int) -> list[int]:
         """Complete versions on disk, ascending."""
         d = self.concept_dir(concept_id)
@@ -76,7 +80,7 @@ class ArtifactStore:
 
         ensure_private_dir(self.root)
         cdir = ensure_private_dir(self.concept_dir(concept_id))
-        final = cdir / f"v{version}"
+        final = self.version_dir(concept_id, version)
         tmp = cdir / f".v{version}.tmp-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -106,7 +110,7 @@ class ArtifactStore:
         """The tensors and metadata of one version."""
         from safetensors.numpy import load_file
 
-        d = self.concept_dir(concept_id) / f"v{version}"
+        d = self.version_dir(concept_id, version)
         return load_file(str(d / TENSORS)), json.loads((d / META).read_text())
 
     def prune(self, concept_id: int, active: int, previous: int = 0) -> None:
@@ -120,7 +124,7 @@ class ArtifactStore:
                 shutil.rmtree(p, ignore_errors=True)
         for v in self.versions(concept_id):
             if v not in (active, previous):
-                shutil.rmtree(d / f"v{v}", ignore_errors=True)
+                shutil.rmtree(self.version_dir(concept_id, v), ignore_errors=True)
 
     def remove(self, concept_id: int) -> None:
         """Delete every version of a removed concept."""

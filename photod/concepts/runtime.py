@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from photod.concepts.examples_folder import ExamplesWatcher, sync_examples_folder
 from photod.concepts.scheduler import TrainingScheduler
-from photod.concepts.training import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ class ConceptRuntime:
         self._app = app
         self._wake = wake or (lambda: None)
         cfg = app.config
-        self.trainer = Trainer.for_stages(app.services, app.stages)
+        self.trainer = app.trainer()
         self.scheduler = TrainingScheduler(
             app.services.index,
             lambda cid: self.trainer.train(cid),

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photod.concepts.artifacts import ArtifactStore
-from photod.concepts.catalog import artifact_store
 from photod.heads.base import LoadedConcept
 from photod.heads.context import TrainContext
 from photod.heads.features import SharedFeatures
@@ -63,27 +62,9 @@ class Trainer:
         self.services = services
         self.features = features
         self.heads = heads
-        self.artifacts = artifacts or artifact_store(services.config.paths.data_dir)
+        self.artifacts = artifacts or services.concepts.artifacts
         self.vlm = vlm
         self.progress = progress  # a progress bar per embedding (the CLI on a terminal)
-
-    @classmethod
-    def for_stages(cls, services: Services, stages: list) -> Trainer:
-        """Share the heads and personalize stages' models (a VLM is loaded once per
-        process); build private ones for a stage that is not in ``stages``."""
-        from photod.stages.heads import HeadsStage
-        from photod.stages.personalize import PersonalizeStage
-
-        stage = next((s for s in stages if isinstance(s, HeadsStage)), None)
-        if stage is None:
-            stage = HeadsStage.create(services)
-        if stage is None:
-            raise ConceptError("no concept head is installed (see `photod plugins`)")
-        personalize = next((s for s in stages if isinstance(s, PersonalizeStage)), None)
-        if personalize is None:
-            personalize = PersonalizeStage.create(services)
-        vlm = personalize.runtime if personalize is not None else None
-        return cls(services, stage.features, stage.heads_by_name, vlm=vlm)
 
     def train(self, concept_id: int, *, seed: int = 0) -> TrainOutcome:
         """Train and switch to a new version; the previous one stays active on any failure."""
@@ -155,17 +136,15 @@ class Trainer:
         """The ``fill`` callback that trains one embedding per configured VLM into a
         version folder; returns the metadata merged into the version's ``meta.json``."""
         from photod.vlm.concept_training import train_concept_embedding
-        from photod.vlm.runtime import other_embeddings
 
         def fill(folder: Path) -> dict[str, Any]:
             started = time.time()
             images = [ctx.image(e.path)[0] for e in examples]
             # The user's own captions replace the generated targets of their photos.
             overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
+            active = self.services.concepts.active()
             distractors = {
-                vlm_id: other_embeddings(
-                    self.services.index, self.services.config.paths.data_dir, vlm_id, concept.id
-                )
+                vlm_id: active.embeddings_except(vlm_id, concept.id)
                 for vlm_id in self.vlm.model_ids
                 if self.vlm.training_settings(vlm_id).distractor_share > 0
             }

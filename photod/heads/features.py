@@ -48,18 +48,22 @@ class SharedFeatures:
     @cached_property
     def face_backend(self) -> FaceBackend:
         """The configured face backend (models load on first detection)."""
-        return create_face_backend(self._cfg.faces, self._cfg.paths.cache_dir)
+        return self._services.models.add(
+            create_face_backend(self._cfg.faces, self._cfg.paths.cache_dir)
+        )
 
     @cached_property
     def clip(self) -> ClipEmbedder:
         """The configured CLIP embedder (the model loads on first embedding)."""
         c = self._cfg.clip
-        return ClipEmbedder(
-            c.model,
-            self._cfg.paths.cache_dir,
-            device=c.device,
-            batch_size=c.batch_size,
-            idle_unload_seconds=c.idle_unload_seconds,
+        return self._services.models.add(
+            ClipEmbedder(
+                c.model,
+                self._cfg.paths.cache_dir,
+                device=c.device,
+                batch_size=c.batch_size,
+                idle_unload_seconds=c.idle_unload_seconds,
+            )
         )
 
     @property

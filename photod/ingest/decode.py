@@ -21,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from photod.config import IngestConfig
 from photod.errors import PhotoError
 from photod.fsutil import stat_version
 from photod.ingest.colour import to_rgb
@@ -64,6 +65,15 @@ class DecodeLimits:
     working_size: int = 1024
     max_pixels: int = 250_000_000
     max_bytes: int = 1024 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, cfg: IngestConfig) -> DecodeLimits:
+        """The configured limits: the one source for every decode (library and examples)."""
+        return cls(
+            working_size=cfg.working_size,
+            max_pixels=cfg.max_pixels,
+            max_bytes=int(cfg.max_file_mb * 2**20),
+        )
 
 
 @dataclass

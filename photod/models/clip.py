@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from photod.errors import ModelLoadError
+from photod.models.session import HubFiles, ModelFiles, ModelSession
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     return arch, tag or None
 
 
-class ClipEmbedder:
+class ClipEmbedder(ModelSession[tuple]):
     """L2-normalised CLIP image embeddings; the model loads on first use, batched inference."""
 
     def __init__(
@@ -46,16 +46,30 @@ class ClipEmbedder:
         device: str = "auto",
         batch_size: int = 16,
         idle_unload_seconds: float = 0,
+        files: ModelFiles | None = None,
     ) -> None:
+        super().__init__(f"clip {reference}", idle_unload_seconds=idle_unload_seconds, files=files)
         self.reference = reference
         self.model_id = reference  # stored with every embedding and every object head
         self._cache_dir = cache_dir / "models" / "open_clip"
         self._device = device
         self._batch_size = batch_size
-        self._idle = idle_unload_seconds
-        self._lock = threading.Lock()
-        self._loaded: tuple | None = None
-        self._last_used = 0.0
+        # One batch at a time: open_clip models are not re-entrant across threads.
+        self._infer = threading.Lock()
+
+    def model_files(self) -> ModelFiles | None:
+        """The hub copy photod downloaded (never a ``local-dir`` the user points at)."""
+        if self._files is not None:
+            return self._files
+        name, tag = parse_reference(self.reference)
+        if name.startswith("hf-hub:"):
+            return HubFiles(name[len("hf-hub:") :], self._cache_dir)
+        if name.startswith("local-dir:") or tag in (None, "random"):
+            return None
+        import open_clip
+
+        hub = (open_clip.get_pretrained_cfg(name, tag) or {}).get("hf_hub")
+        return HubFiles(hub, self._cache_dir) if hub else None
 
     def _resolve_device(self, torch) -> str:
         if self._device != "auto":
@@ -63,8 +77,6 @@ class ClipEmbedder:
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _load(self) -> tuple:
-        if self._loaded is not None:
-            return self._loaded
         import open_clip
         import torch
 
@@ -88,22 +100,25 @@ class ClipEmbedder:
         if random_weights:
             log.warning("CLIP %s has RANDOM weights: only for benchmarks and tests", name)
         model.eval()
-        self._loaded = (torch, model, preprocess, device)
         log.info("CLIP model %s loaded on %s", self.reference, device)
-        return self._loaded
+        return (torch, model, preprocess, device)
+
+    def memory_bytes(self) -> int | None:
+        """Bytes of the loaded model's parameters."""
+        loaded = self._model
+        if loaded is None:
+            return None
+        return sum(p.numel() * p.element_size() for p in loaded[1].parameters())
 
     @property
     def dim(self) -> int:
         """Embedding dimension (loads the model)."""
-        with self._lock:
-            _, model, _, _ = self._load()
-        return int(model.visual.output_dim)
+        with self.use() as (_, model, _, _):
+            return int(model.visual.output_dim)
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         """``[len(images), dim]`` float32, L2-normalised."""
-        with self._lock:
-            torch, model, preprocess, device = self._load()
-            self._last_used = time.monotonic()
+        with self.use() as (torch, model, preprocess, device), self._infer:
             chunks = []
             for i in range(0, len(images), self._batch_size):
                 batch = torch.stack(
@@ -114,17 +129,3 @@ class ClipEmbedder:
                 feats = torch.nn.functional.normalize(feats, dim=-1)
                 chunks.append(feats.cpu().numpy())
             return np.concatenate(chunks).astype(np.float32)
-
-    def unload_if_idle(self, now: float | None = None) -> bool:
-        """Free the model after ``idle_unload_seconds`` without use (0: keep it)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if self._loaded is None or not self._idle or now - self._last_used < self._idle:
-                return False
-            self._loaded = None
-            return True
-
-    def close(self) -> None:
-        """Drop the model."""
-        with self._lock:
-            self._loaded = None

@@ -44,6 +44,8 @@ class Daemon:
         self.concepts: ConceptRuntime | None = None
         self._next_rescan = self._next_watchdog = self._next_status = 0.0
         self._idle_since_purge = False
+        #: A reload waiting for photos stuck past the drain timeout (see :meth:`reload`).
+        self._pending_config: Config | None = None
 
     # -- signals -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -137,6 +139,10 @@ class Daemon:
         if self._reload.is_set():
             self._reload.clear()
             self.reload()
+        if self._pending_config is not None and not self._finish_reload(0):
+            self._wake.wait(timeout=0.5)  # nothing is claimed while a reload waits
+            self._wake.clear()
+            return
         assert self.processor is not None and self.app is not None
         claimed = self.processor.pump()
         if self.notifier.watchdog_interval and now >= self._next_watchdog:
@@ -148,6 +154,7 @@ class Daemon:
         if now >= self._next_rescan:
             self._start_reconcile()
             self._next_rescan = self._rescan_after(now)
+        self.app.models.tick(now)  # idle models give their memory back
         if claimed:
             self._idle_since_purge = False
             return
@@ -174,7 +181,12 @@ class Daemon:
         )
 
     def reload(self) -> None:
-        """Re-read the configuration and rebuild everything; keep running on a bad config."""
+        """Re-read the configuration and rebuild everything; keep running on a bad config.
+
+        The old app (and its index writer) is closed before the new one starts. Photos still
+        in progress after ``service.drain_timeout_seconds`` are waited for, without claiming
+        new ones: two index writers never live at once.
+        """
         self.notifier.reloading()
         try:
             config = self._load_config()
@@ -183,11 +195,26 @@ class Daemon:
             self.notifier.ready(self._status_line())
             return
         log.info("reloading configuration")
-        self._stop_components()
+        self._stop_feeding()
+        self._pending_config = config
+        timeout = self.app.config.service.drain_timeout_seconds if self.app else 0
+        self._finish_reload(timeout)
+
+    def _finish_reload(self, timeout: float) -> bool:
+        """Start the pending configuration once the old pipeline is idle; False if not yet."""
+        if not self._close_processing(timeout):
+            if timeout:
+                log.warning(
+                    "photos still in progress after %.0f s; the reload waits for them", timeout
+                )
+            return False
+        config, self._pending_config = self._pending_config, None
         self.start(config)
         self.notifier.ready(self._status_line())
+        return True
 
-    def _stop_components(self) -> None:
+    def _stop_feeding(self) -> None:
+        """Stop everything that queues or trains: scheduler, examples, watcher, reconcile."""
         if self.concepts:
             self.concepts.stop()
             self.concepts = None
@@ -196,17 +223,28 @@ class Daemon:
             self.watcher.stop()
         if self._reconcile_thread:
             self._reconcile_thread.join()
+
+    def _close_processing(self, timeout: float | None) -> bool:
+        """Drain the pipeline and close the app; False (nothing closed) if photos are still
+        in progress after ``timeout``."""
         if self.processor:
-            timeout = self.app.config.service.drain_timeout_seconds if self.app else None
             if not self.processor.wait_idle(timeout):
-                # Leave without joining the stuck stage: its jobs are still marked running in
-                # the index and the next start re-queues them.
-                log.warning("photos still in progress after %.0f s; they stay queued", timeout)
-                return
+                return False
             self.processor.close()
+            self.processor = None
         if self.app:
             self.app.services.index.meta.set("daemon_state", "stopped")
             self.app.close()
+            self.app = None
+        return True
+
+    def _stop_components(self) -> None:
+        self._stop_feeding()
+        timeout = self.app.config.service.drain_timeout_seconds if self.app else None
+        if not self._close_processing(timeout):
+            # Leave without joining the stuck stage: its jobs are still marked running in
+            # the index and the next start re-queues them.
+            log.warning("photos still in progress after %.0f s; they stay queued", timeout)
 
     def shutdown(self) -> None:
         """Stop watching, finish the photos in progress, close the index."""

@@ -2,9 +2,9 @@
 
 Heads come from the ``photod_heads`` plugin hook (the built-ins register the same way). The
 features a photo needs are the union of what the heads with work to do declare, so CLIP or
-face detection is skipped when no head needs it. The active concept versions are reloaded
-when the concepts change (a cheap query per photo: a retrain's forced re-runs must see the
-new version, never the old).
+face detection is skipped when no head needs it. The active concept versions come from the
+concept catalog's snapshot, re-read when the concepts change (a cheap query per photo: a
+retrain's forced re-runs must see the new version, never the old).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from photod.concepts.catalog import artifact_store, load_active
 from photod.heads.features import SharedFeatures
 from photod.pipeline.stage import HEADS, BaseStage
 from photod.pipeline.task import PhotoTask
@@ -31,7 +30,7 @@ class HeadsStage(BaseStage):
         self._services = services
         self.features = features
         self.heads = heads
-        self._artifacts = artifact_store(services.config.paths.data_dir)
+        self._catalog = services.concepts
         # Photos waiting together are featurised together (CLIP runs on a batch).
         self.batch_size = services.config.clip.batch_size
         self._signature: tuple | None = None
@@ -59,14 +58,13 @@ class HeadsStage(BaseStage):
 
     def refresh(self) -> None:
         """Reload the concepts if any was added, removed or retrained."""
-        index = self._services.index
-        sig = index.concepts.signature()
-        if sig == self._signature:
+        active = self._catalog.active()
+        if active.signature == self._signature:
             return
-        loaded = load_active(index.concepts.all(), self._artifacts, self.heads_by_name)
+        loaded = active.by_head(list(self.heads_by_name))
         for head in self.heads:
             head.load(loaded.get(head.name, []))
-        self._signature = sig
+        self._signature = active.signature
         log.info("concept heads loaded: %s", {k: len(v) for k, v in loaded.items()})
 
     def process(self, task: PhotoTask) -> None:

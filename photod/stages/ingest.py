@@ -36,12 +36,7 @@ class IngestStage(BaseStage):
         # merely big photos would only add noise. A filter set once here, because
         # warnings.catch_warnings() around each decode is not thread-safe.
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-        cfg = services.config.ingest
-        limits = DecodeLimits(
-            working_size=cfg.working_size,
-            max_pixels=cfg.max_pixels,
-            max_bytes=int(cfg.max_file_mb * 2**20),
-        )
+        limits = DecodeLimits.from_config(services.config.ingest)
         return cls(services, limits, services.config.pipeline.ingest_workers)
 
     def process(self, task: PhotoTask) -> None:

@@ -40,18 +40,17 @@ class PersonalizeStage(BaseStage):
             return None
         from photod.vlm.runtime import VlmRuntime
 
-        return cls(services, VlmRuntime(cfg, backends, services.config.paths.cache_dir))
+        runtime = VlmRuntime(cfg, backends, services.config.paths.cache_dir)
+        for model in runtime.models.values():
+            services.models.add(model)
+        return cls(services, runtime)
 
     def process(self, task: PhotoTask) -> None:
         """Add one caption (and the answers) per configured VLM to ``task``."""
-        from photod.vlm.runtime import fired_concepts
-
         if task.image is None:
             return
-        index = self._services.index
-        data_dir = self._services.config.paths.data_dir
         for vlm_id in self.runtime.model_ids:
-            fired = fired_concepts(index, data_dir, task.detections, vlm_id)
+            fired = self._services.concepts.fired(task.detections, vlm_id)
             # Failures (a model that cannot load included) become this photo's recorded
             # error in the runner; the daemon goes on.
             desc = self.runtime.describe(vlm_id, task.image, fired)

@@ -61,47 +61,79 @@ def train_concept_embedding(
     fired = list(fired) if fired is not None else [True] * len(images)
     out: dict[str, dict[str, Any]] = {}
     for vlm_id in vlm_ids or runtime.model_ids:
-        session = runtime.session(vlm_id)
-        settings = runtime.training_settings(vlm_id)
-        pool = PERSON_QUESTIONS if kind == "person" else OBJECT_QUESTIONS
-        use_vqa = runtime.model_config(vlm_id).training.vqa and session.family != "blip2"
-        per_image = generate_targets(
-            session,
-            images,
-            identifier,
-            class_phrase(class_word),
-            class_word,
-            questions=pool if use_vqa else (),
-            overrides=targets,
-        )
-        examples = with_mirrors(
-            session,
-            [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
-            identifier,
-            class_phrase(class_word),
-            class_word,
-            settings.mirrors,
-        )
-        # Checkpoints go to the cache: a version folder holds only finished artifacts.
-        ckpt = (
-            Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
-            if runtime.cache_dir
-            else None
-        )
-        trained = train_embedding(
-            session,
-            examples,
-            identifier,
-            settings,
-            checkpoint_dir=ckpt,
-            progress=progress,
-            distractors=(distractors or {}).get(vlm_id, ()),
-        )
-        meta = {
-            **trained.meta,
-            "targets": per_image,
-            "mirror_targets": [ex.targets for ex in examples[len(images) :]],
-        }
-        save_embedding(version_dir, vlm_id, trained.vector, meta)
-        out[vlm_id] = meta
+        with runtime.use(vlm_id) as session:  # not unloaded as idle while it trains
+            out[vlm_id] = _train_one(
+                session,
+                runtime,
+                vlm_id,
+                identifier=identifier,
+                class_word=class_word,
+                kind=kind,
+                images=images,
+                version_dir=version_dir,
+                fired=fired,
+                targets=targets,
+                progress=progress,
+                distractors=(distractors or {}).get(vlm_id, ()),
+            )
     return out
+
+
+def _train_one(
+    session,
+    runtime: VlmRuntime,
+    vlm_id: str,
+    *,
+    identifier: str,
+    class_word: str,
+    kind: str,
+    images: Sequence[Image.Image],
+    version_dir: Path,
+    fired: list[bool],
+    targets: Mapping[int, Sequence[Target]] | None,
+    progress: bool,
+    distractors: Sequence[torch.Tensor],
+) -> dict[str, Any]:
+    """Train and save the embedding of one VLM; returns its metadata."""
+    settings = runtime.training_settings(vlm_id)
+    pool = PERSON_QUESTIONS if kind == "person" else OBJECT_QUESTIONS
+    use_vqa = runtime.model_config(vlm_id).training.vqa and session.family != "blip2"
+    per_image = generate_targets(
+        session,
+        images,
+        identifier,
+        class_phrase(class_word),
+        class_word,
+        questions=pool if use_vqa else (),
+        overrides=targets,
+    )
+    examples = with_mirrors(
+        session,
+        [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
+        identifier,
+        class_phrase(class_word),
+        class_word,
+        settings.mirrors,
+    )
+    # Checkpoints go to the cache: a version folder holds only finished artifacts.
+    ckpt = (
+        Path(runtime.cache_dir) / "vlm-checkpoints" / f"{identifier}-{vlm_id}"
+        if runtime.cache_dir
+        else None
+    )
+    trained = train_embedding(
+        session,
+        examples,
+        identifier,
+        settings,
+        checkpoint_dir=ckpt,
+        progress=progress,
+        distractors=distractors,
+    )
+    meta = {
+        **trained.meta,
+        "targets": per_image,
+        "mirror_targets": [ex.targets for ex in examples[len(images) :]],
+    }
+    save_embedding(version_dir, vlm_id, trained.vector, meta)
+    return meta

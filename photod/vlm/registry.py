@@ -12,11 +12,13 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from photod.errors import ConfigError, ModelLoadError
 from photod.plugins import hookimpl
-from photod.vlm.base import SessionSettings, VlmSession
-from photod.vlm.devices import choose_device, choose_dtype
+
+if TYPE_CHECKING:  # torch is imported when a model loads, never at start-up
+    from photod.vlm.base import SessionSettings, VlmSession
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ def load_session(
     """Load ``ref`` with ``from_pretrained`` (eager attention: the regularisers read
     attention probabilities) onto the chosen device and dtype."""
     import transformers
+
+    from photod.vlm.devices import choose_device, choose_dtype
 
     name, kwargs = resolve_reference(ref, cache_dir)
     try:

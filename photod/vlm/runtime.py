@@ -7,35 +7,31 @@ model is loaded at most once per process, on first use, and freed when idle if c
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-import torch
 from PIL import Image
 
 from photod.config import VlmConfig, VlmModelConfig
 from photod.errors import ConfigError
-from photod.index import Index
+from photod.models.session import HubFiles, ModelSession
 from photod.vlm.base import SessionSettings, VlmSession
-from photod.vlm.embeddings import load_embedding
 from photod.vlm.registry import load_session
 from photod.vlm.training import TrainSettings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class FiredConcept:
-    """A concept whose head fired, with its embedding for one VLM."""
+class FiredConcept(Protocol):
+    """A concept whose head fired on the photo (see the concept catalog's ``fired``)."""
 
-    concept_id: int
     name: str
     identifier: str
     version: int
-    embedding: torch.Tensor
+    embedding: Any  # a torch tensor (1, D)
 
 
 @dataclass
@@ -47,13 +43,58 @@ class Description:
     concept_versions: dict[str, int]
 
 
-def concept_dir(data_dir: Path, concept_id: int, version: int) -> Path:
-    """The concept store's folder of one version (``<data_dir>/concepts/<id>/v<N>``)."""
-    return Path(data_dir) / "concepts" / str(concept_id) / f"v{version}"
+class VlmModel(ModelSession[VlmSession]):
+    """One configured VLM behind the model-session layer (loaded on first use)."""
+
+    def __init__(self, runtime: VlmRuntime, cfg: VlmModelConfig) -> None:
+        super().__init__(
+            f"vlm {cfg.id}",
+            idle_unload_seconds=runtime.cfg.idle_unload_seconds,
+            files=_hub_files(cfg.model, runtime.cache_dir),
+        )
+        self._runtime = runtime
+        self.cfg = cfg
+
+    def _load(self) -> VlmSession:
+        m, vlm = self.cfg, self._runtime.cfg
+        settings = SessionSettings(
+            caption_prompt=m.caption_prompt,
+            plain_caption_prompt=m.plain_caption_prompt,
+            question_template=m.question_template,
+            max_new_tokens=vlm.max_new_tokens,
+            batch_size=vlm.batch_size,
+            kv_norm_match=m.training.kv_norm_match,
+            concept_scale=m.training.concept_scale,
+            concept_attention=m.training.concept_attention,
+        )
+        return self._runtime.loader(
+            m.model,
+            self._runtime.backends,
+            model_id=m.id,
+            cache_dir=self._runtime.cache_dir,
+            device=vlm.device,
+            dtype=vlm.dtype,
+            backend=m.backend,
+            settings=settings,
+        )
+
+    def memory_bytes(self) -> int | None:
+        """Bytes of the loaded model's parameters."""
+        session = self._model
+        if session is None:
+            return None
+        return sum(p.numel() * p.element_size() for p in session.model.parameters())
+
+
+def _hub_files(reference: str, cache_dir: Path | None) -> HubFiles | None:
+    # Only a hub download is photod's to delete; a local folder belongs to the user.
+    if cache_dir is None or not reference.startswith("hf-hub:"):
+        return None
+    return HubFiles(reference[len("hf-hub:") :], Path(cache_dir) / "hf")
 
 
 class VlmRuntime:
-    """Every configured VLM, each loaded on first use."""
+    """Every configured VLM, each a :class:`VlmModel` session loaded on first use."""
 
     def __init__(
         self, cfg: VlmConfig, backends: Sequence[type], cache_dir: Path | None, loader=load_session
@@ -61,10 +102,8 @@ class VlmRuntime:
         self.cfg = cfg
         self.backends = list(backends)
         self.cache_dir = cache_dir
-        self._loader = loader
-        self._sessions: dict[str, VlmSession] = {}
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.loader = loader
+        self.models = {m.id: VlmModel(self, m) for m in cfg.models}
 
     @property
     def model_ids(self) -> list[str]:
@@ -73,52 +112,26 @@ class VlmRuntime:
 
     def model_config(self, model_id: str) -> VlmModelConfig:
         """The config of one VLM."""
-        for m in self.cfg.models:
-            if m.id == model_id:
-                return m
-        raise ConfigError(
-            f"vlm: no model with id {model_id!r} (configured: "
-            f"{', '.join(self.model_ids) or 'none'})"
-        )
+        return self._model(model_id).cfg
+
+    def _model(self, model_id: str) -> VlmModel:
+        try:
+            return self.models[model_id]
+        except KeyError:
+            raise ConfigError(
+                f"vlm: no model with id {model_id!r} (configured: "
+                f"{', '.join(self.model_ids) or 'none'})"
+            ) from None
 
     def session(self, model_id: str) -> VlmSession:
-        """The loaded session (loads it on first use)."""
-        with self._lock:
-            self._unload_idle()
-            if model_id not in self._sessions:
-                m = self.model_config(model_id)
-                settings = SessionSettings(
-                    caption_prompt=m.caption_prompt,
-                    plain_caption_prompt=m.plain_caption_prompt,
-                    question_template=m.question_template,
-                    max_new_tokens=self.cfg.max_new_tokens,
-                    batch_size=self.cfg.batch_size,
-                    kv_norm_match=m.training.kv_norm_match,
-                    concept_scale=m.training.concept_scale,
-                    concept_attention=m.training.concept_attention,
-                )
-                self._sessions[model_id] = self._loader(
-                    m.model,
-                    self.backends,
-                    model_id=m.id,
-                    cache_dir=self.cache_dir,
-                    device=self.cfg.device,
-                    dtype=self.cfg.dtype,
-                    backend=m.backend,
-                    settings=settings,
-                )
-            self._used[model_id] = time.monotonic()
-            return self._sessions[model_id]
+        """The loaded session (loads it on first use); for a long use, see :meth:`use`."""
+        return self._model(model_id).load()
 
-    def _unload_idle(self) -> None:
-        ttl = self.cfg.idle_unload_seconds
-        if not ttl:
-            return
-        now = time.monotonic()
-        for mid in [k for k, t in self._used.items() if now - t > ttl]:
-            log.info("unloading idle VLM %s", mid)
-            self._sessions.pop(mid, None)
-            self._used.pop(mid, None)
+    @contextmanager
+    def use(self, model_id: str) -> Iterator[VlmSession]:
+        """The loaded session, kept from idle unloading until the block ends (training)."""
+        with self._model(model_id).use() as session:
+            yield session
 
     def training_settings(self, model_id: str) -> TrainSettings:
         """The configured training hyperparameters of one VLM."""
@@ -143,9 +156,8 @@ class VlmRuntime:
         prompts += asked
         if not prompts:
             return Description(None, [], {})
-        texts = self.session(model_id).generate(
-            [image] * len(prompts), prompts, [concepts] * len(prompts)
-        )
+        with self.use(model_id) as session:
+            texts = session.generate([image] * len(prompts), prompts, [concepts] * len(prompts))
         caption = texts.pop(0) if prompts[0] is None else None
         return Description(
             caption, list(zip(asked, texts, strict=True)), {c.name: c.version for c in fired}
@@ -153,37 +165,5 @@ class VlmRuntime:
 
     def close(self) -> None:
         """Drop every loaded model."""
-        with self._lock:
-            self._sessions.clear()
-            self._used.clear()
-
-
-def other_embeddings(
-    index: Index, data_dir: Path, vlm_id: str, concept_id: int
-) -> list[torch.Tensor]:
-    """The active embeddings on ``vlm_id`` of every trained concept but ``concept_id``
-    (ascending id): the distractors a new embedding learns to win its object against."""
-    rows = index.concepts.trained_versions(exclude=concept_id)
-    found = [load_embedding(concept_dir(data_dir, cid, version), vlm_id) for cid, version in rows]
-    return [f[0] for f in found if f is not None]
-
-
-def fired_concepts(
-    index: Index, data_dir: Path, detections: Sequence, vlm_id: str
-) -> list[FiredConcept]:
-    """The detections' concepts (one per concept id, ascending id: a deterministic order)
-    that have an embedding for ``vlm_id`` in the detected version."""
-    versions: dict[int, int] = {}
-    for d in detections:
-        versions.setdefault(d.concept_id, d.concept_version)
-    out = []
-    for cid in sorted(versions):
-        row = index.concepts.names(cid)
-        if row is None:
-            continue
-        found = load_embedding(concept_dir(data_dir, cid, versions[cid]), vlm_id)
-        if found is None:
-            log.debug("concept %s v%d has no embedding for %s", row[0], versions[cid], vlm_id)
-            continue
-        out.append(FiredConcept(cid, row[0], row[1], versions[cid], found[0]))
-    return out
+        for model in self.models.values():
+            model.unload()

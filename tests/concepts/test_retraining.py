@@ -19,10 +19,9 @@ import pytest
 from concept_fixtures import builtin_registry, face_variant, make_config, run_queue, save
 from PIL import Image
 
-from photod.app import build_stages
+from photod.app import App, build_stages
 from photod.concepts.runtime import ConceptRuntime
 from photod.concepts.scheduler import request_training
-from photod.concepts.training import Trainer
 from photod.index import Index, jobs
 from photod.index import concepts as store
 from photod.index.queries import training_status
@@ -67,7 +66,7 @@ def world(tmp_path: Path):
         return c.id
 
     cid = index.write(add)
-    Trainer.for_stages(services, stages).train(cid)
+    App(config, services, stages).trainer().train(cid)
     run_queue(services, stages)
     yield SimpleNamespace(config=config, services=services, stages=stages, cid=cid, photos=photos)
     for s in stages:
@@ -90,7 +89,7 @@ def _versions(services, photos):
 def test_example_dropped_in_folder_retrains_and_reruns_affected_photos_only(world, tmp_path):
     services, photos = world.services, world.photos
     assert _versions(services, photos) == {"a1": [(1,)], "a2": [(1,)], "cam": [], "none": []}
-    app = SimpleNamespace(config=world.config, services=services, stages=world.stages)
+    app = App(config=world.config, services=services, stages=world.stages)
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
         save(face_variant("astronaut", 3), world.config.examples_dir / "Eileen" / "new.jpg")
@@ -112,9 +111,8 @@ KILLED_TRAINER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from types import SimpleNamespace
     from concept_fixtures import builtin_registry
-    from photod.app import build_stages
+    from photod.app import App, build_stages
     from photod.concepts.artifacts import ArtifactStore
     from photod.concepts.runtime import ConceptRuntime
     from photod.config import load_config
@@ -134,7 +132,7 @@ KILLED_TRAINER = textwrap.dedent(
         time.sleep(3600)
 
     ArtifactStore.write = write_then_hang
-    app = SimpleNamespace(config=config, services=services, stages=stages)
+    app = App(config=config, services=services, stages=stages)
     ConceptRuntime(app, sync_seconds=0.5).start()
     time.sleep(3600)
     """
@@ -163,7 +161,7 @@ def test_kill_9_during_training_keeps_previous_version_and_job(world, tmp_path):
     [job] = training_status(services.index.reader())
     assert job["state"] == "running" and job["attempts"] == 1  # still there, not lost
     # The next start re-queues it and trains once; the orphaned folder is never activated.
-    app = SimpleNamespace(config=world.config, services=services, stages=world.stages)
+    app = App(config=world.config, services=services, stages=world.stages)
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
         assert _wait(lambda: store.get_concept(services.index.reader(), cid).version == 3)

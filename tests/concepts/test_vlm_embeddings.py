@@ -15,17 +15,16 @@ from click.testing import CliRunner
 from concept_fixtures import builtin_registry, index_photos, make_config
 
 import photod.vlm.registry as vlm_registry
-from photod.app import build_stages
+from photod.app import App, build_stages
 from photod.cli import Context
 from photod.cli.concepts import examples_add, show_command
-from photod.concepts.training import Trainer
+from photod.concepts.catalog import artifact_store
 from photod.index import Index
 from photod.index import concepts as store
 from photod.services import Services
 from photod.toyworld.concepts import concept_scene, toy_concepts
 from photod.toyworld.scenes import SceneGenerator
 from photod.vlm.embeddings import list_embeddings, load_embedding
-from photod.vlm.runtime import concept_dir, other_embeddings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "photod" / "toyworld" / "fixtures"
 
@@ -40,6 +39,11 @@ vlm:
 concepts:
   holdout_fraction: 0.25
 """
+
+
+def _vdir(config, concept_id: int, version: int):
+    """The concept store's folder of one version."""
+    return artifact_store(config.paths.data_dir).version_dir(concept_id, version)
 
 
 def _concept_photos(tmp_path: Path, which: int = 0, seed: int = 3) -> list[str]:
@@ -88,11 +92,11 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
                 for i, p in enumerate(examples)
             ]
         )
-        trainer = Trainer.for_stages(services, stages)
+        trainer = App(config, services, stages).trainer()
         assert trainer.vlm is not None  # the personalize stage's runtime: one model per process
         out = trainer.train(cid)
 
-        vdir = concept_dir(config.paths.data_dir, cid, out.version)
+        vdir = _vdir(config, cid, out.version)
         meta = json.loads((vdir / "meta.json").read_text())
         # The head held 2 of 8 examples out for its metrics; the embedding never saw them.
         assert out.metrics["examples"] == 8 and out.metrics["positives"] > 0
@@ -176,17 +180,16 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
 
         bob_id = add("Bob", "bob", "star", bob)
         luna_id = add("Luna", "luna", "square", luna)  # not trained yet: no embedding
-        trainer = Trainer.for_stages(services, stages)
+        trainer = App(config, services, stages).trainer()
         first = trainer.train(bob_id)
-        assert other_embeddings(services.index, config.paths.data_dir, "toy", bob_id) == []
+        assert services.concepts.active().embeddings_except("toy", bob_id) == []
         second = trainer.train(luna_id)
-        data = config.paths.data_dir
-        bob_vec, bob_meta = load_embedding(concept_dir(data, bob_id, first.version), "toy")
-        _, luna_meta = load_embedding(concept_dir(data, luna_id, second.version), "toy")
+        bob_vec, bob_meta = load_embedding(_vdir(config, bob_id, first.version), "toy")
+        _, luna_meta = load_embedding(_vdir(config, luna_id, second.version), "toy")
         assert bob_meta["distractors"] == 0  # the first concept had no other to train beside
         assert luna_meta["distractors"] == 1 and luna_meta["settings"]["distractor_share"] == 0.5
         # Luna's training read Bob's active embedding, and only that: never its own.
-        (got,) = other_embeddings(services.index, data, "toy", luna_id)
+        (got,) = services.concepts.active().embeddings_except("toy", luna_id)
         assert torch.equal(got, bob_vec)
         for st in stages:
             st.close()

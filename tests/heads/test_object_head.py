@@ -13,6 +13,7 @@ from photod.heads.linear import choose_threshold
 from photod.heads.negatives import mine_negatives
 from photod.index import concepts as store
 from photod.stages.heads import HeadsStage
+from tests.conftest import write_photo
 
 OTHERS = ["astronaut", "camera", "chelsea", "rocket", "horse", "page", "moon", "text"]
 
@@ -94,3 +95,17 @@ def test_threshold_is_half_when_it_separates_else_balanced_cut():
     assert choose_threshold(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 0.5
     t = choose_threshold(np.array([0.4, 0.45]), np.array([0.1, 0.2]))
     assert 0.2 < t < 0.4
+
+
+def test_training_examples_obey_the_ingest_size_limit(concept_services, tmp_path):
+    """Examples are decoded with the library's limits (one source: ``ingest``)."""
+    from photod.heads.context import TrainContext
+    from photod.heads.features import SharedFeatures
+    from photod.index.concepts import ConceptError
+
+    big = write_photo(tmp_path / "big.png", size=(400, 400), seed=3)  # PNG: noise stays big
+    services = concept_services
+    services.config.ingest.max_file_mb = big.stat().st_size / 2**20 / 2
+    ctx = TrainContext.build(services, SharedFeatures(services))
+    with pytest.raises(ConceptError, match="file too large"):
+        ctx.image(str(big))

@@ -6,6 +6,8 @@ import hashlib
 import os
 import signal
 
+import pytest
+
 from tests.conftest import config_yaml, write_photo
 from tests.service.helpers import NotifySocket, query, start_daemon, wait_until
 from tests.service.test_daemon import SLOW_PLUGIN
@@ -13,6 +15,7 @@ from tests.service.test_daemon import SLOW_PLUGIN
 N_PHOTOS = 300
 
 
+@pytest.mark.slow  # a real daemon process: 15-30 s
 def test_sigkill_mid_indexing_then_restart(tmp_path, photo_root):
     plugins = tmp_path / "plugins"
     plugins.mkdir()

@@ -39,6 +39,7 @@ def indexed(index: Path) -> set[str]:
     return {r[0] for r in query(index, "SELECT path FROM photos WHERE status = 'indexed'")}
 
 
+@pytest.mark.slow  # a real daemon process: 15-30 s
 def test_notify_protocol_watching_reload_and_stop(tmp_path, photo_root, notify):
     write_photo(photo_root / "before.jpg")
     second_root = tmp_path / "more"
@@ -108,6 +109,7 @@ def test_notify_protocol_watching_reload_and_stop(tmp_path, photo_root, notify):
     assert "reload failed, keeping the old one" in (tmp_path / "log").read_text()
 
 
+@pytest.mark.slow  # a real daemon process: 15-30 s
 def test_sigterm_drains_photos_in_progress(tmp_path, photo_root, notify):
     plugins = tmp_path / "plugins"
     plugins.mkdir()

@@ -7,6 +7,7 @@ import signal
 import time
 
 import piexif
+import pytest
 
 from tests.conftest import config_yaml, write_photo
 from tests.service.helpers import NotifySocket, query, start_daemon, wait_until
@@ -31,6 +32,7 @@ def photod_stages():
 """
 
 
+@pytest.mark.slow  # a real daemon process: 15-30 s
 def test_own_writes_do_not_loop_and_foreign_edits_run_once(tmp_path, photo_root):
     runs = tmp_path / "runs.log"
     plugins = tmp_path / "plugins"

@@ -13,6 +13,7 @@ from conftest import images, tiny_llava
 import photod.vlm.registry as vlm_registry
 from photod.cli import Context
 from photod.cli.vlm import ask_command, caption_command
+from photod.concepts.catalog import artifact_store
 from photod.config import Config, VlmConfig, VlmModelConfig, load_config
 from photod.errors import ConfigError
 from photod.index import Index
@@ -23,7 +24,11 @@ from photod.plugins import PluginRegistry
 from photod.services import Services
 from photod.stages.personalize import PersonalizeStage
 from photod.vlm.embeddings import list_embeddings, load_embedding, save_embedding
-from photod.vlm.runtime import concept_dir
+
+
+def _vdir(config, concept_id: int, version: int):
+    """The concept store's folder of one version."""
+    return artifact_store(config.paths.data_dir).version_dir(concept_id, version)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +78,7 @@ def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, mod
             lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex").id
         )
         emb = torch.rand(1, 48)
-        save_embedding(concept_dir(config.paths.data_dir, rex, 1), "tiny", emb, {"steps": 3})
+        save_embedding(_vdir(config, rex, 1), "tiny", emb, {"steps": 3})
         stage = PersonalizeStage.create(services)
         assert stage is not None
         fired = _task(img, [Detection(rex, 0.9, "head", 1), Detection(rex, 0.7, "head", 1)])
@@ -141,6 +146,28 @@ def test_model_config_shapes_the_session_and_its_training(model_dir):
     assert runtime.training_settings("tiny").concept_attention == "separate"
 
 
+def test_idle_vlm_is_unloaded_by_the_tick_and_reloaded_when_needed(model_dir):
+    """``vlm.idle_unload_seconds`` through the model-session layer (no patched clock)."""
+    from photod.models.cache import ModelSessions
+    from photod.vlm.runtime import VlmRuntime
+
+    runtime = VlmRuntime(
+        _vlm_config(model_dir, idle_unload_seconds=30), vlm_registry.photod_vlm_backends(), None
+    )
+    sessions = ModelSessions(release=lambda: None)
+    for model in runtime.models.values():
+        sessions.add(model)
+    image = images(1)[0]
+    first = runtime.describe("tiny", image, [])
+    model = runtime.models["tiny"]
+    assert model.loaded and model.memory_bytes() > 0
+    with runtime.use("tiny"):  # a training in progress keeps it
+        assert sessions.tick(model.last_used + 3600) == []
+    assert sessions.tick(model.last_used + 29) == []
+    assert sessions.tick(model.last_used + 31) == ["vlm tiny"] and not model.loaded
+    assert runtime.describe("tiny", image, []) == first  # loaded again on demand
+
+
 def test_embedding_files_roundtrip(tmp_path):
     t = torch.rand(1, 8)
     save_embedding(tmp_path, "hf-hub:org/model", t, {"loss": 0.5})
@@ -183,7 +210,7 @@ def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
         index.write(
             lambda db: db.execute("UPDATE concepts SET version = 2 WHERE id = ?", (rex.id,))
         )
-    save_embedding(concept_dir(config.paths.data_dir, rex.id, 2), "tiny", torch.rand(1, 48))
+    save_embedding(_vdir(config, rex.id, 2), "tiny", torch.rand(1, 48))
     r = runner.invoke(caption_command, [str(photo), "--concept", "Rex", "--json"], obj=Context(cfg))
     assert r.exit_code == 0, r.output
     assert '"concepts": [\n      "rex"\n    ]' in r.output
@@ -198,7 +225,7 @@ def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Confi
     config.vlm.models[0].training.views = 2
     config.vlm.models[0].training.mirrors = ["horizontal"]
     runtime = VlmRuntime(config.vlm, vlm_registry.photod_vlm_backends(), config.paths.cache_dir)
-    version_dir = concept_dir(config.paths.data_dir, 7, 2)
+    version_dir = _vdir(config, 7, 2)
     metas = train_concept_embedding(
         runtime,
         identifier="rex",
@@ -230,7 +257,7 @@ def test_two_fired_concepts_each_append_a_token(config: Config, model_dir):
             for n in ("Rex", "Luna")
         ]
         for cid in ids:
-            save_embedding(concept_dir(config.paths.data_dir, cid, 1), "tiny", torch.rand(1, 48))
+            save_embedding(_vdir(config, cid, 1), "tiny", torch.rand(1, 48))
         stage = PersonalizeStage.create(services)
         seen = []
         session = stage.runtime.session("tiny")
