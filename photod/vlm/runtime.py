@@ -16,12 +16,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from photod.config import VlmConfig, VlmModelConfig
+from photod.config import VlmConfig, VlmModelConfig, VlmTrainingConfig
 from photod.errors import ConfigError
 from photod.vlm.base import SessionSettings, VlmSession
 from photod.vlm.embeddings import load_embedding
 from photod.vlm.registry import load_session
-from photod.vlm.training import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +118,9 @@ class VlmRuntime:
             self._sessions.pop(mid, None)
             self._used.pop(mid, None)
 
-    def training_settings(self, model_id: str) -> TrainSettings:
+    def training_settings(self, model_id: str) -> VlmTrainingConfig:
         """The configured training hyperparameters of one VLM."""
-        t = self.model_config(model_id).training
-        return TrainSettings(**t.model_dump(exclude={"vqa"}))
+        return self.model_config(model_id).training
 
     def describe(
         self,
@@ -130,13 +128,16 @@ class VlmRuntime:
         image: Image.Image,
         fired: Sequence[FiredConcept],
         questions: Sequence[str] | None = None,
+        *,
+        caption: bool | None = None,
     ) -> Description:
-        """Caption (None when nothing fired and plain captions are off) and, per fired
-        concept, the configured questions; all in one batched ``generate``."""
+        """Caption and, per fired concept, the configured questions; all in one batched
+        ``generate``. ``caption``: None captions when a concept fired or plain captions are on
+        (the daemon), True always (``photod caption``), False never."""
         questions = self.cfg.questions if questions is None else questions
         concepts = [(c.identifier, c.embedding) for c in fired]
         prompts: list[str | None] = []
-        if fired or self.cfg.plain_captions:
+        if caption if caption is not None else (fired or self.cfg.plain_captions):
             prompts.append(None)
         asked = [q.replace("{concept}", c.identifier) for c in fired for q in questions]
         prompts += asked
