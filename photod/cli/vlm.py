@@ -60,9 +60,12 @@ def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model
                 app.services.reader(), app.config.paths.data_dir, task.detections, vlm_id
             )
             names = [f.identifier for f in fired]
-            text = runtime.session(vlm_id).generate(
-                [task.image], [question], [[(f.identifier, f.embedding) for f in fired]]
-            )[0]
+            if question is None:  # the daemon's caption path
+                text = runtime.describe(vlm_id, task.image, fired, (), caption=True).caption
+            else:  # the question as asked, once, with every recognised concept appended
+                text = runtime.session(vlm_id).generate(
+                    [task.image], [question], [[(f.identifier, f.embedding) for f in fired]]
+                )[0]
             results.append({"model": vlm_id, "concepts": names, "text": text})
     if as_json:
         click.echo(json.dumps(results, indent=2))
