@@ -25,13 +25,13 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from photod_lab.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
 from PIL import Image
 
 from photod.config import VlmTrainingConfig
 from photod.vlm.blip2 import Blip2Session
 from photod.vlm.llava import LlavaSession
 from photod.vlm.training import TrainExample, train_embedding
+from photod_lab.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
 
 #: The published architectures' dimensions (config.json of Salesforce/blip2-opt-2.7b and
 #: llava-hf/llava-1.5-7b-hf), applied over the toy builders' configs.

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from photod_lab.evaluation.baseline import BaseModelPersonalizer
 from photod_lab.evaluation.dataset import load_dataset
 from photod_lab.evaluation.harness import EvalConfig, Evaluator

@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+
 from photod_lab.evaluation.dataset import load_dataset
 from photod_lab.evaluation.harness import draw_splits
 from photod_lab.evaluation.myvlm import MyVLMPersonalizer
 from photod_lab.toyworld.fixture import fixture_dir
-from PIL import Image
 
 
 def slot_attention(session, image, tokens: list[torch.Tensor]) -> torch.Tensor:

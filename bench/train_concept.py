@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 import torch
-from photod_lab.evaluation.myvlm import MyVLMPersonalizer
-from photod_lab.toyworld.fixture import fixture_dir
 from PIL import Image
 
 from photod.vlm.concept_training import train_concept_embedding
+from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+from photod_lab.toyworld.fixture import fixture_dir
 
 
 def bench_one(model: str, concept_dir: Path, shots: int, runs: int, vqa: bool) -> dict:

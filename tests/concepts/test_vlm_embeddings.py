@@ -13,9 +13,6 @@ import numpy as np
 import torch
 from click.testing import CliRunner
 from concept_fixtures import builtin_registry, index_photos, make_config
-from photod_lab.toyworld.concepts import concept_scene, toy_concepts
-from photod_lab.toyworld.fixture import fixtures_root
-from photod_lab.toyworld.scenes import SceneGenerator
 
 import photod.vlm.registry as vlm_registry
 from photod.app import build_stages
@@ -27,6 +24,9 @@ from photod.index.writer import IndexWriter
 from photod.services import Services
 from photod.vlm.embeddings import list_embeddings, load_embedding
 from photod.vlm.runtime import concept_dir, other_embeddings
+from photod_lab.toyworld.concepts import concept_scene, toy_concepts
+from photod_lab.toyworld.fixture import fixtures_root
+from photod_lab.toyworld.scenes import SceneGenerator
 
 FIXTURES = fixtures_root()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from photod_lab.toyworld.concepts import toy_concepts
-from photod_lab.toyworld.dataset import write_toy_dataset
 
 from photod.cli.eval import eval_command
+from photod_lab.toyworld.concepts import toy_concepts
+from photod_lab.toyworld.dataset import write_toy_dataset
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from photod_lab.evaluation.harness import draw_splits, summarise
 from photod_lab.evaluation.protocol import Personalizer
 from photod_lab.evaluation.scoring import contains_word, replace_word
@@ -62,10 +63,11 @@ class _Scripted:
 
 
 def test_multi_concept_scores_are_pooled_and_per_count(tmp_path) -> None:
+    from PIL import Image
+
     from photod_lab.evaluation.dataset import ConceptData, EvalDataset, MultiScene
     from photod_lab.evaluation.harness import EvalConfig, Evaluator
     from photod_lab.evaluation.protocol import ConceptInfo
-    from PIL import Image
 
     infos = [
         ConceptInfo("a", "bob", "star", "a star"),

@@ -9,18 +9,18 @@ import json
 import shutil
 from pathlib import Path
 
-import photod_lab.evaluation.myvlm as myvlm
 import pytest
 import yaml
 from click.testing import CliRunner
-from photod_lab.toyworld.concepts import toy_concepts
-from photod_lab.toyworld.dataset import write_toy_dataset
-from photod_lab.toyworld.fixture import SETTINGS, fixture_dir, model_config
 
+import photod_lab.evaluation.myvlm as myvlm
 from photod.cli.eval import eval_command
 from photod.config import VlmTrainingConfig
 from photod.vlm.embeddings import list_embeddings, load_embedding
 from photod.vlm.runtime import VlmRuntime
+from photod_lab.toyworld.concepts import toy_concepts
+from photod_lab.toyworld.dataset import write_toy_dataset
+from photod_lab.toyworld.fixture import SETTINGS, fixture_dir, model_config
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from photod_lab.toyworld.asked import (
     NO_QUESTION,
     AskedObjectProbe,

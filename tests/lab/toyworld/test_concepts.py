@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from photod_lab.evaluation.dataset import load_dataset
 from photod_lab.toyworld.concepts import (
     base_scene_generator,

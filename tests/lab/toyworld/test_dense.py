@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from photod_lab.toyworld.dense import (
     COLOUR_CLASSES,
     PLACE_CLASSES,

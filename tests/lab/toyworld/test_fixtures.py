@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from photod_lab.toyworld.clip import clip_scene, load_clip
 from photod_lab.toyworld.fixture import fixture_dir, load_vlm, read_manifest
 from photod_lab.toyworld.measure import measure

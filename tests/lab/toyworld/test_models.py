@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from photod.vlm.llava import instruction_prompt
 from photod_lab.toyworld.fixture import load_vlm, save_fixture
 from photod_lab.toyworld.metrics import model_kind, prompt_text
 from photod_lab.toyworld.models import (
@@ -19,8 +21,6 @@ from photod_lab.toyworld.models import (
 from photod_lab.toyworld.scenes import SceneGenerator
 from photod_lab.toyworld.tokenizer import build_tokenizer
 from photod_lab.toyworld.train import make_batch, pick_targets, sequence_loss
-
-from photod.vlm.llava import instruction_prompt
 
 SMALL = TinySize(vision_width=32, lm_width=32, heads=2, num_query_tokens=4)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from photod_lab.toyworld.dense import SHAPE_CLASSES, patch_labels
 from photod_lab.toyworld.models import TinySize, build_blip2, build_llava
 from photod_lab.toyworld.naming import (

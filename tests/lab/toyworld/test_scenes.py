@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from photod_lab.toyworld.concepts import base_scene_generator
 from photod_lab.toyworld.render import Decoration
 from photod_lab.toyworld.scenes import NAMES, SceneGenerator, describe

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from photod_lab.toyworld.fixture import MANIFEST, load_vlm
 from photod_lab.toyworld.naming import CODES_FILE
 from photod_lab.toyworld.train import lineage, parse_args, train
