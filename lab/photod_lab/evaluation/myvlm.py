@@ -70,7 +70,6 @@ class MyVLMPersonalizer:
         variant: str = "myvlm",
         overrides: dict[str, Any] | None = None,
         name: str | None = None,
-        generated_targets: bool = False,
         progress: bool = False,
     ) -> None:
         model_dir = Path(model_dir)
@@ -82,7 +81,6 @@ class MyVLMPersonalizer:
         self.runtime = VlmRuntime(
             VlmConfig(models=[entry], **EVAL_VLM), photod_vlm_backends(), cache_dir=None
         )
-        self.generated_targets = generated_targets
         self.progress = progress
         self.name = name or f"{variant}:{model_dir.name}"
         self.seconds: list[float] = []
@@ -102,9 +100,8 @@ class MyVLMPersonalizer:
         self, concept: ConceptInfo, images: Sequence[Image.Image], targets: Sequence[Sequence[str]]
     ) -> FiredConcept:
         """Train and save the concept's embedding as ``photod concept train`` does, on the
-        given caption targets (or, without any, on base-model generated ones); returns the
+        given caption targets (an image without any: base-model generated ones); returns the
         concept as the runtime sees it when its head fires."""
-        given = {} if self.generated_targets else {i: ts for i, ts in enumerate(targets) if ts}
         self._trained += 1
         version_dir = Path(self._work.name) / f"{concept.key}-{self._trained}"
         others = [v for k, v in self.latest.items() if k != concept.identifier]
@@ -116,7 +113,7 @@ class MyVLMPersonalizer:
             kind=concept.kind,
             images=images,
             version_dir=version_dir,
-            targets={i: [(None, t) for t in ts] for i, ts in given.items()},
+            targets={i: [(None, t) for t in ts] for i, ts in enumerate(targets) if ts},
             progress=self.progress,
             distractors={self.entry.id: others},
         )
