@@ -137,7 +137,9 @@ class VlmRuntime:
         questions = self.cfg.questions if questions is None else questions
         concepts = [(c.identifier, c.embedding) for c in fired]
         prompts: list[str | None] = []
-        if caption if caption is not None else (fired or self.cfg.plain_captions):
+        if caption is None:
+            caption = bool(fired) or self.cfg.plain_captions
+        if caption:
             prompts.append(None)
         asked = [q.replace("{concept}", c.identifier) for c in fired for q in questions]
         prompts += asked
@@ -146,9 +148,9 @@ class VlmRuntime:
         texts = self.session(model_id).generate(
             [image] * len(prompts), prompts, [concepts] * len(prompts)
         )
-        caption = texts.pop(0) if prompts[0] is None else None
+        said = texts.pop(0) if caption else None
         return Description(
-            caption, list(zip(asked, texts, strict=True)), {c.name: c.version for c in fired}
+            said, list(zip(asked, texts, strict=True)), {c.name: c.version for c in fired}
         )
 
     def close(self) -> None:
