@@ -11,7 +11,6 @@ the model's ``vlm.models[]`` entry: the fixture's ``photod.yaml``
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +27,6 @@ from photod.vlm.registry import photod_vlm_backends
 from photod.vlm.runtime import FiredConcept, VlmRuntime
 from photod_lab.evaluation.protocol import ConceptInfo
 from photod_lab.toyworld.fixture import model_config
-
-log = logging.getLogger(__name__)
 
 #: The ablations: each a change of the model's ``training:`` settings ({}: as configured).
 VARIANTS: dict[str, dict[str, Any]] = {
