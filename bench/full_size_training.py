@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from photod.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
+from photod.config import VlmTrainingConfig
 from photod.vlm.blip2 import Blip2Session
 from photod.vlm.llava import LlavaSession
-from photod.vlm.training import TrainExample, TrainSettings, train_embedding
+from photod.vlm.training import TrainExample, train_embedding
+from photod_lab.toyworld.models import TinySize, build_blip2, build_llava, count_parameters
 
 #: The published architectures' dimensions (config.json of Salesforce/blip2-opt-2.7b and
 #: llava-hf/llava-1.5-7b-hf), applied over the toy builders' configs.
@@ -123,7 +124,7 @@ def measure(arch: str, scale: str, device: str, dtype: str, steps: int, images: 
         for _ in range(images)
     ]
     # The reference schedule's per-step work: batch = the examples, one view each.
-    settings = TrainSettings(steps=steps, views=2, checkpoint_every=0)
+    settings = VlmTrainingConfig(steps=steps, views=2, checkpoint_every=0)
     trained = train_embedding(session, examples, "rex", settings, progress=False)
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)

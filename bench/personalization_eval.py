@@ -1,14 +1,15 @@
 """The toy-world targets and the ablation table of docs/personalization.md, on the same splits.
 
-Runs the ``photod eval`` protocol (:class:`photod.evaluation.harness.Evaluator`) for the base
-model and for MyVLM variants (photod's toy settings, without key/value norm matching,
-without the regulariser, with a photo's concept tokens in one softmax, the reference
-settings unchanged: the functions of :mod:`photod.vlm.personalizer`), with one seed so that
-every variant sees the same training splits, and prints a markdown table.
+Runs the ``photod eval`` protocol (:class:`photod_lab.evaluation.harness.Evaluator`) for the base
+model and for MyVLM variants through photod's own concept training and captioning (the
+fixture's settings, without key/value norm matching, without the regulariser, with a photo's
+concept tokens in one softmax, the reference settings unchanged: the overrides of
+:data:`photod_lab.evaluation.myvlm.VARIANTS`), with one seed so that every variant sees the
+same training splits, and prints a markdown table.
 
 Usage::
 
-    python -m photod.toyworld.dataset /tmp/toydata
+    python -m photod_lab.toyworld.dataset /tmp/toydata
     python bench/personalization_eval.py /tmp/toydata --model toy-blip2 --shots 4 \
         --variants base,myvlm,no_kv_norm,no_regulariser --json out.json
 """
@@ -22,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from photod.evaluation.baseline import BaseModelPersonalizer
-from photod.evaluation.dataset import load_dataset
-from photod.evaluation.harness import EvalConfig, Evaluator
-from photod.toyworld.fixture import fixture_dir, read_manifest
-from photod.vlm import personalizer as variants
+from photod_lab.evaluation.baseline import BaseModelPersonalizer
+from photod_lab.evaluation.dataset import load_dataset
+from photod_lab.evaluation.harness import EvalConfig, Evaluator
+from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+from photod_lab.toyworld.fixture import fixture_dir, read_manifest
 
 
 def _get(report: dict, *path: str) -> float | None:
@@ -44,7 +45,7 @@ def run(data_root: Path, model: str, variant: str, cfg: EvalConfig) -> dict:
     if variant == "base":
         p = BaseModelPersonalizer(model_dir)
     else:
-        p = getattr(variants, variant)(model_dir)
+        p = MyVLMPersonalizer(model_dir, variant=variant)
     manifest = read_manifest(model_dir)  # fixtures are retrained: record which one ran
     start = time.perf_counter()
     report = Evaluator(p, cfg, progress=False).run(load_dataset(data_root))

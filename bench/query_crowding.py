@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from photod.evaluation.dataset import load_dataset
-from photod.evaluation.harness import draw_splits
-from photod.toyworld.fixture import fixture_dir
-from photod.vlm.personalizer import MyVLMPersonalizer
+from photod_lab.evaluation.dataset import load_dataset
+from photod_lab.evaluation.harness import draw_splits
+from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+from photod_lab.toyworld.fixture import fixture_dir
 
 
 def slot_attention(session, image, tokens: list[torch.Tensor]) -> torch.Tensor:
@@ -89,8 +89,8 @@ def main() -> None:
         train_idx, _ = splits[c.info.key][args.split]
         paths = [c.images[i] for i in train_idx]
         images = [Image.open(p).convert("RGB") for p in paths]
-        _, vector = personalizer.train(c.info, images, [c.captions.get(p.name, []) for p in paths])
-        tokens[c.info.key] = vector
+        trained = personalizer.train(c.info, images, [c.captions.get(p.name, []) for p in paths])
+        tokens[c.info.key] = trained.embedding
     # The share kept is measured in one softmax, whatever the settings say.
     personalizer.session.settings.concept_attention = "joint"
     peaks, overlaps, kept = [], [], []

@@ -15,3 +15,7 @@ fi
 for plugin in plugins/*/pyproject.toml; do
     .venv/bin/python -m pip install -q -c constraints.txt --no-deps -e "$(dirname "$plugin")"
 done
+# The lab (toy world, evaluation harness: `photod eval`, bench/, tools/) comes with the tests.
+case ",${1:-all}," in
+    *,test,*) .venv/bin/python -m pip install -q -c constraints.txt --no-deps -e lab ;;
+esac

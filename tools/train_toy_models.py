@@ -18,8 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from photod_lab.toyworld.fixture import fixtures_root
+
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "photod" / "toyworld" / "fixtures"
+FIXTURES = fixtures_root()
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen:
@@ -70,7 +72,7 @@ def main() -> int:
         # With places scored on object patches only, the tower learns them here.
         ([*common, "--seed", "53", "--lr", "7e-4", "--dev", "100", *cont], {"llava": llava}),
         # Places made large in the LM's input, and the asked-about object marked in the LM:
-        # "where is the X ?" leaves chance here (photod.toyworld.asked).
+        # "where is the X ?" leaves chance here (photod_lab.toyworld.asked).
         (
             [*common, "--seed", "75", "--lr", "7e-4", "--dev", "100", *cont],
             {
@@ -81,7 +83,7 @@ def main() -> int:
             },
         ),
         # Both models learn to name an object from a token appended to the image, as photod
-        # appends a concept token (photod.toyworld.naming).
+        # appends a concept token (photod_lab.toyworld.naming).
         (
             [*common, "--lr", "5e-4", "--dev", "100", *cont, *naming],
             {
@@ -98,7 +100,7 @@ def main() -> int:
         procs = [
             _spawn(
                 [
-                    "photod.toyworld.train",
+                    "photod_lab.toyworld.train",
                     "--model",
                     m,
                     "--out",
@@ -118,7 +120,7 @@ def main() -> int:
         codes.append(
             _spawn(
                 [
-                    "photod.toyworld.train_clip",
+                    "photod_lab.toyworld.train_clip",
                     "--out",
                     str(FIXTURES / "toy-clip"),
                     "--minutes",
@@ -130,7 +132,9 @@ def main() -> int:
             ).wait()
         )
     codes.append(
-        _spawn(["photod.toyworld.measure", "toy-llava", "toy-blip2"], a.logs / "measure.log").wait()
+        _spawn(
+            ["photod_lab.toyworld.measure", "toy-llava", "toy-blip2"], a.logs / "measure.log"
+        ).wait()
     )
     return max(codes)
 

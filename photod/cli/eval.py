@@ -1,4 +1,8 @@
-"""``photod eval``: measure a personalization method with the MyVLM protocol."""
+"""``photod eval``: measure a personalization method with the MyVLM protocol.
+
+The harness, the toy world and its fixtures are photod's lab (the ``photod_lab`` package in
+``lab/``), imported only when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,19 @@ import click
 
 log = logging.getLogger(__name__)
 
+#: How to get the lab when it is missing (the test setup installs it).
+LAB_HINT = "photod eval needs photod's lab: pip install -e lab (from a photod checkout)"
+
+
+def _require_lab() -> None:
+    """Stop with one line saying how to install the lab when it is missing."""
+    if importlib.util.find_spec("photod_lab") is None:
+        raise click.ClickException(LAB_HINT)
+
 
 def resolve_model(ref: str) -> Path:
     """A model directory, or the name of a shipped toy fixture (``toy-llava``...)."""
-    from photod.toyworld.fixture import fixture_dir
+    from photod_lab.toyworld.fixture import fixture_dir
 
     path = Path(ref)
     if path.is_dir():
@@ -26,17 +39,23 @@ def resolve_model(ref: str) -> Path:
 
 
 def make_personalizer(spec: str, model_dir: Path):
-    """``base``, ``substitute`` or ``package.module:factory`` where ``factory(model_dir)``
-    returns a :class:`~photod.evaluation.protocol.Personalizer`."""
-    from photod.evaluation import baseline
+    """``base``, ``substitute``, a MyVLM variant (``myvlm``, ``no_kv_norm``...: photod's
+    concept training and captioning) or ``package.module:factory`` where
+    ``factory(model_dir)`` returns a :class:`~photod_lab.evaluation.protocol.Personalizer`."""
+    from photod_lab.evaluation import baseline, myvlm
 
     if spec == "base":
         return baseline.BaseModelPersonalizer(model_dir)
     if spec == "substitute":
         return baseline.PhraseSubstitutionPersonalizer(model_dir)
+    if spec in myvlm.VARIANTS or spec == myvlm.REFERENCE:
+        return myvlm.MyVLMPersonalizer(model_dir, variant=spec)
     module, _, attr = spec.partition(":")
     if not attr:
-        raise click.BadParameter("expected 'base' or 'package.module:factory'")
+        raise click.BadParameter(
+            f"expected base, substitute, {', '.join(myvlm.VARIANTS)}, {myvlm.REFERENCE} "
+            "or package.module:factory"
+        )
     return getattr(importlib.import_module(module), attr)(model_dir)
 
 
@@ -54,7 +73,9 @@ def make_personalizer(spec: str, model_dir: Path):
     default="base",
     show_default=True,
     help="'base' (no concept embedding: the floor), 'substitute' (text-level "
-    "reference) or package.module:factory.",
+    "reference), 'myvlm' (photod's concept training and captions, the model's settings), "
+    "an ablation of it (no_kv_norm, no_regulariser, no_distractors, joint_attention, "
+    "reference...) or package.module:factory.",
 )
 @click.option("--splits", default=5, show_default=True, help="Random training sets per concept.")
 @click.option("--shots", default=4, show_default=True, help="Training images per set.")
@@ -129,10 +150,11 @@ def eval_command(
     Prints a table (recall, false identifier rate, text similarity, CLIPScore, toy-world
     scene accuracy; multi-concept precision/recall/F1) and writes the full report as JSON.
     """
-    from photod.evaluation.dataset import load_dataset
-    from photod.evaluation.harness import EvalConfig, Evaluator
-    from photod.evaluation.report import format_table, write_json
-    from photod.evaluation.scoring import ClipScorer, make_text_embedder
+    _require_lab()
+    from photod_lab.evaluation.dataset import load_dataset
+    from photod_lab.evaluation.harness import EvalConfig, Evaluator
+    from photod_lab.evaluation.report import format_table, write_json
+    from photod_lab.evaluation.scoring import ClipScorer, make_text_embedder
 
     data = load_dataset(dataset, identifier, list(concepts) or None)
     if not data.concepts:
@@ -165,6 +187,6 @@ def eval_command(
 
 def _fixture_or_ref(ref: str) -> str:
     """A toy fixture directory if ``ref`` names one, else the open_clip reference as given."""
-    from photod.toyworld.fixture import fixture_dir
+    from photod_lab.toyworld.fixture import fixture_dir
 
     return str(fixture_dir(ref)) if fixture_dir(ref).is_dir() else ref

@@ -55,9 +55,12 @@ def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model
         for vlm_id in [model_id] if model_id else runtime.model_ids:
             fired = app.services.concepts.fired(task.detections, vlm_id)
             names = [f.identifier for f in fired]
-            text = runtime.session(vlm_id).generate(
-                [task.image], [question], [[(f.identifier, f.embedding) for f in fired]]
-            )[0]
+            if question is None:  # the daemon's caption path
+                text = runtime.describe(vlm_id, task.image, fired, (), caption=True).caption
+            else:  # the question as asked, once, with every recognised concept appended
+                text = runtime.session(vlm_id).generate(
+                    [task.image], [question], [[(f.identifier, f.embedding) for f in fired]]
+                )[0]
             results.append({"model": vlm_id, "concepts": names, "text": text})
     if as_json:
         click.echo(json.dumps(results, indent=2))

@@ -29,7 +29,7 @@ from photod.vlm.training import TrainExample, train_embedding
 log = logging.getLogger(__name__)
 
 
-def class_phrase(class_word: str) -> str:
+def default_class_phrase(class_word: str) -> str:
     """How the base VLM is asked about the concept: ``the dog``."""
     return class_word if class_word.split()[0] in ("a", "an", "the") else f"the {class_word}"
 
@@ -40,6 +40,7 @@ def train_concept_embedding(
     identifier: str,
     class_word: str,
     kind: str,
+    class_phrase: str | None = None,
     images: Sequence[Image.Image],
     version_dir: Path,
     fired: Sequence[bool] | None = None,
@@ -53,12 +54,14 @@ def train_concept_embedding(
     ``fired[i]``: whether the concept's head recognises image ``i`` (default all; images
     where it does not fire train without the token). ``targets[i]`` overrides the generated
     targets of image ``i`` with the user's own ``(question or None, text)`` pairs.
+    ``class_phrase``: how the base VLM names the concept (default ``the <class word>``).
     ``distractors[vlm id]``: the other concepts' embeddings on that VLM (see
-    ``TrainSettings.distractor_share``).
+    ``training.distractor_share``).
     """
     if not images:
         raise ValueError(f"{identifier}: no training images")
     fired = list(fired) if fired is not None else [True] * len(images)
+    phrase = class_phrase or default_class_phrase(class_word)
     out: dict[str, dict[str, Any]] = {}
     for vlm_id in vlm_ids or runtime.model_ids:
         with runtime.use(vlm_id) as session:  # not unloaded as idle while it trains
@@ -68,6 +71,7 @@ def train_concept_embedding(
                 vlm_id,
                 identifier=identifier,
                 class_word=class_word,
+                phrase=phrase,
                 kind=kind,
                 images=images,
                 version_dir=version_dir,
@@ -86,6 +90,7 @@ def _train_one(
     *,
     identifier: str,
     class_word: str,
+    phrase: str,
     kind: str,
     images: Sequence[Image.Image],
     version_dir: Path,
@@ -102,7 +107,7 @@ def _train_one(
         session,
         images,
         identifier,
-        class_phrase(class_word),
+        phrase,
         class_word,
         questions=pool if use_vqa else (),
         overrides=targets,
@@ -111,7 +116,7 @@ def _train_one(
         session,
         [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
         identifier,
-        class_phrase(class_word),
+        phrase,
         class_word,
         settings.mirrors,
     )

@@ -15,12 +15,11 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from photod.config import VlmConfig, VlmModelConfig
+from photod.config import VlmConfig, VlmModelConfig, VlmTrainingConfig
 from photod.errors import ConfigError
 from photod.models.session import HubFiles, ModelSession
 from photod.vlm.base import SessionSettings, VlmSession
 from photod.vlm.registry import load_session
-from photod.vlm.training import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +132,9 @@ class VlmRuntime:
         with self._model(model_id).use() as session:
             yield session
 
-    def training_settings(self, model_id: str) -> TrainSettings:
+    def training_settings(self, model_id: str) -> VlmTrainingConfig:
         """The configured training hyperparameters of one VLM."""
-        t = self.model_config(model_id).training
-        return TrainSettings(**t.model_dump(exclude={"vqa"}))
+        return self.model_config(model_id).training
 
     def describe(
         self,
@@ -144,13 +142,18 @@ class VlmRuntime:
         image: Image.Image,
         fired: Sequence[FiredConcept],
         questions: Sequence[str] | None = None,
+        *,
+        caption: bool | None = None,
     ) -> Description:
-        """Caption (None when nothing fired and plain captions are off) and, per fired
-        concept, the configured questions; all in one batched ``generate``."""
+        """Caption and, per fired concept, the configured questions; all in one batched
+        ``generate``. ``caption``: None captions when a concept fired or plain captions are on
+        (the daemon), True always (``photod caption``), False never."""
         questions = self.cfg.questions if questions is None else questions
         concepts = [(c.identifier, c.embedding) for c in fired]
         prompts: list[str | None] = []
-        if fired or self.cfg.plain_captions:
+        if caption is None:
+            caption = bool(fired) or self.cfg.plain_captions
+        if caption:
             prompts.append(None)
         asked = [q.replace("{concept}", c.identifier) for c in fired for q in questions]
         prompts += asked
@@ -158,9 +161,9 @@ class VlmRuntime:
             return Description(None, [], {})
         with self.use(model_id) as session:
             texts = session.generate([image] * len(prompts), prompts, [concepts] * len(prompts))
-        caption = texts.pop(0) if prompts[0] is None else None
+        said = texts.pop(0) if caption else None
         return Description(
-            caption, list(zip(asked, texts, strict=True)), {c.name: c.version for c in fired}
+            said, list(zip(asked, texts, strict=True)), {c.name: c.version for c in fired}
         )
 
     def close(self) -> None:

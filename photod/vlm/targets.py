@@ -42,7 +42,7 @@ PERSON_QUESTIONS = (
 Target = tuple[str | None, str]  # (question, or None for a caption; target text)
 
 
-#: Mirror images a training set can be extended with (``TrainSettings.mirrors``).
+#: Mirror images a training set can be extended with (``vlm.models[].training.mirrors``).
 MIRRORS = {"horizontal": ImageOps.mirror, "vertical": ImageOps.flip}
 
 

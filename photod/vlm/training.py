@@ -12,60 +12,20 @@ import logging
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from photod.config import VlmTrainingConfig
 from photod.vlm.augment import augmented_views
 from photod.vlm.base import VlmSession
 from photod.vlm.injection import normalise
 from photod.vlm.look import shared_look
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    """Hyperparameters; the defaults are the reference's (for billion-parameter VLMs)."""
-
-    steps: int = 100
-    learning_rate: float = 1.0
-    weight_decay: float = 1e-4
-    grad_clip: float = 0.05
-    init_scale: float = 1.0  # norm of the raw parameter at init (sets the effective step)
-    views: int = 20  # cached augmented views per image (view 0 is the image itself)
-    augment: bool = True
-    flip_p: float = 0.5
-    brightness: float = 0.6
-    rotation: float = 45.0  # degrees
-    #: "horizontal" / "vertical": extra examples, mirror images with targets of their own
-    #: (photod.vlm.targets.mirrored_targets); none in the reference.
-    mirrors: tuple[str, ...] = ()
-    reg_lambda: float | None = None  # captioning targets; None: the backend's default
-    reg_lambda_vqa: float | None = None  # question targets; None: the backend's default
-    kv_norm_match: bool | None = None  # BLIP-2; None: the session's setting
-    concept_scale: float | None = None  # norm multiplier; None: the session's setting
-    #: BLIP-2 "joint" / "separate" (photod.vlm.base.SessionSettings); None: the session's.
-    concept_attention: Literal["joint", "separate"] | None = None
-    checkpoint_every: int = 25
-    #: Tokens per concept: MyVLM appends one; several (as Yo'LLaVA's latent tokens) give a
-    #: small LM more to attend to.
-    tokens: int = 1
-    #: Share of the fired examples that, each step, also carry one other concept's
-    #: embedding (frozen, before or after this one's): the concept must win its own object
-    #: against another concept's token, as in photos of several concepts. None in MyVLM.
-    distractor_share: float = 0.0
-    #: "none": MyVLM's random start. "anchor": each token is the concept's look
-    #: (:func:`photod.vlm.look.shared_look` over the fired photos; their mirror images
-    #: only when there is one photo) plus a learnt vector, the look held fixed: the form in
-    #: which an LM that names objects from appended tokens reads them. "none" when there
-    #: are not two images to compare.
-    look: Literal["none", "anchor"] = "none"
-    seed: int = 0
 
 
 @dataclass
@@ -90,7 +50,7 @@ class TrainedEmbedding:
 
 
 def _cache_features(
-    session: VlmSession, examples: Sequence[TrainExample], settings: TrainSettings
+    session: VlmSession, examples: Sequence[TrainExample], settings: VlmTrainingConfig
 ) -> list[torch.Tensor]:
     """Frozen features per example, shape ``(views, ...)``."""
     out = []
@@ -116,7 +76,7 @@ def train_embedding(
     session: VlmSession,
     examples: Sequence[TrainExample],
     identifier: str,
-    settings: TrainSettings | None = None,
+    settings: VlmTrainingConfig | None = None,
     *,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
@@ -129,7 +89,7 @@ def train_embedding(
     ``distractors``: other concepts' embeddings on this VLM, ``(n, D)`` each, that
     ``settings.distractor_share`` of the fired examples carry beside this one's.
     """
-    settings = settings or TrainSettings()
+    settings = settings or VlmTrainingConfig()
     if not examples or not any(ex.targets for ex in examples):
         raise ValueError("training a concept embedding needs examples with targets")
     # None without a share: the step's random draws then stay those of training alone.
@@ -145,19 +105,16 @@ def _train(
     session: VlmSession,
     examples: Sequence[TrainExample],
     identifier: str,
-    settings: TrainSettings,
+    settings: VlmTrainingConfig,
     checkpoint_dir: Path | None,
     progress: bool,
     distractors: Sequence[torch.Tensor],
 ) -> TrainedEmbedding:
     # These shape how the token enters the model: they are session settings, so that
     # captioning later uses the embedding exactly as it was trained.
-    if settings.kv_norm_match is not None:
-        session.settings.kv_norm_match = settings.kv_norm_match
-    if settings.concept_scale is not None:
-        session.settings.concept_scale = settings.concept_scale
-    if settings.concept_attention is not None:
-        session.settings.concept_attention = settings.concept_attention
+    session.settings.kv_norm_match = settings.kv_norm_match
+    session.settings.concept_scale = settings.concept_scale
+    session.settings.concept_attention = settings.concept_attention
     lam_cap = (
         settings.reg_lambda if settings.reg_lambda is not None else session.default_reg_lambda[0]
     )
@@ -222,7 +179,7 @@ def _train(
         "distractors": len(distractors),
         "look_photos": look_photos,  # photos the fixed look came from (0: none)
         "examples": len(examples),
-        "settings": asdict(settings),
+        "settings": settings.model_dump(exclude={"vqa"}),
         "kv_norm_match": session.settings.kv_norm_match,
         "concept_scale": session.settings.concept_scale,
         "concept_attention": session.settings.concept_attention,
@@ -244,14 +201,12 @@ def _look_anchor(
     session: VlmSession,
     examples: Sequence[TrainExample],
     cached: Sequence[torch.Tensor],
-    settings: TrainSettings,
+    settings: VlmTrainingConfig,
 ) -> tuple[torch.Tensor | None, int]:
     """The unit-norm look the tokens are anchored on (``settings.look``), and how many
     photos it came from; None and 0 when there is none to use."""
     if settings.look == "none":
         return None, 0
-    if settings.look != "anchor":
-        raise ValueError(f"unknown look setting {settings.look!r} (none, anchor)")
     # View 0 of each example is the photo itself, unaugmented. With a single photo, its
     # mirror images stand in for other photos (toy BLIP-2, 1 image: recall 82.1% without
     # a look, 90.4% with this one; 5 splits).
@@ -281,7 +236,7 @@ def _appended(
     tokens: torch.Tensor,
     fired: bool,
     distractors: Sequence[torch.Tensor],
-    settings: TrainSettings,
+    settings: VlmTrainingConfig,
     rng: random.Random,
 ) -> list[torch.Tensor]:
     """The tokens one example carries this step: none where the head did not fire; the

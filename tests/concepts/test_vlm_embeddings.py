@@ -22,11 +22,12 @@ from photod.concepts.catalog import artifact_store
 from photod.index import Index
 from photod.index import concepts as store
 from photod.services import Services
-from photod.toyworld.concepts import concept_scene, toy_concepts
-from photod.toyworld.scenes import SceneGenerator
 from photod.vlm.embeddings import list_embeddings, load_embedding
+from photod_lab.toyworld.concepts import concept_scene, toy_concepts
+from photod_lab.toyworld.fixture import fixtures_root
+from photod_lab.toyworld.scenes import SceneGenerator
 
-FIXTURES = Path(__file__).resolve().parents[2] / "photod" / "toyworld" / "fixtures"
+FIXTURES = fixtures_root()
 
 VLM_YAML = f"""
 vlm:

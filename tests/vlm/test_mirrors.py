@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photod.toyworld.concepts import concept_scene, toy_concepts
-from photod.toyworld.fixture import fixture_dir
-from photod.vlm.personalizer import MyVLMPersonalizer
 from photod.vlm.targets import mirrored_targets
+from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+from photod_lab.toyworld.concepts import concept_scene, toy_concepts
+from photod_lab.toyworld.fixture import fixture_dir
 
 
 @pytest.fixture(scope="module")

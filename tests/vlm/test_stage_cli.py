@@ -3,6 +3,7 @@ tiny LLaVA saved as a local model directory and a real SQLite index."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -177,7 +178,18 @@ def test_embedding_files_roundtrip(tmp_path):
     assert list_embeddings(tmp_path) == ["hf-hub:org/model"]
 
 
-def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
+def test_caption_and_ask_commands(tmp_path, photo_root, model_dir, monkeypatch):
+    from photod.vlm.runtime import VlmRuntime
+
+    described = []  # `photod caption` captions through the daemon's describe
+    real_describe = VlmRuntime.describe
+
+    def describe_spy(self, *args, **kwargs):
+        desc = real_describe(self, *args, **kwargs)
+        described.append(desc.caption)
+        return desc
+
+    monkeypatch.setattr(VlmRuntime, "describe", describe_spy)
     plugin_dir = tmp_path / "plugins"
     plugin_dir.mkdir()
     # A loose plugin file: the same hook the entry point registers.
@@ -198,6 +210,7 @@ def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
     r = runner.invoke(caption_command, [str(photo), "--plain", "--json"], obj=Context(cfg))
     assert r.exit_code == 0, r.output
     assert '"model": "tiny"' in r.output and '"concepts": []' in r.output
+    assert [out["text"] for out in json.loads(r.stdout)] == described
     r = runner.invoke(ask_command, [str(photo), "what is the image ?", "--plain"], obj=Context(cfg))
     assert r.exit_code == 0, r.output
     r = runner.invoke(caption_command, [str(photo), "--concept", "Nobody"], obj=Context(cfg))
@@ -214,6 +227,7 @@ def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
     r = runner.invoke(caption_command, [str(photo), "--concept", "Rex", "--json"], obj=Context(cfg))
     assert r.exit_code == 0, r.output
     assert '"concepts": [\n      "rex"\n    ]' in r.output
+    assert len(described) == 2
 
 
 def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Config, model_dir):

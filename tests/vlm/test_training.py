@@ -7,8 +7,9 @@ import pytest
 import torch
 from conftest import FAMILIES, images
 
+from photod.config import VlmTrainingConfig
 from photod.vlm.targets import OBJECT_QUESTIONS, generate_targets, personalise
-from photod.vlm.training import TrainExample, TrainSettings, train_embedding
+from photod.vlm.training import TrainExample, train_embedding
 
 
 @pytest.fixture(scope="module", params=["blip2-opt", "llava-qwen2"])
@@ -25,7 +26,7 @@ def _examples(fired=(True, True)) -> list[TrainExample]:
     ]
 
 
-FAST = TrainSettings(steps=6, views=2, learning_rate=0.1, checkpoint_every=3)
+FAST = VlmTrainingConfig(steps=6, views=2, learning_rate=0.1, checkpoint_every=3)
 
 
 def test_training_is_reproducible_and_moves_only_the_embedding(small, tmp_path):
@@ -33,7 +34,11 @@ def test_training_is_reproducible_and_moves_only_the_embedding(small, tmp_path):
     a = train_embedding(small, _examples(), "rex", FAST, checkpoint_dir=tmp_path, progress=False)
     b = train_embedding(small, _examples(), "rex", FAST, progress=False)
     c = train_embedding(
-        small, _examples(), "rex", TrainSettings(**{**FAST.__dict__, "seed": 1}), progress=False
+        small,
+        _examples(),
+        "rex",
+        VlmTrainingConfig(**{**FAST.model_dump(), "seed": 1}),
+        progress=False,
     )
     assert torch.equal(a.vector, b.vector) and a.losses == b.losses
     assert not torch.equal(a.vector, c.vector)
@@ -54,7 +59,7 @@ def test_training_lowers_the_loss(small):
         small,
         ex,
         "rex",
-        TrainSettings(steps=20, views=1, augment=False, learning_rate=0.3),
+        VlmTrainingConfig(steps=20, views=1, augment=False, learning_rate=0.3),
         progress=False,
     )
     assert out.losses[-1] < out.losses[0]
@@ -70,7 +75,7 @@ def test_gating_is_per_image(small, monkeypatch):
 
     monkeypatch.setattr(small, "training_loss", spy)
     train_embedding(
-        small, _examples((True, False)), "rex", TrainSettings(steps=2, views=1), progress=False
+        small, _examples((True, False)), "rex", VlmTrainingConfig(steps=2, views=1), progress=False
     )
     assert seen == [[1, 0], [1, 0]]  # the head did not fire on image 2: no token there
 
@@ -102,7 +107,7 @@ def test_targets_are_generated_and_overridable(small):
 
 def test_several_tokens_per_concept(small, monkeypatch):
     out = train_embedding(
-        small, _examples()[:1], "rex", TrainSettings(steps=2, views=1, tokens=3), progress=False
+        small, _examples()[:1], "rex", VlmTrainingConfig(steps=2, views=1, tokens=3), progress=False
     )
     assert out.vector.shape == (3, small.concept_dim)
     assert torch.allclose(out.vector.norm(dim=1), torch.ones(3))
@@ -124,7 +129,7 @@ def test_distractors_sit_beside_the_concept_frozen_and_in_either_order(small, mo
         return real(features, concepts, prompts, targets, reg)
 
     monkeypatch.setattr(small, "training_loss", spy)
-    settings = TrainSettings(steps=12, views=1, learning_rate=0.1, distractor_share=0.5)
+    settings = VlmTrainingConfig(steps=12, views=1, learning_rate=0.1, distractor_share=0.5)
     out = train_embedding(
         small, _examples((True, False)), "rex", settings, progress=False, distractors=[other]
     )
@@ -164,7 +169,7 @@ def test_anchored_tokens_are_the_look_plus_a_learnt_vector(small, tmp_path):
     examples = _examples((True, True, True))
     # A mirror image is made from a photo: the look comes from the photos alone.
     examples.append(TrainExample(examples[0].image.transpose(0), examples[0].targets, derived=True))
-    settings = TrainSettings(**{**FAST.__dict__, "look": "anchor", "tokens": 2})
+    settings = VlmTrainingConfig(**{**FAST.model_dump(), "look": "anchor", "tokens": 2})
     out = train_embedding(small, examples, "rex", settings, checkpoint_dir=tmp_path, progress=False)
     assert out.meta["look_photos"] == 3
     with torch.no_grad():
@@ -181,7 +186,11 @@ def test_anchored_tokens_are_the_look_plus_a_learnt_vector(small, tmp_path):
 def test_one_photo_anchors_on_its_mirror_images_or_on_nothing(small):
     one = _examples((True, False))  # the head fired on one photo only
     anchored = train_embedding(
-        small, one, "rex", TrainSettings(**{**FAST.__dict__, "look": "anchor"}), progress=False
+        small,
+        one,
+        "rex",
+        VlmTrainingConfig(**{**FAST.model_dump(), "look": "anchor"}),
+        progress=False,
     )
     plain = train_embedding(small, one, "rex", FAST, progress=False)
     assert anchored.meta["look_photos"] == 0
@@ -189,12 +198,20 @@ def test_one_photo_anchors_on_its_mirror_images_or_on_nothing(small):
     # With its mirror image, a single photo has a look again (the mirror moves the concept).
     mirrored = [*one, TrainExample(one[0].image.transpose(0), one[0].targets, derived=True)]
     again = train_embedding(
-        small, mirrored, "rex", TrainSettings(**{**FAST.__dict__, "look": "anchor"}), progress=False
+        small,
+        mirrored,
+        "rex",
+        VlmTrainingConfig(**{**FAST.model_dump(), "look": "anchor"}),
+        progress=False,
     )
     assert again.meta["look_photos"] == 2
     with pytest.raises(ValueError, match="look"):
         train_embedding(
-            small, one, "rex", TrainSettings(**{**FAST.__dict__, "look": "mask"}), progress=False
+            small,
+            one,
+            "rex",
+            VlmTrainingConfig(**{**FAST.model_dump(), "look": "mask"}),
+            progress=False,
         )
 
 
@@ -207,7 +224,7 @@ def test_concept_attention_is_trained_with_and_kept_for_captioning():
     other = torch.nn.functional.normalize(torch.randn(1, session.concept_dim), dim=-1)
     runs = {}
     for mode in ("joint", "separate", "separate"):
-        settings = TrainSettings(
+        settings = VlmTrainingConfig(
             steps=4, views=1, learning_rate=0.1, distractor_share=1.0, concept_attention=mode
         )
         out = train_embedding(
