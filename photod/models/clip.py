@@ -11,16 +11,18 @@ Preprocessing comes with the weights (open_clip's config), never hard-coded here
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from photod.errors import ModelLoadError
+from photod.models.hub import any_cached, hf_cached, prepare_hub
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,36 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     return arch, tag or None
 
 
+def clip_cached(reference: str, cache_dir: Path) -> bool:
+    """Whether ``reference`` can load without the hub (a folder, random weights or the cache).
+
+    An ``arch/pretrained`` tag names its hub repository only inside open_clip (slow to import),
+    so any cached snapshot counts: the load itself then tells the right model from a wrong one.
+    """
+    name, tag = parse_reference(reference)
+    if name.startswith("local-dir:"):
+        return Path(name[len("local-dir:") :]).expanduser().is_dir()
+    if name.startswith("hf-hub:"):
+        return hf_cached(name[len("hf-hub:") :], cache_dir)
+    return tag == "random" or any_cached(cache_dir)
+
+
+def _not_open_clip(record: logging.LogRecord) -> bool:
+    return "open_clip" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    # open_clip logs its download failure on the root logger, then raises; the raised error
+    # becomes photod's one message, so the root logger's copy is dropped while it loads.
+    root = logging.getLogger()
+    root.addFilter(_not_open_clip)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_open_clip)
+
+
 class ClipEmbedder:
     """L2-normalised CLIP image embeddings; the model loads on first use, batched inference."""
 
@@ -46,6 +78,7 @@ class ClipEmbedder:
         device: str = "auto",
         batch_size: int = 16,
         idle_unload_seconds: float = 0,
+        offline: bool = False,
     ) -> None:
         self.reference = reference
         self.model_id = reference  # stored with every embedding and every object head
@@ -53,6 +86,7 @@ class ClipEmbedder:
         self._device = device
         self._batch_size = batch_size
         self._idle = idle_unload_seconds
+        self._offline = offline
         self._lock = threading.Lock()
         self._loaded: tuple | None = None
         self._last_used = 0.0
@@ -65,6 +99,14 @@ class ClipEmbedder:
     def _load(self) -> tuple:
         if self._loaded is not None:
             return self._loaded
+        hub = prepare_hub(self._offline)
+        if not hub.online and not clip_cached(self.reference, self._cache_dir):
+            # Checked before open_clip is imported (8 s): a missing model costs nothing.
+            raise ModelLoadError(
+                f"CLIP model {self.reference!r} is not in {self._cache_dir} and "
+                f"{hub.describe()}: run photod once with network access to download it, set "
+                "clip.model to a model folder ('local-dir:/path'), or set clip.enabled: false"
+            )
         import open_clip
         import torch
 
@@ -72,15 +114,17 @@ class ClipEmbedder:
         device = self._resolve_device(torch)
         random_weights = tag == "random"
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                name,
-                pretrained=None if random_weights else tag,
-                device=device,
-                cache_dir=str(self._cache_dir),
-            )
+            with _quiet_open_clip():
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    name,
+                    pretrained=None if random_weights else tag,
+                    device=device,
+                    cache_dir=str(self._cache_dir),
+                )
         except Exception as exc:
+            why = " ".join(str(exc).split())  # one line in the log, whatever open_clip said
             raise ModelLoadError(
-                f"CLIP model {self.reference!r} could not be loaded ({exc}). Use an open_clip "
+                f"CLIP model {self.reference!r} could not be loaded ({why}). Use an open_clip "
                 "'arch/pretrained' tag or 'hf-hub:org/repo' with network access once (cached in "
                 f"{self._cache_dir}), or copy a model folder (open_clip_config.json + "
                 "open_clip_model.safetensors) and set clip.model to 'local-dir:/that/folder'."

@@ -40,7 +40,13 @@ class PersonalizeStage(BaseStage):
             return None
         from photod.vlm.runtime import VlmRuntime
 
-        return cls(services, VlmRuntime(cfg, backends, services.config.paths.cache_dir))
+        runtime = VlmRuntime(
+            cfg,
+            backends,
+            services.config.paths.cache_dir,
+            offline=services.config.models.offline,
+        )
+        return cls(services, runtime)
 
     def process(self, task: PhotoTask) -> None:
         """Add one caption (and the answers) per configured VLM to ``task``."""

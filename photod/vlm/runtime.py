@@ -55,9 +55,16 @@ class VlmRuntime:
     """Every configured VLM, each loaded on first use."""
 
     def __init__(
-        self, cfg: VlmConfig, backends: Sequence[type], cache_dir: Path | None, loader=load_session
+        self,
+        cfg: VlmConfig,
+        backends: Sequence[type],
+        cache_dir: Path | None,
+        loader=load_session,
+        *,
+        offline: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.offline = offline
         self.backends = list(backends)
         self.cache_dir = cache_dir
         self._loader = loader
@@ -105,6 +112,7 @@ class VlmRuntime:
                     dtype=self.cfg.dtype,
                     backend=m.backend,
                     settings=settings,
+                    offline=self.offline,
                 )
             self._used[model_id] = time.monotonic()
             return self._sessions[model_id]
