@@ -65,6 +65,13 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     Run `photod run` for the daemon (it watches your photo folders), or `photod scan PATH`
     to index once. Settings come from the configuration file and PHOTOD_SECTION__KEY
     environment variables (see config.example.yaml).
+
+    \b
+    Exit status, for text and --json output alike:
+      0   done, or something found
+      1   nothing found (search), or refused or failed (the message says why)
+      2   usage error (an unknown command or option, a missing argument)
+      78  configuration error (the message names the key)
     """
     setup_logging(verbose)
     ctx.obj = Context(config_path)

@@ -14,6 +14,7 @@ from photod.concepts import store
 from photod.concepts.catalog import artifact_store
 from photod.concepts.scheduler import request_training
 from photod.concepts.store import ConceptError
+from photod.humantime import relative
 from photod.index.queries import training_status
 
 
@@ -35,10 +36,13 @@ def _fail(message: str) -> None:
 
 
 def _check_person_examples(
-    app, concept: store.Concept, paths: list[str], box, force: bool = False
+    app, concept: store.Concept, paths: list[str], box, force: bool = False, command: str = ""
 ) -> None:
     """Refuse a person example whose face cannot be told, or that looks like someone else,
-    before it is stored (``--force`` skips the second check)."""
+    before it is stored (``--force`` skips the second check). ``command``: what the user
+    runs again with ``PATH --face x,y,w,h`` (default: ``photod concept examples add NAME``)."""
+    import shlex
+
     import numpy as np
 
     from photod.concepts.context import TrainContext
@@ -52,7 +56,8 @@ def _check_person_examples(
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
     thr = trainer.features.face_threshold
-    chosen, refused = choose_faces(known + new, ctx.faces_of, backend.metric, thr)
+    command = command or f"photod concept examples add {shlex.quote(concept.name)}"
+    chosen, refused = choose_faces(known + new, ctx.faces_of, backend.metric, thr, command)
     bad = [refused[p] for p in paths if p in refused]
     anchors = [f.embedding for p, f in chosen.items() if p not in paths]
     for p in paths:
@@ -65,6 +70,19 @@ def _check_person_examples(
                 )
     if bad:
         raise ConceptError("refused: " + " ".join(bad))
+
+
+def _add_again(concept: store.Concept) -> str:
+    """The ``photod concept add`` command that creates ``concept`` as it was asked for."""
+    import shlex
+
+    words = ["photod", "concept", "add", concept.name, "--kind", concept.kind]
+    words += ["--class", concept.class_word]
+    if concept.identifier != concept.name:
+        words += ["--identifier", concept.identifier]
+    if concept.head:
+        words += ["--head", concept.head]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _add_examples(
@@ -87,7 +105,9 @@ def _add_examples(
             else:
                 concept = store.require_concept(app.services.reader(), name)
             if concept.kind == "person" and paths:
-                _check_person_examples(app, concept, paths, box, force)
+                # A refused new concept is not kept: the fix is the same `concept add` again.
+                again = _add_again(concept) if create is not None else ""
+                _check_person_examples(app, concept, paths, box, force, again)
         except ConceptError as exc:
             if create is not None and "exists already" not in str(exc):
                 w.call(lambda db: store.remove_concept(db, concept.id))
@@ -99,7 +119,7 @@ def _add_examples(
             return request_training(db, concept.id, config.concepts)
 
         due = w.call(add)
-    click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining scheduled ({due:.0f}).")
+    click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining {relative(due)}.")
 
 
 @click.group("concept")
@@ -135,10 +155,20 @@ def list_command(ctx: Context) -> None:
     with build_app(ctx.config()) as app:
         db = app.services.reader()
         jobs = {j["concept"]: j for j in training_status(db)}
-        for c in store.list_concepts(db):
+        concepts = store.list_concepts(db)
+        if not concepts:
+            click.echo(
+                "no concepts yet; teach photod one with "
+                "`photod concept add NAME --kind person --class woman PHOTO...`"
+            )
+        for c in concepts:
             n = len(store.list_examples(db, c.id))
             job = jobs.get(c.name)
-            state = f", training {job['state']}" if job else ""
+            state = ""
+            if job and job["state"] == "queued":
+                state = f", training {relative(job['due_at'])}"
+            elif job:
+                state = f", training {job['state']}"
             click.echo(f"{c.name}\t{c.kind} ({c.class_word})\tv{c.version}\t{n} examples{state}")
 
 
@@ -210,8 +240,10 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
         try:
             c = store.require_concept(app.services.reader(), name)
             if later:
-                app.services.writer.call(lambda db: request_training(db, c.id, config.concepts))
-                click.echo(f"{c.name}: training scheduled.")
+                due = app.services.writer.call(
+                    lambda db: request_training(db, c.id, config.concepts)
+                )
+                click.echo(f"{c.name}: training scheduled, {relative(due)}.")
                 return
             trainer = Trainer.for_stages(app.services, app.stages)
             trainer.progress = sys.stderr.isatty()
