@@ -64,6 +64,7 @@ def test_concept_lifecycle(cli_env, tmp_path):
     assert r.exit_code == 0 and store.list_concepts(db) == []
     r = runner.invoke(root, ["concept", "show", "Eileen"])
     assert r.exit_code == 1 and "no concept named 'Eileen'" in r.output
+    assert "create it with `photod concept add Eileen --kind" in r.output
 
 
 def test_faces_clusters_and_naming(cli_env, tmp_path):
