@@ -116,3 +116,15 @@ def test_multi_face_refusal_suggests_a_command_that_works(cli_env, tmp_path):
     eileen = store.find_concept(db, "Eileen")
     examples = store.list_examples(db, eileen.id)
     assert [(e.path, e.face_box) for e in examples] == [(both, tuple(map(float, right.split(","))))]
+
+
+def test_with_clip_off_a_pet_says_how_to_turn_it_on(cli_env, tmp_path):
+    runner, root, _ = cli_env
+    off = {"PHOTOD_CLIP__ENABLED": "false"}
+    rex = save(face_variant("camera", 2), tmp_path / "ex/rex.jpg")
+    r = runner.invoke(
+        root, ["concept", "add", "Rex", "--kind", "pet", "--class", "dog", rex], env=off
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(root, ["concept", "train", "Rex"], env=off)
+    assert r.exit_code == 1 and "set clip.enabled: true" in r.output
