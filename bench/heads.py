@@ -24,13 +24,12 @@ def main() -> None:
     """Print a table of milliseconds per photo."""
     from concept_fixtures import composite, make_config
 
-    from photod.concepts.store import Concept
     from photod.heads.base import LoadedConcept
     from photod.heads.features import SharedFeatures
     from photod.heads.object import ObjectHead
     from photod.heads.person import PersonHead
-    from photod.index import jobs
-    from photod.index.writer import IndexWriter
+    from photod.index import Index, jobs
+    from photod.index.concepts import Concept
     from photod.models.clip import ClipEmbedder
     from photod.pipeline.task import PhotoInfo, PhotoTask
     from photod.plugins import PluginRegistry
@@ -41,8 +40,8 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
     config = make_config(tmp)
-    writer = IndexWriter(config.index_path).start()
-    services = Services(config, writer, PluginRegistry())
+    index = Index(config.index_path).start()
+    services = Services(config, index, PluginRegistry())
     clip = ClipEmbedder("ViT-B-32/random", config.paths.cache_dir)
     features = SharedFeatures(services, clip=clip)
     images = [composite(i).resize((1024, 512)) for i in range(args.photos)]
@@ -104,7 +103,7 @@ def main() -> None:
         o_ms = (time.perf_counter() - t) / reps / len(tasks) * 1000
         both = p_ms + o_ms
         print(f"{n:8d} | {p_ms:14.3f} | {o_ms:14.3f} | {both:7.3f} | {both / shared_ms:.3%}")
-    writer.close()
+    index.close()
 
 
 if __name__ == "__main__":

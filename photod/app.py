@@ -7,12 +7,14 @@ constructors (see :class:`photod.services.Services`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from photod.config import Config
 from photod.errors import PluginError
+from photod.index import Index
 from photod.index.db import ensure_private_dir
-from photod.index.writer import IndexWriter
+from photod.pipeline.events import CommitListener
 from photod.pipeline.stage import Stage
 from photod.plugins import PluginRegistry, load_plugins
 from photod.processor import JobProcessor
@@ -26,12 +28,14 @@ ESSENTIAL_STAGES = {"ingest", "index"}
 
 @dataclass
 class App:
-    """One wired photod: services, the active stages and the job processor."""
+    """One wired photod: services, the active stages and listeners, and the job processor."""
 
     config: Config
     services: Services
     stages: list[Stage]
     inactive_stages: list[str] = field(default_factory=list)
+    listeners: list[CommitListener] = field(default_factory=list)
+    inactive_listeners: list[str] = field(default_factory=list)
 
     @property
     def plugins(self) -> PluginRegistry:
@@ -40,11 +44,11 @@ class App:
 
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
-        return JobProcessor(self.services, self.stages, threaded=threaded)
+        return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
 
     def close(self) -> None:
-        """Close the index writer (stages are closed by their processor)."""
-        self.services.writer.close()
+        """Close the index (stages are closed by their processor)."""
+        self.services.index.close()
 
     def __enter__(self) -> App:
         return self
@@ -71,21 +75,7 @@ def build_stages(services: Services) -> tuple[list[Stage], list[str]]:
     stage that fails to build is logged with its plugin and left out.
     """
     classes = sorted(services.plugins.collect("photod_stages"), key=lambda c: c.position)
-    active: list[Stage] = []
-    inactive: list[str] = []
-    for cls in classes:
-        try:
-            stage = cls.create(services)
-        except Exception as exc:
-            if cls.name in ESSENTIAL_STAGES:
-                raise PluginError(f"stage {cls.name} could not start: {exc}") from exc
-            log.error("stage %s could not start and is skipped: %s", cls.name, exc)
-            inactive.append(cls.name)
-            continue
-        if stage is None:
-            inactive.append(cls.name)
-        else:
-            active.append(stage)
+    active, inactive = _create_all("stage", classes, services, ESSENTIAL_STAGES)
     names = [s.name for s in active]
     missing = ESSENTIAL_STAGES - set(names)
     if missing:
@@ -93,16 +83,54 @@ def build_stages(services: Services) -> tuple[list[Stage], list[str]]:
     return active, inactive
 
 
+def build_listeners(services: Services) -> tuple[list[CommitListener], list[str]]:
+    """Instantiate every registered listener class, in registration order.
+
+    Returns (active listeners, names of those that configured themselves off); one that fails
+    to build is logged and left out.
+    """
+    return _create_all("listener", services.plugins.collect("photod_listeners"), services)
+
+
+def _create_all(
+    what: str, classes: list[type], services: Services, essential: Collection[str] = ()
+) -> tuple[list, list[str]]:
+    active: list = []
+    inactive: list[str] = []
+    for cls in classes:
+        try:
+            part = cls.create(services)
+        except Exception as exc:
+            if cls.name in essential:
+                raise PluginError(f"{what} {cls.name} could not start: {exc}") from exc
+            log.error("%s %s could not start and is skipped: %s", what, cls.name, exc)
+            inactive.append(cls.name)
+            continue
+        if part is None:
+            inactive.append(cls.name)
+        else:
+            active.append(part)
+    return active, inactive
+
+
 def build_app(config: Config) -> App:
-    """Wire photod from ``config``: folders, plugins, the index writer, the stages."""
+    """Wire photod from ``config``: folders, plugins, the index, the stages."""
     prepare_dirs(config)
     plugins = load_plugins(config.plugins)
-    writer = IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
-    services = Services(config=config, writer=writer, plugins=plugins)
+    index = Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
+    services = Services(config=config, index=index, plugins=plugins)
     try:
         stages, inactive = build_stages(services)
+        listeners, listeners_off = build_listeners(services)
     except BaseException:
-        writer.close()
+        index.close()
         raise
     log.debug("stages: %s (off: %s)", [s.name for s in stages], inactive)
-    return App(config=config, services=services, stages=stages, inactive_stages=inactive)
+    return App(
+        config=config,
+        services=services,
+        stages=stages,
+        inactive_stages=inactive,
+        listeners=listeners,
+        inactive_listeners=listeners_off,
+    )

@@ -390,15 +390,16 @@ class Config(Section):
         return self.concepts.examples_dir or self.paths.data_dir / "examples"
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+def validation_message(err: ValidationError, prefix: str = "") -> str:
+    """``key: problem`` for the first problem of ``err``; ``prefix`` is the section's key path."""
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    key = ".".join([prefix] * bool(prefix) + [str(p) for p in first["loc"]]) or "(top level)"
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     more = len(err.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{source}: {key}: {msg}{suffix}"
+    return f"{key}: {msg}{suffix}"
 
 
 def _set_nested(tree: dict[str, Any], keys: list[str], value: Any) -> None:
@@ -465,4 +466,4 @@ def load_config(
     try:
         return Config.model_validate(_merge(data, overrides))
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from exc
+        raise ConfigError(f"{source}: {validation_message(exc)}") from exc

@@ -3,7 +3,9 @@
 Built-in features register through exactly the same hooks and entry-point group
 (``photod``) as third-party plugins; loose ``*.py`` files from ``plugins.paths`` folders are
 loaded too. A plugin that fails to import or register is logged with its name and skipped:
-a broken plugin never stops the daemon.
+a broken plugin never stops the daemon. A wrong *setting* does, like any configuration error:
+a plugin declares its settings as a pydantic model (``photod_settings``), and its section
+``plugins.settings.<plugin name>`` is validated against it at start-up.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pluggy
+from pydantic import BaseModel, ValidationError
 
-from photod.config import PluginsConfig
+from photod.config import PluginsConfig, validation_message
+from photod.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,8 @@ ENTRY_POINT_GROUP = "photod"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class PhotodHookSpecs:
@@ -42,6 +49,18 @@ class PhotodHookSpecs:
     @hookspec
     def photod_vlm_backends(self) -> list[type]:
         """Vision-language model backend classes (see :mod:`photod.vlm`)."""
+
+    @hookspec
+    def photod_listeners(self) -> list[type]:
+        """Classes called after each photo's commit (see :mod:`photod.pipeline.events`)."""
+
+    @hookspec
+    def photod_settings(self) -> type[BaseModel]:
+        """The pydantic model of this plugin's ``plugins.settings.<plugin name>`` section.
+
+        Forbid extra keys (``model_config = ConfigDict(extra="forbid")``) so that a typo is
+        an error; read the validated values with :meth:`PluginRegistry.settings`.
+        """
 
 
 @dataclass
@@ -61,6 +80,7 @@ class PluginRegistry:
         self.manager = pluggy.PluginManager(PROJECT)
         self.manager.add_hookspecs(PhotodHookSpecs)
         self.loaded: list[LoadedPlugin] = []
+        self._settings: dict[str, BaseModel] = {}
 
     def register(self, plugin: object, name: str, source: str) -> None:
         """Register one plugin object (module or instance); failures are recorded, not raised."""
@@ -86,6 +106,33 @@ class PluginRegistry:
                 continue
             out.extend(result or [])
         return out
+
+    def validate_settings(self, sections: dict[str, dict[str, Any]]) -> None:
+        """Validate each plugin's settings section against the model the plugin declares.
+
+        Raises :class:`ConfigError` naming the first wrong key; a section that no loaded plugin
+        declares (e.g. of a disabled plugin) is logged and ignored.
+        """
+        for impl in self.manager.hook.photod_settings.get_hookimpls():
+            name = impl.plugin_name
+            try:
+                model = impl.function()
+            except Exception as exc:
+                log.error("plugin %s: hook photod_settings failed: %s", name, exc)
+                self._mark_error(name, f"photod_settings: {type(exc).__name__}: {exc}")
+                continue
+            try:
+                self._settings[name] = model.model_validate(sections.get(name) or {})
+            except ValidationError as exc:
+                prefix = f"plugins.settings.{name}"
+                raise ConfigError(validation_message(exc, prefix)) from exc
+        for name in sorted(set(sections) - set(self._settings)):
+            log.warning("plugins.settings.%s: no loaded plugin declares it; ignored", name)
+
+    def settings(self, name: str, model: type[Settings]) -> Settings:
+        """Plugin ``name``'s validated settings (its defaults if its plugin declared none)."""
+        found = self._settings.get(name)
+        return found if isinstance(found, model) else model()
 
     def _mark_error(self, name: str, error: str) -> None:
         for p in self.loaded:
@@ -134,4 +181,5 @@ def load_plugins(config: PluginsConfig) -> PluginRegistry:
                 )
                 continue
             registry.register(plugin, path.stem, f"file {path}")
+    registry.validate_settings(config.settings)
     return registry

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from photod.fsutil import stat_version, version_stat
 from photod.index import jobs
-from photod.index.photos import mark_missing, move_photo, purge_missing, record_failure, set_meta
+from photod.index.photos import mark_missing, move_photo, record_failure, set_meta
+from photod.pipeline.events import CommitListener, notify_committed
 from photod.pipeline.runner import ThreadedPipeline, run_sequential
 from photod.pipeline.stage import Stage
 from photod.pipeline.task import PhotoTask
@@ -26,9 +27,17 @@ log = logging.getLogger(__name__)
 class JobProcessor:
     """Claims jobs from the persistent queue and sees each one through to its commit."""
 
-    def __init__(self, services: Services, stages: Sequence[Stage], *, threaded: bool = True):
+    def __init__(
+        self,
+        services: Services,
+        stages: Sequence[Stage],
+        *,
+        threaded: bool = True,
+        listeners: Sequence[CommitListener] = (),
+    ):
         self._services = services
         self._stages = list(stages)
+        self._listeners = list(listeners)
         cfg = services.config.pipeline
         self._capacity = cfg.queue_size * 2
         self._pipeline = (
@@ -44,7 +53,7 @@ class JobProcessor:
     def start(self) -> JobProcessor:
         """Start the pipeline threads and put back the jobs a crash left running."""
         max_attempts = self._services.config.pipeline.max_attempts
-        requeued, poisoned = self._services.writer.call(lambda db: jobs.recover(db, max_attempts))
+        requeued, poisoned = self._services.index.jobs.recover(max_attempts)
         if requeued:
             log.info("re-queued %d job(s) left unfinished by the last run", requeued)
         for job in poisoned:
@@ -54,10 +63,8 @@ class JobProcessor:
                 job.attempts,
             )
             reason = f"photod stopped {job.attempts} times while processing this photo"
-            self._services.writer.call(
-                lambda db, j=job, r=reason: record_failure(
-                    db, j.path, "pipeline", r, version=stat_version(version_stat(Path(j.path)))
-                )
+            self._services.index.photos.record_failure(
+                job.path, "pipeline", reason, version=stat_version(version_stat(Path(job.path)))
             )
         if self._pipeline:
             self._pipeline.start()
@@ -73,7 +80,7 @@ class JobProcessor:
         room = self._capacity - self.in_flight
         if room <= 0:
             return 0
-        claimed = self._services.writer.call(lambda db: jobs.claim(db, room))
+        claimed = self._services.index.jobs.claim(room)
         for job in claimed:
             self._dispatch(job)
         return len(claimed)
@@ -86,12 +93,12 @@ class JobProcessor:
             else:
                 run_sequential(self._stages, [task], self._finish)
         elif job.kind == jobs.DELETE:
-            self._services.writer.call(lambda db: self._delete(db, job))
+            self._services.index.write(lambda db: self._delete(db, job))
         elif job.kind == jobs.MOVE:
-            self._services.writer.call(lambda db: self._move(db, job))
+            self._services.index.write(lambda db: self._move(db, job))
         else:
             log.error("unknown job kind %r for %s; dropping it", job.kind, job.path)
-            self._services.writer.call(lambda db: jobs.complete(db, job.id))
+            self._services.index.jobs.complete(job.id)
 
     def _delete(self, db, job: jobs.Job) -> None:
         if os.path.lexists(job.path):  # re-created since: index it instead
@@ -113,6 +120,10 @@ class JobProcessor:
         set_meta(db, "last_activity", str(self.last_activity))
 
     def _finish(self, task: PhotoTask) -> None:
+        # The photo's results are committed (the index stage ran): post-commit work, before
+        # the job leaves the queue, so that its failure is recorded with the job's end.
+        notify_committed(self._listeners, task)
+
         def commit(db) -> None:
             if task.error is not None:
                 # The version that failed, not the file as it is now: a photo still being
@@ -127,7 +138,7 @@ class JobProcessor:
 
         if task.error is not None:
             log.warning("%s: %s failed: %s", task.path, task.error.stage, task.error)
-        self._services.writer.call(commit)
+        self._services.index.write(commit)
         with self._lock:
             if task.error is None:
                 self.done += 1
@@ -140,14 +151,14 @@ class JobProcessor:
 
     def purge_missing(self) -> int:
         """Delete the rows of photos that stayed missing (run when the queue is idle)."""
-        return self._services.writer.call(purge_missing)
+        return self._services.index.photos.purge_missing()
 
     def close(self) -> None:
         """Finish what is in the pipeline, then stop its threads and close the stages."""
         if self._pipeline:
             self._pipeline.close()
-        for stage in self._stages:
+        for part in [*self._stages, *self._listeners]:
             try:
-                stage.close()
+                part.close()
             except Exception:
-                log.exception("closing stage %s failed", stage.name)
+                log.exception("closing %s failed", part.name)

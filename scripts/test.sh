@@ -25,4 +25,6 @@ if [ ! -f "$SCRFD" ]; then
 fi
 export PHOTOD_TEST_SCRFD_ONNX="$PWD/$SCRFD"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# The layer contracts in pyproject.toml ([tool.importlinter]): a layer break fails here.
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from photod.config import Config, load_config
-from photod.index.writer import IndexWriter
+from photod.index import Index
 from photod.plugins import PluginRegistry
 from photod.services import Services
 
@@ -127,9 +127,9 @@ def builtin_registry() -> PluginRegistry:
 def concept_services(tmp_path: Path):
     """Services over a fresh index with the built-in heads registered."""
     config = make_config(tmp_path)
-    writer = IndexWriter(config.index_path).start()
-    yield Services(config=config, writer=writer, plugins=builtin_registry())
-    writer.close()
+    index = Index(config.index_path).start()
+    yield Services(config=config, index=index, plugins=builtin_registry())
+    index.close()
 
 
 def index_photos(services: Services, paths: list[str], *, stages=None) -> list:
@@ -139,7 +139,7 @@ def index_photos(services: Services, paths: list[str], *, stages=None) -> list:
 
     if stages is None:
         stages, _ = build_stages(services)
-    services.writer.call(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in paths])
+    services.index.write(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in paths])
     run_queue(services, stages)
     return stages
 
@@ -158,7 +158,7 @@ def run_queue(services: Services, stages) -> int:
 def detections(services: Services, path: str) -> list[tuple]:
     """(concept name, face box x, version, head model) of a photo's detection rows."""
     return (
-        services.reader()
+        services.index.reader()
         .execute(
             "SELECT c.name, f.x, d.concept_version, d.head_model FROM detections d "
             "JOIN photos p ON p.id = d.photo_id JOIN concepts c ON c.id = d.concept_id "

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
+import piexif
+import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageFilter
 
 from photod.app import build_app
 from photod.cli import cli
-from photod.config import PluginsConfig
+from photod.config import PluginsConfig, load_config
+from photod.errors import EX_CONFIG, ConfigError
 from photod.index.db import connect
 from photod.index.queries import search
 from photod.plugins import load_plugins
@@ -34,7 +40,7 @@ def photod_stages():
 def test_builtins_and_shipped_plugin_register_through_entry_points():
     registry = load_plugins(PluginsConfig())
     names = {p.name: p for p in registry.loaded}
-    assert names["builtin_stages"].hooks == ["photod_stages"]
+    assert names["builtin_stages"].hooks == ["photod_listeners", "photod_stages"]
     assert names["sharpness"].source == "entry point photod-sharpness"
     stage_names = [c.name for c in registry.collect("photod_stages")]
     assert {"ingest", "heads", "personalize", "index", "sharpness"} <= set(stage_names)
@@ -69,6 +75,7 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
     assert "stages: ingest -> heads -> sharpness -> index -> stamp" in result.output
     assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
+    assert "after commit" not in result.output
 
 
 def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
@@ -77,13 +84,47 @@ def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
     sharp.save(photo_root / "sharp.jpg", quality=95)
     sharp.filter(ImageFilter.GaussianBlur(8)).save(photo_root / "blurry.jpg", quality=95)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(config_yaml(tmp_path, photo_root))
+    cfg.write_text(config_yaml(tmp_path, photo_root, "metadata:\n  enabled: true\n"))
     result = CliRunner().invoke(cli, ["--config", str(cfg), "scan", "--no-progress"])
     assert result.exit_code == 0, result.output
     db = connect(tmp_path / "data" / "index.sqlite")
-    assert [h.path for h in search(db, "blurry")] == [str(photo_root / "blurry.jpg")]
-    row = db.execute("SELECT model FROM answers").fetchall()
-    assert row == [("photod-sharpness/1",)]  # tagged with the model that produced it
+    hits = search(db, "blurry")
+    assert [(h.path, h.source) for h in hits] == [(str(photo_root / "blurry.jpg"), "tag")]
+    # A typed tag with the model that produced it and its score; no fake VQA answer.
+    [(value, source, model, score)] = db.execute("SELECT value, source, model, score FROM tags")
+    assert (value, source, model) == ("blurry", "sharpness", "photod-sharpness/1") and score < 60
+    assert db.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    # The tag is the photo's keyword; the sharp photo's score is no keyword of its own.
+    keywords = {
+        name: piexif.load(str(photo_root / name))["0th"].get(piexif.ImageIFD.XPKeywords)
+        for name in ("blurry.jpg", "sharp.jpg")
+    }
+    assert keywords == {"blurry.jpg": tuple("blurry\0".encode("utf-16-le")), "sharp.jpg": None}
+
+
+def test_a_wrong_plugin_setting_stops_photod_naming_it(tmp_path, photo_root):
+    cfg = tmp_path / "c.yaml"
+    bad = "plugins:\n  settings:\n    sharpness:\n      threshold: -5\n"
+    cfg.write_text(config_yaml(tmp_path, photo_root, bad))
+    run = subprocess.run(
+        [sys.executable, "-m", "photod", "--config", str(cfg), "plugins"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == EX_CONFIG
+    [line] = run.stderr.splitlines()
+    assert line.startswith("photod: plugins.settings.sharpness.threshold: ")
+    cfg.write_text(config_yaml(tmp_path, photo_root, bad.replace("threshold: -5", "treshold: 5")))
+    with pytest.raises(ConfigError, match="plugins.settings.sharpness.treshold: unknown key"):
+        build_app(load_config(cfg, environ={}))
+
+
+def test_plugin_settings_reach_the_plugin(tmp_path, photo_root):
+    cfg = tmp_path / "c.yaml"
+    extra = "plugins:\n  settings:\n    sharpness:\n      threshold: 12.5\n    gone: {a: 1}\n"
+    cfg.write_text(config_yaml(tmp_path, photo_root, extra))
+    with build_app(load_config(cfg, environ={})) as app:  # a section of no plugin is ignored
+        [stage] = [s for s in app.stages if s.name == "sharpness"]
+        assert stage.threshold == 12.5
 
 
 def test_build_app_orders_stages_by_position(config):

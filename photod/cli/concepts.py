@@ -10,12 +10,11 @@ import click
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
-from photod.concepts import store
 from photod.concepts.catalog import artifact_store
 from photod.concepts.scheduler import request_training
-from photod.concepts.store import ConceptError
 from photod.humantime import relative
-from photod.index.queries import training_status
+from photod.index import concepts as store
+from photod.index.concepts import ConceptError
 
 
 def _box(value: str | None) -> tuple[float, float, float, float] | None:
@@ -45,14 +44,14 @@ def _check_person_examples(
 
     import numpy as np
 
-    from photod.concepts.context import TrainContext
     from photod.concepts.training import Trainer
     from photod.faces.base import distances
+    from photod.heads.context import TrainContext
     from photod.heads.examples import choose_faces
 
     trainer = Trainer.for_stages(app.services, app.stages)
     ctx = TrainContext.build(app.services, trainer.features)
-    known = store.list_examples(app.services.reader(), concept.id)
+    known = app.services.index.concepts.examples(concept.id)
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
     thr = trainer.features.face_threshold
@@ -97,20 +96,20 @@ def _add_examples(
 ):
     config = ctx.config()
     with build_app(config) as app:
-        w = app.services.writer
+        index = app.services.index
         try:
             if create is not None:
-                concept = w.call(lambda db: store.add_concept(db, name, **create))
+                concept = index.write(lambda db: store.add_concept(db, name, **create))
                 (config.examples_dir / concept.name).mkdir(parents=True, exist_ok=True, mode=0o700)
             else:
-                concept = store.require_concept(app.services.reader(), name)
+                concept = index.concepts.require(name)
             if concept.kind == "person" and paths:
                 # A refused new concept is not kept: the fix is the same `concept add` again.
                 again = _add_again(concept) if create is not None else ""
                 _check_person_examples(app, concept, paths, box, force, again)
         except ConceptError as exc:
             if create is not None and "exists already" not in str(exc):
-                w.call(lambda db: store.remove_concept(db, concept.id))
+                index.write(lambda db: store.remove_concept(db, concept.id))
             _fail(str(exc))
 
         def add(db) -> float:
@@ -118,7 +117,7 @@ def _add_examples(
                 store.add_example(db, concept.id, p, face_box=box, caption=caption)
             return request_training(db, concept.id, config.concepts)
 
-        due = w.call(add)
+        due = index.write(add)
     click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining {relative(due)}.")
 
 
@@ -153,16 +152,16 @@ def add_command(ctx, name, examples, kind, class_word, identifier, head, face) -
 def list_command(ctx: Context) -> None:
     """List concepts with their kind, version and training state."""
     with build_app(ctx.config()) as app:
-        db = app.services.reader()
-        jobs = {j["concept"]: j for j in training_status(db)}
-        concepts = store.list_concepts(db)
+        index = app.services.index
+        jobs = {j["concept"]: j for j in index.training.status()}
+        concepts = index.concepts.all()
         if not concepts:
             click.echo(
                 "no concepts yet; teach photod one with "
                 "`photod concept add NAME --kind person --class woman PHOTO...`"
             )
         for c in concepts:
-            n = len(store.list_examples(db, c.id))
+            n = len(index.concepts.examples(c.id))
             job = jobs.get(c.name)
             state = ""
             if job and job["state"] == "queued":
@@ -178,9 +177,9 @@ def list_command(ctx: Context) -> None:
 def show_command(ctx: Context, name: str) -> None:
     """Show a concept: identifier, head, metrics, examples, training job."""
     with build_app(ctx.config()) as app:
-        db = app.services.reader()
+        index = app.services.index
         try:
-            c = store.require_concept(db, name)
+            c = index.concepts.require(name)
         except ConceptError as exc:
             _fail(str(exc))
         click.echo(f"name:        {c.name}\nidentifier:  {c.identifier}")
@@ -192,10 +191,10 @@ def show_command(ctx: Context, name: str) -> None:
             vdir = artifact_store(app.config.paths.data_dir).concept_dir(c.id) / f"v{c.version}"
             click.echo(f"embeddings:  {', '.join(list_embeddings(vdir)) or 'none (no VLM)'}")
         click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
-        for j in training_status(db):
+        for j in index.training.status():
             if j["concept"] == c.name:
                 click.echo(f"training:    {j['state']} (attempts {j['attempts']})")
-        for e in store.list_examples(db, c.id):
+        for e in index.concepts.examples(c.id):
             click.echo(
                 f"example:     {e.path} [{e.source}]"
                 + (f" face {e.face_box}" if e.face_box else "")
@@ -212,7 +211,7 @@ def remove_command(ctx: Context, name: str) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = store.require_concept(app.services.reader(), name)
+            c = app.services.index.concepts.require(name)
         except ConceptError as exc:
             _fail(str(exc))
 
@@ -222,7 +221,7 @@ def remove_command(ctx: Context, name: str) -> None:
                 jobs.enqueue(db, jobs.INDEX, p, {"force": True})
             return len(paths)
 
-        n = app.services.writer.call(remove)
+        n = app.services.index.write(remove)
         artifact_store(config.paths.data_dir).remove(c.id)
     click.echo(f"{c.name} removed; {n} photo(s) will be re-processed.")
 
@@ -238,9 +237,9 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = store.require_concept(app.services.reader(), name)
+            c = app.services.index.concepts.require(name)
             if later:
-                due = app.services.writer.call(
+                due = app.services.index.write(
                     lambda db: request_training(db, c.id, config.concepts)
                 )
                 click.echo(f"{c.name}: training scheduled, {relative(due)}.")
@@ -300,7 +299,7 @@ def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = store.require_concept(app.services.reader(), name)
+            c = app.services.index.concepts.require(name)
         except ConceptError as exc:
             _fail(str(exc))
 
@@ -310,7 +309,7 @@ def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
                 request_training(db, c.id, config.concepts)
             return n
 
-        n = app.services.writer.call(remove)
+        n = app.services.index.write(remove)
     click.echo(f"{c.name}: {n} example(s) removed" + ("; retraining scheduled." if n else "."))
 
 
@@ -333,10 +332,10 @@ def clusters_command(ctx: Context, min_size: int | None) -> None:
         f = SharedFeatures(app.services)
         eps = config.concepts.cluster_eps or f.face_threshold
         backend = f.face_backend
-        app.services.writer.call(
+        app.services.index.write(
             lambda db: update_clusters(db, backend.model_id, backend.metric, eps, size)
         )
-        clusters = list_clusters(app.services.reader(), size)
+        clusters = list_clusters(app.services.index, size)
     if not clusters:
         click.echo("no groups of unnamed faces yet")
     for c in clusters:
@@ -351,13 +350,13 @@ def clusters_command(ctx: Context, min_size: int | None) -> None:
 @pass_context
 def name_command(ctx: Context, cluster: int, name: str, class_word: str) -> None:
     """Make the faces of CLUSTER examples of person NAME (created if new)."""
-    from photod.faces.clusters import cluster_faces
+    from photod.index import clusters
 
     config = ctx.config()
     with build_app(config) as app:
 
         def name_it(db) -> int:
-            faces = cluster_faces(db, cluster)
+            faces = clusters.cluster_faces(db, cluster)
             if not faces:
                 raise ConceptError(f"no cluster {cluster}; see `photod faces clusters`")
             c = store.find_concept(db, name) or store.add_concept(
@@ -367,12 +366,12 @@ def name_command(ctx: Context, cluster: int, name: str, class_word: str) -> None
                 raise ConceptError(f"{name} is a {c.kind}, not a person")
             for path, box in faces:
                 store.add_example(db, c.id, path, face_box=box, source="cluster")
-            db.execute("DELETE FROM face_clusters WHERE cluster_id = ?", (cluster,))
+            clusters.remove(db, cluster)
             request_training(db, c.id, config.concepts)
             return len(faces)
 
         try:
-            n = app.services.writer.call(name_it)
+            n = app.services.index.write(name_it)
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(f"{name}: {n} face(s) added as examples; retraining scheduled.")

@@ -13,10 +13,10 @@ import click
 from photod.cli import Context, pass_context
 from photod.config import Config
 from photod.errors import PhotoError
-from photod.index.db import connect
-from photod.index.writer import IndexWriter
-from photod.metadata import source
-from photod.metadata.ownership import record_own_write
+from photod.index import Index
+from photod.index.photos import record_own_write
+from photod.index.queries import photo_id as photo_id_of
+from photod.metadata.rewrite import IndexedRewriter
 from photod.metadata.writer import MetadataWriter, WriterOptions
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,10 @@ def _under(path: Path | None, roots: list[Path]) -> tuple[list[Path], bool]:
     return [path.resolve()], path.is_file()
 
 
-def _photos_in_index(db, targets: list[Path]) -> Iterator[tuple[int, str, int, int]]:
+def _photos_in_index(index: Index, targets: list[Path]) -> Iterator[tuple[int, str]]:
     for target in targets:
-        t = str(target).rstrip("/")
-        yield from db.conn.execute(
-            "SELECT id, path, size, mtime_ns FROM photos WHERE status = 'indexed' "
-            "AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
-            (t, t + "/", t + "0"),
-        )
+        for photo_id, path, _size, _mtime_ns in index.photos.indexed_under(target):
+            yield photo_id, path
 
 
 def _files(targets: list[Path], single: bool, extensions: list[str]) -> Iterator[Path]:
@@ -62,28 +58,24 @@ def metadata_group() -> None:
 def write_cmd(ctx: Context, path: Path | None) -> None:
     """Rewrite photod's metadata of the indexed photos under PATH (default: every library root).
 
-    Uses the results stored in the index; the configuration's ``metadata`` section says what
-    is written (it need not be enabled for this command).
+    Uses the results stored in the index, exactly as the daemon does after each photo; the
+    configuration's ``metadata`` section says what is written (it need not be enabled for
+    this command).
     """
     config = ctx.config()
     writer = MetadataWriter(WriterOptions.from_config(config.metadata))
     targets, _single = _under(path, config.library.roots)
-    reader = connect(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms)
     written = failed = 0
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        for photo_id, photo_path, size, mtime_ns in list(_photos_in_index(reader, targets)):
-            meta = source.from_index(reader, photo_id, config.metadata)
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        rewriter = IndexedRewriter(writer, config.metadata, index)
+        for photo_id, photo_path in list(_photos_in_index(index, targets)):
             try:
-                result = writer.write(Path(photo_path), meta, expect=(size, mtime_ns))
+                rewriter.rewrite(photo_id)
             except PhotoError as exc:
                 failed += 1
                 click.echo(f"failed: {photo_path}: {exc}", err=True)
                 continue
             written += 1
-            if result.photo is not None:
-                args = (photo_id, (size, mtime_ns), result.photo, result.content_hash)
-                index.call(lambda db, a=args: record_own_write(db, *a))
-    reader.close()
     click.echo(f"metadata written for {written} photo(s), {failed} failed")
     if failed:
         sys.exit(1)
@@ -113,7 +105,8 @@ def clear_cmd(ctx: Context, path: Path | None) -> None:
         if result.photo is not None or result.sidecar is not None:
             cleared += 1
         if result.photo is not None:
-            changed[str(photo.resolve())] = (result.before, result.photo, result.content_hash)
+            after = (result.photo.size, result.photo.mtime_ns)
+            changed[str(photo.resolve())] = (result.before, after, result.content_hash)
     if changed and config.index_path.exists():
         _record_all(config, changed)
     click.echo(f"photod's metadata removed from {cleared} photo(s), {failed} failed")
@@ -126,9 +119,9 @@ def _record_all(config: Config, changed: dict) -> None:
 
     def work(db) -> None:
         for photo_path, (before, after, digest) in changed.items():
-            row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (photo_path,)).fetchone()
-            if row:
-                record_own_write(db, row[0], before, after, digest)
+            photo_id = photo_id_of(db, photo_path)
+            if photo_id is not None:
+                record_own_write(db, photo_id, before, after, digest)
 
-    with IndexWriter(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
-        index.call(work)
+    with Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms) as index:
+        index.write(work)

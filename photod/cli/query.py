@@ -9,11 +9,10 @@ import click
 
 from photod.cli import Context, pass_context
 from photod.humantime import moment
-from photod.index import queries
-from photod.index.db import connect
+from photod.index import Index
 
 
-def _reader(ctx: Context):
+def _index(ctx: Context) -> Index:
     config = ctx.config()
     path = config.index_path
     if not path.exists():
@@ -21,7 +20,7 @@ def _reader(ctx: Context):
             f"photod: no index yet at {path}; run `photod scan` or `photod run` first.", err=True
         )
         sys.exit(1)
-    return connect(path, readonly=True)
+    return Index(path, readonly=True)
 
 
 @click.command("status")
@@ -29,8 +28,7 @@ def _reader(ctx: Context):
 @pass_context
 def status_command(ctx: Context, as_json: bool) -> None:
     """Show what is indexed, what is queued, failures and the last activity."""
-    db = _reader(ctx)
-    info = queries.status(db)
+    info = _index(ctx).meta.status()
     info["index"] = str(ctx.config().index_path)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -65,12 +63,12 @@ def status_command(ctx: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Find photos whose captions or answers contain every word of QUERY.
+    """Find photos whose captions, answers or tags contain every word of QUERY.
 
     Words match as prefixes: `photod search rex beach` finds "Rex running on the beaches".
     Exits 1 when no photo matches (with --json too, which then prints []).
     """
-    hits = queries.search(_reader(ctx), " ".join(query), limit=limit)
+    hits = _index(ctx).photos.search(" ".join(query), limit=limit)
     if as_json:
         click.echo(json.dumps([h.__dict__ for h in hits], indent=2, ensure_ascii=False))
     elif not hits:
@@ -89,7 +87,7 @@ def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bo
 @pass_context
 def failures_command(ctx: Context, limit: int, as_json: bool) -> None:
     """List photos that could not be processed, and why (newest first)."""
-    rows = queries.failures(_reader(ctx), limit=limit)
+    rows = _index(ctx).photos.failures(limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -103,7 +101,7 @@ def failures_command(ctx: Context, limit: int, as_json: bool) -> None:
 @click.command("plugins")
 @pass_context
 def plugins_command(ctx: Context) -> None:
-    """List the loaded plugins, their hooks, and which stages are active."""
+    """List the loaded plugins, their hooks, and which stages and listeners are active."""
     from photod.app import build_app
 
     with build_app(ctx.config()) as app:
@@ -111,8 +109,11 @@ def plugins_command(ctx: Context) -> None:
             state = f"ERROR: {p.error}" if p.error else ", ".join(p.hooks)
             click.echo(f"{p.name:24} {p.source}\n    {state}")
         click.echo("stages: " + " -> ".join(f"{s.name}" for s in app.stages))
-        if app.inactive_stages:
-            click.echo("off:    " + ", ".join(app.inactive_stages))
+        if app.listeners:
+            click.echo("after commit: " + ", ".join(x.name for x in app.listeners))
+        off = [*app.inactive_stages, *app.inactive_listeners]
+        if off:
+            click.echo("off:    " + ", ".join(off))
 
 
 COMMANDS = [status_command, search_command, failures_command, plugins_command]

@@ -10,13 +10,13 @@ from tqdm import tqdm
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
-from photod.index import jobs
+from photod.index import Index
 from photod.watch.reconcile import reconcile
 
 
-def queued_jobs(db) -> int:
+def queued_jobs(index: Index) -> int:
     """Jobs waiting in the queue."""
-    return jobs.counts(db).get("queued", 0)
+    return index.jobs.counts().get("queued", 0)
 
 
 @click.command("scan")
@@ -32,10 +32,9 @@ def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress
     """
     config = ctx.config()
     with build_app(config) as app:
-        found = reconcile(
-            app.services.writer, config.library, paths=list(paths) or None, force=force
-        )
-        total = app.services.writer.call(queued_jobs)
+        index = app.services.index
+        found = reconcile(index, config.library, paths=list(paths) or None, force=force)
+        total = queued_jobs(index)
         processor = app.processor().start()
         bar = tqdm(total=total, unit="photo", disable=no_progress, desc="indexing")
         try:
@@ -43,11 +42,7 @@ def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress
                 claimed = processor.pump()
                 bar.n = processor.done + processor.failed
                 bar.refresh()
-                if (
-                    not claimed
-                    and processor.in_flight == 0
-                    and not app.services.writer.call(queued_jobs)
-                ):
+                if not claimed and processor.in_flight == 0 and not queued_jobs(index):
                     break
                 if not claimed:
                     time.sleep(0.05)

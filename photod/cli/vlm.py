@@ -17,7 +17,6 @@ from photod.cli import Context, pass_context
 
 def _photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
     """A decoded task with its detections (heads, forced names, or none)."""
-    from photod.concepts.store import require_concept
     from photod.index.jobs import Job
     from photod.pipeline.task import Detection, PhotoTask
 
@@ -27,9 +26,8 @@ def _photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
     if plain:
         return task
     if concepts:
-        db = app.services.reader()
         for name in concepts:
-            c = require_concept(db, name)
+            c = app.services.index.concepts.require(name)
             task.detections.append(Detection(c.id, 1.0, "cli", c.version))
     elif "heads" in stages:
         stages["heads"].process(task)
@@ -57,7 +55,7 @@ def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model
         results = []
         for vlm_id in [model_id] if model_id else runtime.model_ids:
             fired = fired_concepts(
-                app.services.reader(), app.config.paths.data_dir, task.detections, vlm_id
+                app.services.index, app.config.paths.data_dir, task.detections, vlm_id
             )
             names = [f.identifier for f in fired]
             text = runtime.session(vlm_id).generate(

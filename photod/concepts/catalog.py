@@ -5,26 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-import sqlite_utils
-
 from photod.concepts.artifacts import ArtifactStore
-from photod.concepts.store import list_concepts
 from photod.heads.base import LoadedConcept
+from photod.index.concepts import Concept
 
 log = logging.getLogger(__name__)
 
 
-def signature(db: sqlite_utils.Database) -> tuple:
-    """Changes whenever a concept is added, removed or switched to another version."""
-    return tuple(db.execute("SELECT id, version, head, kind FROM concepts ORDER BY id").fetchall())
-
-
 def load_active(
-    db: sqlite_utils.Database, artifacts: ArtifactStore, head_names: Mapping[str, object]
+    concepts: list[Concept], artifacts: ArtifactStore, head_names: Mapping[str, object]
 ) -> dict[str, list[LoadedConcept]]:
-    """The trained concepts grouped by head name (untrained or unreadable ones left out)."""
+    """The trained ``concepts`` grouped by head name (untrained or unreadable ones left out)."""
     out: dict[str, list[LoadedConcept]] = {name: [] for name in head_names}
-    for concept in list_concepts(db):
+    for concept in concepts:
         if concept.version <= 0:
             continue
         if concept.head_name not in out:

@@ -15,9 +15,9 @@ from pathlib import Path
 import sqlite_utils
 
 from photod.concepts.scheduler import request_training
-from photod.concepts.store import add_example, list_concepts, list_examples, remove_example
 from photod.config import ConceptsConfig
 from photod.humantime import relative
+from photod.index.concepts import add_example, list_concepts, list_examples, remove_example
 
 log = logging.getLogger(__name__)
 

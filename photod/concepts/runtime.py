@@ -25,7 +25,7 @@ class ConceptRuntime:
         cfg = app.config
         self.trainer = Trainer.for_stages(app.services, app.stages)
         self.scheduler = TrainingScheduler(
-            app.services.writer,
+            app.services.index,
             lambda cid: self.trainer.train(cid),
             cfg.concepts,
             sync_seconds=sync_seconds,
@@ -37,7 +37,7 @@ class ConceptRuntime:
     def examples_changed(self) -> list[int]:
         """Sync the examples folder into the index and schedule what changed."""
         cfg = self._app.config
-        changed = self._app.services.writer.call(
+        changed = self._app.services.index.write(
             lambda db: sync_examples_folder(db, self.folder, cfg.library.extensions, cfg.concepts)
         )
         if changed:

@@ -20,7 +20,7 @@ from datetime import datetime
 import sqlite_utils
 
 from photod.config import ConceptsConfig
-from photod.index.writer import IndexWriter
+from photod.index import Index, training
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,7 @@ def request_training(
     """Queue (or push back: debounce) the concept's retraining; return its due time."""
     now = time.time() if now is None else now
     due = due_time(now, cfg)
-    db.execute(
-        "INSERT INTO training_jobs (concept_id, state, due_at, requested_at, attempts) "
-        "VALUES (?, 'queued', ?, ?, 0) ON CONFLICT (concept_id) DO UPDATE SET "
-        "state = 'queued', due_at = excluded.due_at, requested_at = excluded.requested_at, "
-        "attempts = 0, last_error = NULL",
-        (concept_id, due, now),
-    )
+    training.request(db, concept_id, due, now)
     return due
 
 
@@ -62,14 +56,14 @@ class TrainingScheduler:
 
     def __init__(
         self,
-        writer: IndexWriter,
+        index: Index,
         train: Callable[[int], object],
         cfg: ConceptsConfig,
         *,
         sync_seconds: float = 5.0,
         on_trained: Callable[[], None] | None = None,
     ) -> None:
-        self._writer = writer
+        self._index = index
         self._train = train
         self._cfg = cfg
         self._sync_seconds = sync_seconds
@@ -82,13 +76,7 @@ class TrainingScheduler:
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        n = self._writer.call(
-            lambda db: (
-                db.execute(
-                    "UPDATE training_jobs SET state = 'queued' WHERE state = 'running'"
-                ).rowcount
-            )
-        )
+        n = self._index.training.requeue_running()
         if n:
             log.info("re-queued %d training job(s) interrupted by the last stop", n)
         self._scheduler = BackgroundScheduler(
@@ -112,11 +100,7 @@ class TrainingScheduler:
         """Make APScheduler's jobs match the queued rows of ``training_jobs``."""
         if self._scheduler is None:
             return
-        rows = self._writer.call(
-            lambda db: db.execute(
-                "SELECT concept_id, due_at FROM training_jobs WHERE state = 'queued'"
-            ).fetchall()
-        )
+        rows = self._index.training.queued()
         wanted = {f"{PREFIX}{cid}-{due!r}": (cid, due) for cid, due in rows}
         for job in self._scheduler.get_jobs():
             if job.id.startswith(PREFIX) and job.id not in wanted:
@@ -135,25 +119,15 @@ class TrainingScheduler:
                     replace_existing=True,
                 )
 
-    def _claim(self, db: sqlite_utils.Database, cid: int, due: float) -> bool:
-        return (
-            db.execute(
-                "UPDATE training_jobs SET state = 'running', started_at = ?, "
-                "attempts = attempts + 1 WHERE concept_id = ? AND state = 'queued' AND due_at = ?",
-                (time.time(), cid, due),
-            ).rowcount
-            == 1
-        )
-
     def _run(self, cid: int, due: float) -> None:
-        if not self._writer.call(lambda db: self._claim(db, cid, due)):
+        if not self._index.training.claim(cid, due):
             return  # pushed back by a newer change, or done by `photod concept train`
         try:
             self._train(cid)
         except Exception as exc:
             log.exception("training concept %d failed", cid)
             error = f"{type(exc).__name__}: {exc}"
-            self._writer.call(lambda db: self._failed(db, cid, error))
+            self._failed(cid, error)
             self.sync()
             return
         # A change that arrived during training left the row queued: schedule it.
@@ -161,15 +135,10 @@ class TrainingScheduler:
         if self._on_trained:
             self._on_trained()
 
-    def _failed(self, db: sqlite_utils.Database, cid: int, error: str) -> None:
+    def _failed(self, cid: int, error: str) -> None:
         # Back off, and give up (state 'failed', shown by status) after max_attempts.
         retry = time.time() + max(60.0, self._cfg.retrain_delay_seconds)
-        db.execute(
-            "UPDATE training_jobs SET state = CASE WHEN attempts >= ? THEN 'failed' "
-            "ELSE 'queued' END, due_at = ?, last_error = ? WHERE concept_id = ? "
-            "AND state = 'running'",
-            (self._cfg.max_attempts, retry, error[:500], cid),
-        )
+        self._index.training.fail(cid, error, retry_at=retry, max_attempts=self._cfg.max_attempts)
 
     def shutdown(self) -> None:
         """Stop scheduling; a training in progress is left to finish or to be re-queued."""

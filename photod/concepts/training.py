@@ -22,18 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from photod.concepts.artifacts import ArtifactStore
 from photod.concepts.catalog import artifact_store
-from photod.concepts.context import TrainContext
-from photod.concepts.store import (
-    Concept,
-    ConceptError,
-    Example,
-    get_concept,
-    list_examples,
-    set_version,
-)
 from photod.heads.base import LoadedConcept
+from photod.heads.context import TrainContext
 from photod.heads.features import SharedFeatures
-from photod.index import jobs
+from photod.index import concepts, jobs, queries, training
+from photod.index.concepts import Concept, ConceptError, Example
 from photod.services import Services
 
 if TYPE_CHECKING:
@@ -95,9 +88,9 @@ class Trainer:
     def train(self, concept_id: int, *, seed: int = 0) -> TrainOutcome:
         """Train and switch to a new version; the previous one stays active on any failure."""
         started = time.time()
-        db = self.services.reader()
-        concept = get_concept(db, concept_id)
-        examples = list_examples(db, concept_id)
+        index = self.services.index
+        concept = index.concepts.get(concept_id)
+        examples = index.concepts.examples(concept_id)
         head = self.heads.get(concept.head_name)
         if head is None:
             why = "which is not installed"
@@ -124,41 +117,29 @@ class Trainer:
             )
         self.artifacts.write(concept_id, version, trained.tensors, meta, fill)
         new = LoadedConcept(replace(concept, version=version), trained.tensors, meta)
-        fires = head.fires_on(new, self.services.reader())
+        fires = head.fires_on(new, index)
         unknown = getattr(head, "unknown_photos", None)
         if fires is not None and unknown is not None:
-            fires |= unknown(self.services.reader())
+            fires |= unknown(index)
         metrics = {**trained.metrics, "seconds": round(time.time() - started, 3)}
 
         def switch(wdb) -> list[str]:
-            if wdb.execute("SELECT 1 FROM concepts WHERE id = ?", (concept_id,)).fetchone() is None:
+            if not concepts.exists(wdb, concept_id):
                 return []  # removed while training
-            before = {
-                r[0]
-                for r in wdb.execute(
-                    "SELECT DISTINCT photo_id FROM detections WHERE concept_id = ?", (concept_id,)
-                ).fetchall()
-            }
-            if fires is None:  # the head cannot tell: every photo may change
-                sql, args = "SELECT path FROM photos WHERE status = 'indexed'", ()
-            else:
-                ids = sorted(before | fires)
-                marks = ",".join("?" * len(ids))
-                sql, args = f"SELECT path FROM photos WHERE id IN ({marks})", tuple(ids)
-            paths = [r[0] for r in wdb.execute(sql, args).fetchall()]
-            set_version(wdb, concept_id, version, trained.head_model, metrics)
+            before = concepts.detected_photo_ids(wdb, concept_id)
+            # fires None: the head cannot tell, every photo may change.
+            ids = None if fires is None else sorted(before | fires)
+            paths = queries.paths_of(wdb, ids)
+            concepts.set_version(wdb, concept_id, version, trained.head_model, metrics)
             for p in paths:
                 jobs.enqueue(wdb, jobs.INDEX, p, {"force": True})
             # Changes requested after this training read its examples keep their job.
-            wdb.execute(
-                "DELETE FROM training_jobs WHERE concept_id = ? AND requested_at <= ?",
-                (concept_id, started),
-            )
+            training.finish(wdb, concept_id, started)
             return paths
 
         if vlm_timing:
             metrics["vlm_seconds"] = round(vlm_timing["seconds"], 3)
-        rerun = self.services.writer.call(switch)
+        rerun = index.write(switch)
         self.artifacts.prune(concept_id, version, concept.version)
         log.info(
             "concept %s: version %d active, %d photo(s) to re-run, metrics %s",
@@ -184,7 +165,7 @@ class Trainer:
             overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
             distractors = {
                 vlm_id: other_embeddings(
-                    self.services.reader(), self.services.config.paths.data_dir, vlm_id, concept.id
+                    self.services.index, self.services.config.paths.data_dir, vlm_id, concept.id
                 )
                 for vlm_id in self.vlm.model_ids
                 if self.vlm.training_settings(vlm_id).distractor_share > 0

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
-    from photod.concepts.context import TrainContext
-    from photod.concepts.store import Concept, Example
+    from photod.heads.context import TrainContext
     from photod.heads.features import SharedFeatures
+    from photod.index import Index
+    from photod.index.concepts import Concept, Example
     from photod.pipeline.task import Detection, PhotoTask
     from photod.services import Services
 
@@ -74,8 +73,9 @@ class ConceptHead(Protocol):
     def train(self, concept: Concept, examples: list[Example], ctx: TrainContext) -> Trained:
         """Train a new version from the examples; raise ConceptError when it cannot."""
 
-    def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int] | None:
-        """Ids of indexed photos this version fires on, from stored features (None: unknown)."""
+    def fires_on(self, loaded: LoadedConcept, index: Index) -> set[int] | None:
+        """Ids of indexed photos this version fires on, from the features ``index`` stores
+        (``index.features``); None: unknown."""
 
 
 class HeadBase:
@@ -105,7 +105,7 @@ class HeadBase:
         """Keep the active versions."""
         self.concepts = list(concepts)
 
-    def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int] | None:
+    def fires_on(self, loaded: LoadedConcept, index: Index) -> set[int] | None:
         """Unknown by default: every indexed photo is re-run."""
         return None
 

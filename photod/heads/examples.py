@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from photod.concepts.store import Example
 from photod.faces.base import distances, iou
+from photod.index.concepts import Example
 from photod.pipeline.task import Face
 
 MIN_IOU = 0.3

@@ -8,7 +8,6 @@ retrain, a moved photo or a duplicate reuses it, and training mines negatives fr
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from functools import cached_property
@@ -26,13 +25,6 @@ from photod.services import Services
 log = logging.getLogger(__name__)
 
 FACES, CLIP = "faces", "clip"
-
-
-def _store_clip(db, rows: list[tuple[str, str, bytes]]) -> None:
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO clip_embeddings (content_hash, model, embedding) VALUES (?, ?, ?)",
-        rows,
-    )
 
 
 class SharedFeatures:
@@ -104,28 +96,13 @@ class SharedFeatures:
         # A forced re-run (after a retrain) of unchanged content: the stored faces are exact.
         if not task.job.payload.get("force") or task.info is None:
             return False
-        rows = (
-            self._services.reader()
-            .execute(
-                "SELECT f.x, f.y, f.w, f.h, f.score, f.embedding, f.landmarks FROM faces f "
-                "JOIN photos p ON p.id = f.photo_id "
-                "WHERE p.path = ? AND p.content_hash = ? AND f.model = ? ORDER BY f.id",
-                (str(task.path), task.info.content_hash, self.face_backend.model_id),
-            )
-            .fetchall()
-        )
-        if not rows or any(r[5] is None for r in rows):
+        model = self.face_backend.model_id
+        rows = self._services.index.features.stored_faces(task.path, task.info.content_hash, model)
+        if not rows or any(emb is None for _, _, emb, _ in rows):
             return False
-
         task.faces = [
-            Face(
-                box=(r[0], r[1], r[2], r[3]),
-                score=r[4],
-                model=self.face_backend.model_id,
-                embedding=np.frombuffer(r[5], dtype=np.float32).copy(),
-                landmarks=[tuple(p) for p in json.loads(r[6])] if r[6] else None,
-            )
-            for r in rows
+            Face(box=box, score=score, model=model, embedding=emb, landmarks=landmarks)
+            for box, score, emb, landmarks in rows
         ]
         return True
 
@@ -133,19 +110,7 @@ class SharedFeatures:
         """Cached CLIP embeddings of these content hashes (current model)."""
         if not hashes:
             return {}
-        out: dict[str, np.ndarray] = {}
-        db = self._services.reader()
-        model = self.clip.model_id
-        for i in range(0, len(hashes), 500):
-            chunk = list(hashes[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            for h, blob in db.execute(
-                f"SELECT content_hash, embedding FROM clip_embeddings "
-                f"WHERE model = ? AND content_hash IN ({marks})",
-                [model, *chunk],
-            ).fetchall():
-                out[h] = np.frombuffer(blob, dtype=np.float32).copy()
-        return out
+        return self._services.index.features.cached_clip(self.clip.model_id, hashes)
 
     def clip_by_hash(self, images: Sequence[Image.Image], hashes: Sequence[str]) -> np.ndarray:
         """CLIP embeddings of images with known content hashes, through the cache."""
@@ -158,7 +123,7 @@ class SharedFeatures:
                 cached[hashes[i]] = e
                 rows.append((hashes[i], self.clip.model_id, e.astype(np.float32).tobytes()))
             # Not awaited: the cache is an optimisation, the photo's commit does not need it.
-            self._services.writer.submit(lambda db: _store_clip(db, rows))
+            self._services.index.features.store_clip(rows)
         return np.stack([cached[h] for h in hashes])
 
     def _compute_clip(self, tasks: Sequence[PhotoTask]) -> None:

@@ -10,15 +10,15 @@ import logging
 from typing import ClassVar
 
 import numpy as np
-import sqlite_utils
 
-from photod.concepts.augment import augment
-from photod.concepts.context import TrainContext
-from photod.concepts.linear import LinearHead, fit_linear, precision_recall
-from photod.concepts.negatives import mine_negatives
-from photod.concepts.store import Concept, ConceptError, Example
+from photod.heads.augment import augment
 from photod.heads.base import HeadBase, LoadedConcept, Trained
+from photod.heads.context import TrainContext
 from photod.heads.features import CLIP, SharedFeatures
+from photod.heads.linear import LinearHead, fit_linear, precision_recall
+from photod.heads.negatives import mine_negatives
+from photod.index import Index
+from photod.index.concepts import Concept, ConceptError, Example
 from photod.pipeline.task import Detection, PhotoTask
 from photod.services import Services
 
@@ -149,32 +149,18 @@ class ObjectHead(HeadBase):
             tensors, meta, self.model_id, metrics, [examples[i].path for i in sorted(train)]
         )
 
-    def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int]:
+    def fires_on(self, loaded: LoadedConcept, index: Index) -> set[int]:
         """Indexed photos whose cached embedding this version fires on."""
         head = LinearHead(
             loaded.tensors["weight"].reshape(-1),
             float(loaded.tensors["bias"].reshape(-1)[0]),
             float(loaded.meta["threshold"]),
         )
-        cur = db.execute(
-            "SELECT p.id, c.embedding FROM photos p JOIN clip_embeddings c "
-            "ON c.content_hash = p.content_hash AND c.model = ? WHERE p.status != 'missing'",
-            (loaded.meta["clip_model"],),
-        )
         hits: set[int] = set()
-        while rows := cur.fetchmany(4096):
-            emb = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            hits.update(
-                r[0] for r, f in zip(rows, head.prob(emb) >= head.threshold, strict=True) if f
-            )
+        for ids, emb in index.features.iter_photo_clip(loaded.meta["clip_model"]):
+            hits.update(i for i, f in zip(ids, head.prob(emb) >= head.threshold, strict=True) if f)
         return hits
 
-    def unknown_photos(self, db: sqlite_utils.Database) -> set[int]:
+    def unknown_photos(self, index: Index) -> set[int]:
         """Photos without a cached embedding: whether this concept fires there is unknown."""
-        model = self._features.clip.model_id
-        rows = db.execute(
-            "SELECT p.id FROM photos p WHERE p.status = 'indexed' AND NOT EXISTS (SELECT 1 FROM "
-            "clip_embeddings c WHERE c.content_hash = p.content_hash AND c.model = ?)",
-            (model,),
-        ).fetchall()
-        return {r[0] for r in rows}
+        return {r[0] for r in index.features.photos_without_clip(self._features.clip.model_id)}

@@ -12,14 +12,14 @@ import shlex
 from typing import ClassVar
 
 import numpy as np
-import sqlite_utils
 
-from photod.concepts.context import TrainContext
-from photod.concepts.store import Concept, ConceptError, Example
 from photod.faces.base import distances
 from photod.heads.base import HeadBase, LoadedConcept, Trained
+from photod.heads.context import TrainContext
 from photod.heads.examples import choose_faces
 from photod.heads.features import FACES, SharedFeatures
+from photod.index import Index
+from photod.index.concepts import Concept, ConceptError, Example
 from photod.pipeline.task import Detection, PhotoTask
 from photod.services import Services
 
@@ -148,18 +148,13 @@ class PersonHead(HeadBase):
         # MyVLM does: the caption describes the scene around the person).
         return Trained({"keys": keys}, meta, self.model_id, metrics, list(chosen))
 
-    def fires_on(self, loaded: LoadedConcept, db: sqlite_utils.Database) -> set[int]:
+    def fires_on(self, loaded: LoadedConcept, index: Index) -> set[int]:
         """Photos with a stored face within the threshold of this version's keys (a superset)."""
         keys = loaded.tensors["keys"]
         thr = self._features.face_threshold
         metric = self._features.face_backend.metric
-        cur = db.execute(
-            "SELECT photo_id, embedding FROM faces WHERE model = ? AND embedding IS NOT NULL",
-            (loaded.meta.get("face_model"),),
-        )
         hits: set[int] = set()
-        while rows := cur.fetchmany(2048):
-            emb = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        for ids, emb in index.features.iter_face_embeddings(loaded.meta.get("face_model")):
             near = distances(metric, emb, keys).min(axis=1) <= thr
-            hits.update(r[0] for r, n in zip(rows, near, strict=True) if n)
+            hits.update(i for i, n in zip(ids, near, strict=True) if n)
         return hits

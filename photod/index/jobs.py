@@ -81,14 +81,6 @@ def complete(db: sqlite_utils.Database, job_id: int) -> None:
     db.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
 
-def requeue(db: sqlite_utils.Database, job_id: int) -> None:
-    """Give a claimed job back (e.g. on shutdown before it started)."""
-    db.conn.execute(
-        "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0) WHERE id = ?",
-        (job_id,),
-    )
-
-
 def recover(db: sqlite_utils.Database, max_attempts: int) -> tuple[int, list[Job]]:
     """After a crash: re-queue the jobs that were running.
 

@@ -219,10 +219,66 @@ def _m0003_example_captions(db: sqlite_utils.Database) -> None:
     run_script(db, "ALTER TABLE concept_examples ADD COLUMN caption TEXT;")
 
 
+def _m0004_tags(db: sqlite_utils.Database) -> None:
+    # Typed tags from stages and plugins (``blurry``): searchable through the FTS and written
+    # as keywords. FTS rowids of tags are negative (-id): captions and answers use the
+    # non-negative ones (2*id, 2*id+1), so the triggers still delete by rowid.
+    run_script(
+        db,
+        """
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            value TEXT NOT NULL,
+            source TEXT NOT NULL,  -- the plugin or stage that produced it
+            model TEXT NOT NULL,   -- its model and version
+            score REAL,
+            UNIQUE (photo_id, source, value)
+        );
+        CREATE INDEX tags_value ON tags(value);
+        CREATE TRIGGER tags_ai AFTER INSERT ON tags BEGIN
+            INSERT INTO text_fts(rowid, text, photo_id, source)
+            VALUES (-new.id, new.value, new.photo_id, 'tag');
+        END;
+        CREATE TRIGGER tags_ad AFTER DELETE ON tags BEGIN
+            DELETE FROM text_fts WHERE rowid = -old.id;
+        END;
+        CREATE TRIGGER tags_au AFTER UPDATE OF value ON tags BEGIN
+            UPDATE text_fts SET text = new.value WHERE rowid = -old.id;
+        END;
+
+        -- The sharpness plugin used to store "blurry" as a fake VQA answer
+        -- ("yes, blurry (15)"), which metadata wrote as a keyword: make those tags.
+        INSERT OR IGNORE INTO tags (photo_id, value, source, model, score)
+        SELECT photo_id, 'blurry', 'sharpness', model,
+               CAST(rtrim(substr(answer, instr(answer, '(') + 1), ')') AS REAL)
+        FROM answers WHERE model LIKE 'photod-sharpness/%' AND answer LIKE 'yes, blurry%';
+        DELETE FROM answers WHERE model LIKE 'photod-sharpness/%';
+        """,
+    )
+
+
+def _m0005_detection_boxes(db: sqlite_utils.Database) -> None:
+    # Where a pet or object head found its concept (normalised x, y, w, h in the oriented
+    # image); NULL for person detections, whose box is their face's. Metadata rewritten from
+    # the index then carries the same regions as the first write.
+    run_script(
+        db,
+        """
+        ALTER TABLE detections ADD COLUMN x REAL;
+        ALTER TABLE detections ADD COLUMN y REAL;
+        ALTER TABLE detections ADD COLUMN w REAL;
+        ALTER TABLE detections ADD COLUMN h REAL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
     ("0003_example_captions", _m0003_example_captions),
+    ("0004_tags", _m0004_tags),
+    ("0005_detection_boxes", _m0005_detection_boxes),
 ]
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlite_utils
 
-from photod.pipeline.task import PhotoTask
+from photod.index.tags import insert_tags
+
+if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
+    from photod.pipeline.task import PhotoTask
 
 # Tables whose rows a pipeline run recomputes for a photo (replaced as a whole on re-run).
-RESULT_TABLES = ("detections", "faces", "captions", "answers")
+RESULT_TABLES = ("detections", "faces", "captions", "answers", "tags")
 
 
 def _prefix_range(directory: str) -> tuple[str, str]:
@@ -98,11 +102,14 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
         face_ids.append(cur.lastrowid)
     for det in task.detections:
         face_id = face_ids[det.face_index] if det.face_index is not None else None
+        # A person's box is its face's; a pet's or object's is the head's own.
+        box = det.box if face_id is None and det.box is not None else (None,) * 4
         db.conn.execute(
             "INSERT INTO detections (photo_id, concept_id, face_id, score, head_model, "
-            "concept_version) VALUES (?, ?, ?, ?, ?, ?)",
-            (photo_id, det.concept_id, face_id, det.score, det.head_model, det.concept_version),
-        )
+            "concept_version, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, det.concept_id, face_id, det.score, det.head_model, det.concept_version,
+             *box),
+        )  # fmt: skip
     for cap in task.captions:
         db.conn.execute(
             "INSERT INTO captions (photo_id, text, model, concept_versions, created_at) "
@@ -115,6 +122,28 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (photo_id, ans.question, ans.answer, ans.model, json.dumps(ans.concept_versions), now),
         )
+    insert_tags(db, photo_id, task.tags)
+
+
+def record_own_write(
+    db: sqlite_utils.Database,
+    photo_id: int,
+    before: tuple[int, int],
+    after: tuple[int, int],
+    content_hash: str | None = None,
+) -> bool:
+    """Store the photo's (size, mtime_ns) and hash after photod itself rewrote its metadata.
+
+    That is what the watcher and the start-up reconcile compare, so photod's own write is not
+    seen as a change. Only a row that still shows the pre-write state is updated: if another
+    change was recorded meanwhile, that one must win. Returns whether the row was updated.
+    """
+    cur = db.conn.execute(
+        "UPDATE photos SET size = ?, mtime_ns = ?, content_hash = coalesce(?, content_hash), "
+        "updated_at = ? WHERE id = ? AND size = ? AND mtime_ns = ?",
+        (*after, content_hash, time.time(), photo_id, *before),
+    )
+    return cur.rowcount > 0
 
 
 def record_failure(
@@ -175,6 +204,11 @@ def purge_missing(db: sqlite_utils.Database) -> int:
             "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)"
         )
     return len(gone)
+
+
+def drop_failures(db: sqlite_utils.Database, paths: list[str]) -> None:
+    """Forget the failure records of these paths (their files are gone)."""
+    db.conn.executemany("DELETE FROM failures WHERE path = ?", [(p,) for p in paths])
 
 
 def move_photo(db: sqlite_utils.Database, src: str, dst: str) -> int:

@@ -36,9 +36,9 @@ def fts_query(text: str) -> str:
 
 
 def search(db: sqlite_utils.Database, text: str, limit: int = 50) -> list[SearchHit]:
-    """Photos whose captions or answers match all words of ``text``, best first.
+    """Photos whose captions, answers or tags match all words of ``text``, best first.
 
-    All words must appear in the same caption or answer; one hit per photo.
+    All words must appear in the same caption, answer or tag; one hit per photo.
     """
     query = fts_query(text)
     if not query:
@@ -113,3 +113,78 @@ def photo_state(db: sqlite_utils.Database, path: str) -> tuple[str, int, int] | 
         (path,),
     ).fetchone()
     return tuple(row) if row else None
+
+
+def indexed_hash(db: sqlite_utils.Database, path: str) -> str | None:
+    """Content hash of the photo indexed at ``path`` (None if it is not indexed)."""
+    row = db.conn.execute(
+        "SELECT content_hash FROM photos WHERE path = ? AND status = 'indexed'", (path,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def photo_id(db: sqlite_utils.Database, path: str) -> int | None:
+    """The id of the photo at ``path`` (any status), or None."""
+    row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+    return row[0] if row else None
+
+
+def known_versions(
+    db: sqlite_utils.Database,
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple]]:
+    """(size, mtime_ns) by path of the present photos, and of the recorded failures."""
+    photos = {
+        r[0]: (r[1], r[2])
+        for r in db.conn.execute(
+            "SELECT path, size, mtime_ns FROM photos WHERE status != 'missing'"
+        )
+    }
+    failed = {
+        r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT path, size, mtime_ns FROM failures")
+    }
+    return photos, failed
+
+
+def holds_version(db: sqlite_utils.Database, path: str, version: tuple[int, int]) -> bool:
+    """Whether the index already holds this (size, mtime_ns) of ``path``, as a present photo
+    or as a failure (which is not retried until the file changes)."""
+    for sql in (
+        "SELECT size, mtime_ns FROM photos WHERE path = ? AND status != 'missing'",
+        "SELECT size, mtime_ns FROM failures WHERE path = ?",
+    ):
+        row = db.conn.execute(sql, (path,)).fetchone()
+        if row is not None and tuple(row) == tuple(version):
+            return True
+    return False
+
+
+def indexed_under(db: sqlite_utils.Database, target: str) -> list[tuple[int, str, int, int]]:
+    """(id, path, size, mtime_ns) of the indexed photos at or below ``target``, by path."""
+    t = target.rstrip("/")
+    return db.conn.execute(
+        "SELECT id, path, size, mtime_ns FROM photos WHERE status = 'indexed' "
+        "AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path",
+        (t, t + "/", t + "0"),
+    ).fetchall()
+
+
+def sample_indexed(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str]]:
+    """(path, content hash) of up to ``limit`` indexed photos drawn at random."""
+    return db.conn.execute(
+        "SELECT path, content_hash FROM photos WHERE status = 'indexed' ORDER BY random() LIMIT ?",
+        (limit,),
+    ).fetchall()
+
+
+def paths_of(db: sqlite_utils.Database, ids: list[int] | None = None) -> list[str]:
+    """Paths of the photos with these ids, or of every indexed photo when ``ids`` is None."""
+    if ids is None:
+        rows = db.conn.execute("SELECT path FROM photos WHERE status = 'indexed'")
+        return [r[0] for r in rows.fetchall()]
+    out: list[str] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.conn.execute(f"SELECT path FROM photos WHERE id IN ({marks})", chunk)
+        out += [r[0] for r in rows.fetchall()]
+    return out

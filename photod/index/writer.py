@@ -3,6 +3,7 @@
 All writes of a photod process go through one :class:`IndexWriter`: a thread that owns the
 only writing connection and runs each submitted unit of work in its own ``BEGIN IMMEDIATE``
 transaction. Readers open their own connections (WAL lets them read while it writes).
+photod code reaches it only through :class:`photod.index.Index`, which owns it.
 """
 
 from __future__ import annotations

@@ -159,16 +159,3 @@ def _present(text: str, zeroth: dict, exif_ifd: dict) -> bool:
         _from_ucs2(zeroth.get(XP_COMMENT, b"")) == text
         or _user_comment(exif_ifd.get(USER_COMMENT, b"")) == text
     )
-
-
-def read_fields(tiff: bytes | None) -> dict[str, object]:
-    """The fields photod writes, decoded (for ``photod metadata`` output and tests)."""
-    exif = load(tiff) if tiff else {"0th": {}, "Exif": {}}
-    zeroth, exif_ifd = exif["0th"], exif["Exif"]
-    keywords = _from_ucs2(zeroth.get(XP_KEYWORDS, b""))
-    return {
-        "ImageDescription": bytes(zeroth.get(DESCRIPTION, b"")).decode("ascii", "replace"),
-        "UserComment": _user_comment(exif_ifd[USER_COMMENT]) if USER_COMMENT in exif_ifd else "",
-        "XPComment": _from_ucs2(zeroth.get(XP_COMMENT, b"")),
-        "XPKeywords": [k for k in keywords.split(";") if k],
-    }

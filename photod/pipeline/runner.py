@@ -24,19 +24,23 @@ Finish = Callable[[PhotoTask], None]
 _STOP = object()
 
 
-def run_stage(stage: Stage, task: PhotoTask) -> None:
-    """Run one stage on one task, turning any exception into the task's :class:`PhotoError`."""
-    if not _wants(stage, task):
-        return
+def guarded(name: str, work: Callable[[PhotoTask], None], task: PhotoTask) -> None:
+    """Run ``work`` (stage or listener ``name``) on ``task``; an exception becomes its error."""
     try:
-        stage.process(task)
+        work(task)
     except PhotoError as exc:
-        if exc.stage == "ingest" and stage.name != "ingest":
-            exc.stage = stage.name
+        if exc.stage == "ingest" and name != "ingest":
+            exc.stage = name
         task.error = exc
     except Exception as exc:  # a bug or a model failure must cost one photo, not the daemon
-        log.exception("stage %s failed on %s", stage.name, task.path)
-        task.error = PhotoError(f"{type(exc).__name__}: {exc}", stage=stage.name)
+        log.exception("%s failed on %s", name, task.path)
+        task.error = PhotoError(f"{type(exc).__name__}: {exc}", stage=name)
+
+
+def run_stage(stage: Stage, task: PhotoTask) -> None:
+    """Run one stage on one task, turning any exception into the task's :class:`PhotoError`."""
+    if _wants(stage, task):
+        guarded(stage.name, stage.process, task)
 
 
 def _wants(stage: Stage, task: PhotoTask) -> bool:

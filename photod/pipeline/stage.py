@@ -6,8 +6,9 @@ configuration turns the stage off. Model loading belongs in the stage's lazily c
 sessions, not in ``create``, so that start-up stays fast.
 
 Stages run in the order of their ``position``: ingest 100, heads 200, personalize 300,
-index 400, metadata 500. A plugin picks a position between them (e.g. 250 to run after the
-heads and before captioning).
+index 400 (the photo's commit). A plugin picks a position between them (e.g. 250 to run after
+the heads and before captioning). Work on the committed result (metadata write-back) is a
+listener, not a stage (see :mod:`photod.pipeline.events`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from photod.pipeline.task import PhotoTask
     from photod.services import Services
 
-INGEST, HEADS, PERSONALIZE, INDEX, METADATA = 100, 200, 300, 400, 500
+INGEST, HEADS, PERSONALIZE, INDEX = 100, 200, 300, 400
 
 
 @runtime_checkable

@@ -71,6 +71,22 @@ class Answer:
 
 
 @dataclass
+class Tag:
+    """A label a stage or plugin gives the photo (``blurry``), stored in the index's tags table.
+
+    A tag is searchable (``photod search blurry``) and is written into the photo's metadata
+    as a keyword: a plugin says a value is a keyword by emitting it as a tag. ``source`` names
+    what produced it (the plugin or stage), ``model`` its model and version, so a new version
+    can invalidate exactly its own tags; ``score`` is optional evidence (shown, never written).
+    """
+
+    value: str
+    source: str
+    model: str
+    score: float | None = None
+
+
+@dataclass
 class PhotoTask:
     """One photo on its way through the stages."""
 
@@ -84,7 +100,9 @@ class PhotoTask:
     detections: list[Detection] = field(default_factory=list)
     captions: list[Caption] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)  # plugins' own results
+    tags: list[Tag] = field(default_factory=list)
+    # Plugins' scratch values between stages: never stored, never written into metadata.
+    extras: dict[str, Any] = field(default_factory=dict)
     photo_id: int | None = None  # set by the index stage
     error: PhotoError | None = None
 

@@ -19,8 +19,6 @@ from photod.app import App, build_app
 from photod.concepts.runtime import ConceptRuntime
 from photod.config import Config
 from photod.errors import PhotodError
-from photod.index import jobs
-from photod.index.photos import set_meta
 from photod.processor import JobProcessor
 from photod.service.notify import Notifier
 from photod.watch.reconcile import reconcile
@@ -85,21 +83,21 @@ class Daemon:
     def start(self, config: Config) -> None:
         """Build the app, recover the queue, start the watcher and the start-up reconcile."""
         self.app = build_app(config)
-        writer = self.app.services.writer
+        index = self.app.services.index
         self.processor = self.app.processor().start()
-        writer.call(lambda db: set_meta(db, "daemon_state", f"running (pid {os.getpid()})"))
+        index.meta.set("daemon_state", f"running (pid {os.getpid()})")
         # Scheduled retraining and the labelled-examples folder (it has its own watcher:
         # an example is not a library photo).
         self.concepts = ConceptRuntime(self.app, wake=self._wake.set).start()
         self.watcher = LibraryWatcher(
             config.library,
-            writer,
+            index,
             wake=self._wake.set,
             poll_interval=config.library.poll_interval_seconds,
         )
         self.watcher.start()
         polling = json.dumps([str(p) for p in self.watcher.polling_roots])
-        writer.call(lambda db: set_meta(db, "polling_roots", polling))
+        index.meta.set("polling_roots", polling)
         self._start_reconcile()
         now = time.monotonic()
         self._next_rescan = self._rescan_after(now)
@@ -119,7 +117,7 @@ class Daemon:
         def work() -> None:
             try:
                 result = reconcile(
-                    app.services.writer, app.config.library, cancel=self._cancel_reconcile
+                    app.services.index, app.config.library, cancel=self._cancel_reconcile
                 )
                 log.info(
                     "reconcile: %d photos seen, %d queued, %d gone",
@@ -169,7 +167,7 @@ class Daemon:
     def _status_line(self) -> str:
         if not self.app or not self.processor:
             return "starting"
-        queued = self.app.services.writer.call(lambda db: jobs.counts(db).get("queued", 0))
+        queued = self.app.services.index.jobs.counts().get("queued", 0)
         return (
             f"{self.processor.done} indexed, {self.processor.failed} failed, "
             f"{queued} queued, {self.processor.in_flight} in progress"
@@ -207,7 +205,7 @@ class Daemon:
                 return
             self.processor.close()
         if self.app:
-            self.app.services.writer.call(lambda db: set_meta(db, "daemon_state", "stopped"))
+            self.app.services.index.meta.set("daemon_state", "stopped")
             self.app.close()
 
     def shutdown(self) -> None:

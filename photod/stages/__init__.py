@@ -1,8 +1,8 @@
-"""photod's built-in pipeline stages, registered through the same hook a plugin would use."""
+"""photod's built-in pipeline stages and listeners, registered through the hooks a plugin uses."""
 
 from __future__ import annotations
 
-from photod.metadata.stage import MetadataStage
+from photod.metadata.listener import MetadataListener
 from photod.plugins import hookimpl
 from photod.stages.heads import HeadsStage
 from photod.stages.index import IndexStage
@@ -12,5 +12,11 @@ from photod.stages.personalize import PersonalizeStage
 
 @hookimpl
 def photod_stages() -> list[type]:
-    """The built-in stages: ingest -> heads -> personalize -> index -> metadata."""
-    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage, MetadataStage]
+    """The built-in stages: ingest -> heads -> personalize -> index."""
+    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage]
+
+
+@hookimpl
+def photod_listeners() -> list[type]:
+    """The built-in listener on committed photos: metadata write-back."""
+    return [MetadataListener]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from photod.concepts.catalog import artifact_store, load_active, signature
+from photod.concepts.catalog import artifact_store, load_active
 from photod.heads.features import SharedFeatures
 from photod.pipeline.stage import HEADS, BaseStage
 from photod.pipeline.task import PhotoTask
@@ -59,11 +59,11 @@ class HeadsStage(BaseStage):
 
     def refresh(self) -> None:
         """Reload the concepts if any was added, removed or retrained."""
-        db = self._services.reader()
-        sig = signature(db)
+        index = self._services.index
+        sig = index.concepts.signature()
         if sig == self._signature:
             return
-        loaded = load_active(db, self._artifacts, self.heads_by_name)
+        loaded = load_active(index.concepts.all(), self._artifacts, self.heads_by_name)
         for head in self.heads:
             head.load(loaded.get(head.name, []))
         self._signature = sig

@@ -16,7 +16,7 @@ class IndexStage(BaseStage):
     runs_on_unchanged = True  # the stat (size, mtime) still needs updating
 
     def __init__(self, services: Services) -> None:
-        self._writer = services.writer
+        self._index = services.index
 
     @classmethod
     def create(cls, services: Services) -> IndexStage:
@@ -25,4 +25,4 @@ class IndexStage(BaseStage):
 
     def process(self, task: PhotoTask) -> None:
         """Upsert the photo; blocks until the writer committed it."""
-        self._writer.call(lambda db: save_photo(db, task))
+        self._index.write(lambda db: save_photo(db, task))

@@ -50,12 +50,5 @@ class IngestStage(BaseStage):
         task.info, task.image = decoded.info, decoded.image
         if task.job.payload.get("force"):
             return
-        row = (
-            self._services.reader()
-            .execute(
-                "SELECT content_hash FROM photos WHERE path = ? AND status = 'indexed'",
-                (str(task.path),),
-            )
-            .fetchone()
-        )
-        task.unchanged = bool(row and row[0] == decoded.info.content_hash)
+        indexed = self._services.index.photos.indexed_hash(task.path)
+        task.unchanged = indexed == decoded.info.content_hash

@@ -54,10 +54,10 @@ class PersonalizeStage(BaseStage):
 
         if task.image is None:
             return
-        db = self._services.reader()
+        index = self._services.index
         data_dir = self._services.config.paths.data_dir
         for vlm_id in self.runtime.model_ids:
-            fired = fired_concepts(db, data_dir, task.detections, vlm_id)
+            fired = fired_concepts(index, data_dir, task.detections, vlm_id)
             # Failures (a model that cannot load included) become this photo's recorded
             # error in the runner; the daemon goes on.
             desc = self.runtime.describe(vlm_id, task.image, fired)

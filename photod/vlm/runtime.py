@@ -18,6 +18,7 @@ from PIL import Image
 
 from photod.config import VlmConfig, VlmModelConfig
 from photod.errors import ConfigError
+from photod.index import Index
 from photod.vlm.base import SessionSettings, VlmSession
 from photod.vlm.embeddings import load_embedding
 from photod.vlm.registry import load_session
@@ -165,18 +166,19 @@ class VlmRuntime:
             self._used.clear()
 
 
-def other_embeddings(db, data_dir: Path, vlm_id: str, concept_id: int) -> list[torch.Tensor]:
+def other_embeddings(
+    index: Index, data_dir: Path, vlm_id: str, concept_id: int
+) -> list[torch.Tensor]:
     """The active embeddings on ``vlm_id`` of every trained concept but ``concept_id``
     (ascending id): the distractors a new embedding learns to win its object against."""
-    rows = db.execute(
-        "SELECT id, version FROM concepts WHERE id != ? AND version > 0 ORDER BY id",
-        (concept_id,),
-    ).fetchall()
+    rows = index.concepts.trained_versions(exclude=concept_id)
     found = [load_embedding(concept_dir(data_dir, cid, version), vlm_id) for cid, version in rows]
     return [f[0] for f in found if f is not None]
 
 
-def fired_concepts(db, data_dir: Path, detections: Sequence, vlm_id: str) -> list[FiredConcept]:
+def fired_concepts(
+    index: Index, data_dir: Path, detections: Sequence, vlm_id: str
+) -> list[FiredConcept]:
     """The detections' concepts (one per concept id, ascending id: a deterministic order)
     that have an embedding for ``vlm_id`` in the detected version."""
     versions: dict[int, int] = {}
@@ -184,7 +186,7 @@ def fired_concepts(db, data_dir: Path, detections: Sequence, vlm_id: str) -> lis
         versions.setdefault(d.concept_id, d.concept_version)
     out = []
     for cid in sorted(versions):
-        row = db.execute("SELECT name, identifier FROM concepts WHERE id = ?", (cid,)).fetchone()
+        row = index.concepts.names(cid)
         if row is None:
             continue
         found = load_embedding(concept_dir(data_dir, cid, versions[cid]), vlm_id)

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from photod.config import LibraryConfig
 from photod.fsutil import stat_version, version_stat
-from photod.index import jobs
-from photod.index.photos import record_failure
-from photod.index.writer import IndexWriter
+from photod.index import Index, jobs
 from photod.watch.filters import PathFilter, display, storable
 
 log = logging.getLogger(__name__)
@@ -68,27 +66,11 @@ def walk_photos(
                 yield path
 
 
-def _known(writer: IndexWriter) -> tuple[dict[str, tuple[int, int]], dict[str, tuple]]:
-    def read(db):
-        photos = {
-            r[0]: (r[1], r[2])
-            for r in db.conn.execute(
-                "SELECT path, size, mtime_ns FROM photos WHERE status != 'missing'"
-            )
-        }
-        failed = {
-            r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT path, size, mtime_ns FROM failures")
-        }
-        return photos, failed
-
-    return writer.call(read)
-
-
 def _below(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
-def _record_bad_name(writer: IndexWriter, path: str, failed: dict[str, tuple]) -> None:
+def _record_bad_name(index: Index, path: str, failed: dict[str, tuple]) -> None:
     """A non-UTF-8 file name cannot be stored: record it (shown escaped) as a failure."""
     shown = display(path)
     try:
@@ -98,11 +80,11 @@ def _record_bad_name(writer: IndexWriter, path: str, failed: dict[str, tuple]) -
     if st is not None and failed.get(shown) == (st.st_size, st.st_mtime_ns):
         return  # recorded already: attempts must not grow with every rescan
     reason = "file name is not valid UTF-8; rename the file to index it"
-    writer.call(lambda db: record_failure(db, shown, "ingest", reason, version=stat_version(st)))
+    index.photos.record_failure(shown, "ingest", reason, version=stat_version(st))
 
 
 def reconcile(
-    writer: IndexWriter,
+    index: Index,
     library: LibraryConfig,
     *,
     paths: list[Path] | None = None,
@@ -116,7 +98,7 @@ def reconcile(
     for a missing root (an unmounted disk is not a deleted library). ``force`` queues every photo.
     """
     pfilter = PathFilter(library)
-    photos, failed = _known(writer)
+    photos, failed = index.photos.known_versions()
     result = ReconcileResult()
     pending: list[str] = []
     walked: list[str] = []
@@ -126,7 +108,7 @@ def reconcile(
     def flush() -> None:
         batch = list(pending)
         pending.clear()
-        result.queued += writer.call(lambda db: jobs.enqueue_many(db, jobs.INDEX, batch))
+        result.queued += index.jobs.enqueue_many(jobs.INDEX, batch)
 
     for top in paths or library.roots:
         top_s = os.path.abspath(str(top))
@@ -147,7 +129,7 @@ def reconcile(
             result.seen += 1
             if not storable(path):
                 result.unreadable += 1
-                _record_bad_name(writer, path, failed)
+                _record_bad_name(index, path, failed)
                 seen.add(display(path))  # its failure row is kept, under the shown name
                 continue
             seen.add(path)
@@ -160,12 +142,11 @@ def reconcile(
     flush()
     gone = [p for p in photos if p not in seen and _below(p, walked) and not _below(p, unlisted)]
     if gone:
-        writer.call(lambda db: [jobs.enqueue(db, jobs.DELETE, p) for p in gone])
+        index.write(lambda db: [jobs.enqueue(db, jobs.DELETE, p) for p in gone])
     result.deleted = len(gone)
     # Failure records of files that are gone are stale: drop them with the files.
     stale = [p for p in failed if p not in seen and _below(p, walked)
              and not _below(p, unlisted) and not os.path.lexists(p)]  # fmt: skip
     if stale:
-        writer.call(lambda db: db.conn.executemany(
-            "DELETE FROM failures WHERE path = ?", [(p,) for p in stale]))  # fmt: skip
+        index.photos.drop_failures(stale)
     return result

@@ -3,7 +3,7 @@
 One observer per root (inotify, or polling where inotify ran out or ``force_polling`` asks),
 one :class:`~photod.watch.events.EventRouter` that records what matters in a
 :class:`~photod.watch.settle.Settler`, and one settle thread that queues what is due through
-the index writer and wakes the daemon loop.
+the index and wakes the daemon loop.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sqlite_utils
 from watchdog.observers.api import BaseObserver
 
 from photod.config import LibraryConfig
-from photod.index import jobs
-from photod.index.writer import IndexWriter
+from photod.index import Index, jobs
+from photod.index.queries import holds_version
 from photod.watch.events import EventRouter
 from photod.watch.filters import PathFilter
 from photod.watch.observers import (
@@ -39,16 +39,8 @@ log = logging.getLogger(__name__)
 
 def _unchanged(db: sqlite_utils.Database, ready: Ready) -> bool:
     """The index already holds this exact file version (e.g. photod's own metadata write)."""
-    if ready.stat is None:
-        return False
-    for sql in (  # a failure with the same stat is not retried either (as in reconcile)
-        "SELECT size, mtime_ns FROM photos WHERE path = ? AND status != 'missing'",
-        "SELECT size, mtime_ns FROM failures WHERE path = ?",
-    ):
-        row = db.conn.execute(sql, (ready.path,)).fetchone()
-        if row is not None and tuple(row) == ready.stat:
-            return True
-    return False
+    # A failure with the same stat is not retried either (as in reconcile).
+    return ready.stat is not None and holds_version(db, ready.path, ready.stat)
 
 
 def queue_jobs(db: sqlite_utils.Database, ops: list[Op], ready: list[Ready]) -> int:
@@ -69,7 +61,7 @@ class LibraryWatcher:
     def __init__(
         self,
         library: LibraryConfig,
-        writer: IndexWriter,
+        index: Index,
         *,
         wake: Callable[[], None] = lambda: None,
         extra_roots: Sequence[Path] = (),
@@ -84,7 +76,7 @@ class LibraryWatcher:
         # The filter (and a runtime reconcile) must know the extra roots too, or their paths
         # would be judged from "/" (a hidden parent folder would hide everything).
         self._library = library.model_copy(update={"roots": [Path(r) for r in self._roots]})
-        self._writer = writer
+        self._index = index
         self._wake = wake
         self._clock = clock
         self._poll_interval = poll_interval
@@ -128,7 +120,7 @@ class LibraryWatcher:
         """Stop the observers and the settle thread; queue the moves and deletions still held.
 
         Changes still settling are dropped: the next start-up reconcile finds them.
-        Call it before the writer is closed. Idempotent.
+        Call it before the index is closed. Idempotent.
         """
         self._stopping.set()
         self._kick.set()
@@ -233,7 +225,7 @@ class LibraryWatcher:
                 return
             self._fall_back(root)
             # Changes between the failed watch and the first snapshot would go unseen.
-            result = reconcile(self._writer, self._library, paths=[Path(root)])
+            result = reconcile(self._index, self._library, paths=[Path(root)])
             if result.queued or result.deleted:
                 self._wake()
 
@@ -259,7 +251,7 @@ class LibraryWatcher:
         if not ops and not ready:
             return
         try:
-            queued = self._writer.call(lambda db: queue_jobs(db, ops, ready))
+            queued = self._index.write(lambda db: queue_jobs(db, ops, ready))
         except Exception:
             log.exception(
                 "cannot queue %d file changes; the next rescan will find them",

@@ -11,7 +11,7 @@ from concept_fixtures import face_variant, index_photos, make_config, save
 
 from photod.cli import Context
 from photod.cli.concepts import concept_group, faces_group
-from photod.concepts import store
+from photod.index import concepts as store
 from photod.index.db import connect
 
 
@@ -71,14 +71,14 @@ def test_faces_clusters_and_naming(cli_env, tmp_path):
     runner, root, config = cli_env
     from concept_fixtures import builtin_registry
 
-    from photod.index.writer import IndexWriter
+    from photod.index import Index
     from photod.services import Services
 
     lib = tmp_path / "photos"
     photos = [save(face_variant("camera", s), lib / f"c{s}.jpg") for s in range(4)]
     photos.append(save(face_variant("astronaut", 1), lib / "a.jpg"))
-    with IndexWriter(config.index_path) as writer:
-        index_photos(Services(config, writer, builtin_registry()), photos)
+    with Index(config.index_path) as index:
+        index_photos(Services(config, index, builtin_registry()), photos)
     r = runner.invoke(root, ["faces", "clusters", "--min-size", "3"])
     assert r.exit_code == 0 and "cluster 1: 4 faces" in r.output, r.output
     assert "cluster 2" not in r.output  # the lone astronaut face is noise

@@ -20,13 +20,12 @@ from concept_fixtures import builtin_registry, face_variant, make_config, run_qu
 from PIL import Image
 
 from photod.app import build_stages
-from photod.concepts import store
 from photod.concepts.runtime import ConceptRuntime
 from photod.concepts.scheduler import request_training
 from photod.concepts.training import Trainer
-from photod.index import jobs
+from photod.index import Index, jobs
+from photod.index import concepts as store
 from photod.index.queries import training_status
-from photod.index.writer import IndexWriter
 from photod.services import Services
 
 FAST = "concepts:\n  retrain_delay_seconds: 0.3\n"
@@ -46,8 +45,8 @@ def world(tmp_path: Path):
     """A library (two photos of Eileen, one of the cameraman, one without a face), indexed,
     and 'Eileen' trained from two examples: version 1."""
     config = make_config(tmp_path, FAST)
-    writer = IndexWriter(config.index_path).start()
-    services = Services(config, writer, builtin_registry())
+    index = Index(config.index_path).start()
+    services = Services(config, index, builtin_registry())
     stages, _ = build_stages(services)
     lib = tmp_path / "photos"
     noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
@@ -57,7 +56,7 @@ def world(tmp_path: Path):
         "cam": save(face_variant("camera", 11), lib / "cam.jpg"),
         "none": save(Image.fromarray(noise), lib / "none.jpg"),
     }
-    writer.call(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in photos.values()])
+    index.write(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in photos.values()])
     run_queue(services, stages)
     ex = [save(face_variant("astronaut", s), tmp_path / f"ex/{s}.jpg") for s in (1, 2)]
 
@@ -67,17 +66,17 @@ def world(tmp_path: Path):
             store.add_example(db, c.id, p)
         return c.id
 
-    cid = writer.call(add)
+    cid = index.write(add)
     Trainer.for_stages(services, stages).train(cid)
     run_queue(services, stages)
     yield SimpleNamespace(config=config, services=services, stages=stages, cid=cid, photos=photos)
     for s in stages:
         s.close()
-    writer.close()
+    index.close()
 
 
 def _versions(services, photos):
-    db = services.reader()
+    db = services.index.reader()
     out = {}
     for key, path in photos.items():
         out[key] = db.execute(
@@ -95,16 +94,18 @@ def test_example_dropped_in_folder_retrains_and_reruns_affected_photos_only(worl
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
         save(face_variant("astronaut", 3), world.config.examples_dir / "Eileen" / "new.jpg")
-        assert _wait(lambda: store.get_concept(services.reader(), world.cid).version == 2)
+        assert _wait(lambda: store.get_concept(services.index.reader(), world.cid).version == 2)
     finally:
         runtime.stop()
-    examples = store.list_examples(services.reader(), world.cid)
+    examples = store.list_examples(services.index.reader(), world.cid)
     assert [e.source for e in examples] == ["cli", "cli", "folder"]
-    queued = services.reader().execute("SELECT path, payload FROM jobs ORDER BY path").fetchall()
+    queued = (
+        services.index.reader().execute("SELECT path, payload FROM jobs ORDER BY path").fetchall()
+    )
     assert queued == [(photos["a1"], '{"force": true}'), (photos["a2"], '{"force": true}')]
     run_queue(services, world.stages)
     assert _versions(services, photos) == {"a1": [(2,)], "a2": [(2,)], "cam": [], "none": []}
-    assert training_status(services.reader()) == []
+    assert training_status(services.index.reader()) == []
 
 
 KILLED_TRAINER = textwrap.dedent(
@@ -117,12 +118,12 @@ KILLED_TRAINER = textwrap.dedent(
     from photod.concepts.artifacts import ArtifactStore
     from photod.concepts.runtime import ConceptRuntime
     from photod.config import load_config
-    from photod.index.writer import IndexWriter
+    from photod.index import Index
     from photod.services import Services
 
     config = load_config(Path(sys.argv[1]), environ={})
-    writer = IndexWriter(config.index_path).start()
-    services = Services(config, writer, builtin_registry())
+    index = Index(config.index_path).start()
+    services = Services(config, index, builtin_registry())
     stages, _ = build_stages(services)
     real_write = ArtifactStore.write
 
@@ -143,11 +144,13 @@ KILLED_TRAINER = textwrap.dedent(
 def test_kill_9_during_training_keeps_previous_version_and_job(world, tmp_path):
     services, cid = world.services, world.cid
     extra = save(face_variant("astronaut", 4), tmp_path / "ex/4.jpg")
-    services.writer.call(lambda db: store.add_example(db, cid, extra))
-    services.writer.call(lambda db: request_training(db, cid, world.config.concepts))
+    services.index.write(lambda db: store.add_example(db, cid, extra))
+    services.index.write(lambda db: request_training(db, cid, world.config.concepts))
     script, flag = tmp_path / "killed.py", tmp_path / "written.flag"
     script.write_text(KILLED_TRAINER)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    # The child imports the same photod as this test (the PYTHONPATH it runs under, if any).
+    paths = [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     proc = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / "config.yaml"), str(flag)], env=env
     )
@@ -156,15 +159,15 @@ def test_kill_9_during_training_keeps_previous_version_and_job(world, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert store.get_concept(services.reader(), cid).version == 1
-    [job] = training_status(services.reader())
+    assert store.get_concept(services.index.reader(), cid).version == 1
+    [job] = training_status(services.index.reader())
     assert job["state"] == "running" and job["attempts"] == 1  # still there, not lost
     # The next start re-queues it and trains once; the orphaned folder is never activated.
     app = SimpleNamespace(config=world.config, services=services, stages=world.stages)
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
-        assert _wait(lambda: store.get_concept(services.reader(), cid).version == 3)
+        assert _wait(lambda: store.get_concept(services.index.reader(), cid).version == 3)
     finally:
         runtime.stop()
-    assert training_status(services.reader()) == []
+    assert training_status(services.index.reader()) == []
     assert runtime.trainer.artifacts.versions(cid) == [1, 3]

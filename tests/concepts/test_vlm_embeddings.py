@@ -18,9 +18,9 @@ import photod.vlm.registry as vlm_registry
 from photod.app import build_stages
 from photod.cli import Context
 from photod.cli.concepts import examples_add, show_command
-from photod.concepts import store
 from photod.concepts.training import Trainer
-from photod.index.writer import IndexWriter
+from photod.index import Index
+from photod.index import concepts as store
 from photod.services import Services
 from photod.toyworld.concepts import concept_scene, toy_concepts
 from photod.toyworld.scenes import SceneGenerator
@@ -73,16 +73,16 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
     examples, library = _photos(tmp_path)
     reg = builtin_registry()
     reg.register(vlm_registry, "builtin_vlm_backends", "test")
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config, writer, reg)
+    with Index(config.index_path) as index:
+        services = Services(config, index, reg)
         stages, _ = build_stages(services)
         index_photos(services, library, stages=stages)  # negatives for the object head
-        cid = writer.call(
+        cid = index.write(
             lambda db: (
                 store.add_concept(db, "Bob", kind="object", class_word="star", identifier="bob").id
             )
         )
-        writer.call(
+        index.write(
             lambda db: [
                 store.add_example(db, cid, p, caption="bob above a red circle" if i == 1 else None)
                 for i, p in enumerate(examples)
@@ -116,7 +116,7 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
         # The personalize stage now appends the embedding where the head fires.
         index_photos(services, examples[:2], stages=stages)
         rows = (
-            services.reader()
+            services.index.reader()
             .execute(
                 "SELECT c.concept_versions, c.model FROM captions c JOIN photos p "
                 "ON p.id = c.photo_id WHERE p.path IN (?, ?)",
@@ -135,20 +135,20 @@ def test_examples_add_stores_the_users_caption(tmp_path):
     config = make_config(tmp_path)
     path = tmp_path / "rex.png"
     SceneGenerator(1).sample().image().save(path)
-    with IndexWriter(config.index_path) as writer:
-        writer.call(lambda db: store.add_concept(db, "Rex", kind="pet", class_word="dog"))
+    with Index(config.index_path) as index:
+        index.write(lambda db: store.add_concept(db, "Rex", kind="pet", class_word="dog"))
     res = CliRunner().invoke(
         examples_add,
         ["Rex", str(path), "--caption", "Rex asleep on the sofa"],
         obj=Context(tmp_path / "config.yaml"),
     )
     assert res.exit_code == 0, res.output
-    db = Services(config, None, builtin_registry()).reader()
+    db = Index(config.index_path).reader()
     (ex,) = store.list_examples(db, store.require_concept(db, "Rex").id)
     assert ex.caption == "Rex asleep on the sofa"
     # Re-adding without --caption (e.g. the examples folder) keeps the user's caption.
-    with IndexWriter(config.index_path) as writer:
-        changed = writer.call(lambda db: store.add_example(db, ex.concept_id, str(path)))
+    with Index(config.index_path) as index:
+        changed = index.write(lambda db: store.add_example(db, ex.concept_id, str(path)))
     assert not changed
     assert store.list_examples(db, ex.concept_id)[0].caption == "Rex asleep on the sofa"
 
@@ -160,25 +160,25 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
     luna = _concept_photos(tmp_path, which=1, seed=4)
     reg = builtin_registry()
     reg.register(vlm_registry, "builtin_vlm_backends", "test")
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config, writer, reg)
+    with Index(config.index_path) as index:
+        services = Services(config, index, reg)
         stages, _ = build_stages(services)
         index_photos(services, library, stages=stages)
 
         def add(name, ident, word, paths):
-            cid = writer.call(
+            cid = index.write(
                 lambda db: (
                     store.add_concept(db, name, kind="object", class_word=word, identifier=ident).id
                 )
             )
-            writer.call(lambda db: [store.add_example(db, cid, p) for p in paths])
+            index.write(lambda db: [store.add_example(db, cid, p) for p in paths])
             return cid
 
         bob_id = add("Bob", "bob", "star", bob)
         luna_id = add("Luna", "luna", "square", luna)  # not trained yet: no embedding
         trainer = Trainer.for_stages(services, stages)
         first = trainer.train(bob_id)
-        assert other_embeddings(services.reader(), config.paths.data_dir, "toy", bob_id) == []
+        assert other_embeddings(services.index, config.paths.data_dir, "toy", bob_id) == []
         second = trainer.train(luna_id)
         data = config.paths.data_dir
         bob_vec, bob_meta = load_embedding(concept_dir(data, bob_id, first.version), "toy")
@@ -186,7 +186,7 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
         assert bob_meta["distractors"] == 0  # the first concept had no other to train beside
         assert luna_meta["distractors"] == 1 and luna_meta["settings"]["distractor_share"] == 0.5
         # Luna's training read Bob's active embedding, and only that: never its own.
-        (got,) = other_embeddings(services.reader(), data, "toy", luna_id)
+        (got,) = other_embeddings(services.index, data, "toy", luna_id)
         assert torch.equal(got, bob_vec)
         for st in stages:
             st.close()

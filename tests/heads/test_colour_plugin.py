@@ -12,9 +12,9 @@ import pytest
 from concept_fixtures import detections, index_photos, run_queue, save, source_image
 
 from photod.app import build_stages
-from photod.concepts import store
-from photod.concepts.augment import augment
 from photod.concepts.training import Trainer
+from photod.heads.augment import augment
+from photod.index import concepts as store
 from photod.stages.heads import HeadsStage
 
 PLUGIN = Path(__file__).parents[2] / "plugins" / "photod-colour"
@@ -60,7 +60,7 @@ def test_colour_concept_recognises_the_cat_not_grey_photos(
             store.add_example(db, c.id, p)
         return c.id
 
-    cid = services.writer.call(add)
+    cid = services.index.write(add)
     heads_stage = next(s for s in stages if isinstance(s, HeadsStage))
     out = Trainer(services, heads_stage.features, heads_stage.heads_by_name).train(cid)
     assert out.metrics["leave_one_out_recall"] >= 0.75 and out.metrics["negatives"] == 8

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from concept_fixtures import detections, index_photos, save, source_image
 
-from photod.concepts import store
-from photod.concepts.augment import augment
-from photod.concepts.linear import choose_threshold
-from photod.concepts.negatives import mine_negatives
 from photod.concepts.training import Trainer
+from photod.heads.augment import augment
+from photod.heads.linear import choose_threshold
+from photod.heads.negatives import mine_negatives
+from photod.index import concepts as store
 from photod.stages.heads import HeadsStage
 
 OTHERS = ["astronaut", "camera", "chelsea", "rocket", "horse", "page", "moon", "text"]
@@ -36,7 +36,7 @@ def mug(concept_services, tmp_path):
             store.add_example(db, c.id, p)
         return c.id
 
-    cid = services.writer.call(add)
+    cid = services.index.write(add)
     stage = next(s for s in stages if isinstance(s, HeadsStage))
     return services, stages, Trainer(services, stage.features, stage.heads_by_name), cid, library
 
@@ -48,7 +48,7 @@ def test_trains_from_mined_negatives_and_recognises_new_views(mug, tmp_path):
     assert outcome.version == 1 and m["hard_negatives"] > 0 and m["negatives"] > 20
     assert m["held_out_positives"] == 1 and m["recall"] == 1.0
     assert 0.05 <= m["threshold"] <= 0.95 and m["seconds"] < 30
-    concept = store.get_concept(services.reader(), cid)
+    concept = store.get_concept(services.index.reader(), cid)
     assert concept.head_model.startswith("linear:local-dir:") and concept.metrics["recall"] == 1.0
     new = [save(v, tmp_path / f"photos/new{i}.jpg") for i, v in enumerate(_views("coffee", 9, 3))]
     index_photos(services, new, stages=stages)
@@ -71,7 +71,7 @@ def test_a_failed_training_keeps_the_previous_version(mug, monkeypatch):
     monkeypatch.setattr("safetensors.numpy.save_file", die)  # the failure, not the component
     with pytest.raises(OSError):
         trainer.train(cid)
-    assert store.get_concept(services.reader(), cid).version == first.version
+    assert store.get_concept(services.index.reader(), cid).version == first.version
     assert trainer.artifacts.versions(cid) == dirs
     tensors, meta = trainer.artifacts.load(cid, first.version)
     assert meta["threshold"] == pytest.approx(first.metrics["threshold"])

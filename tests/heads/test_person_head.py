@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from concept_fixtures import composite, detections, face_variant, index_photos, save
 
-from photod.concepts import store
-from photod.concepts.store import ConceptError
 from photod.concepts.training import Trainer
+from photod.index import concepts as store
+from photod.index.concepts import ConceptError
 from photod.stages.heads import HeadsStage
 
 
@@ -21,7 +21,7 @@ def _person(services, name, paths, face_boxes=None):
             store.add_example(db, c.id, p, face_box=box)
         return c.id
 
-    return services.writer.call(add)
+    return services.index.write(add)
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_recognises_new_variants_not_the_other_person(trained, tmp_path):
     for p in other:
         assert detections(services, p) == []
         faces = (
-            services.reader()
+            services.index.reader()
             .execute(
                 "SELECT count(*) FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.path = ?",
                 (p,),
@@ -76,7 +76,7 @@ def test_two_people_in_one_photo_each_get_their_face(trained, tmp_path):
 def test_example_with_several_faces_uses_the_matching_one(trained, tmp_path):
     services, stage, trainer, cid, _ = trained
     both = save(composite(40), tmp_path / "ex/both.jpg")
-    services.writer.call(lambda db: store.add_example(db, cid, both))
+    services.index.write(lambda db: store.add_example(db, cid, both))
     outcome = trainer.train(cid)
     assert outcome.version == 2 and outcome.metrics["keys"] == 5
     assert outcome.metrics["refused"] == {}
@@ -89,7 +89,7 @@ def test_ambiguous_example_is_refused_with_a_clear_message(concept_services, tmp
     trainer = Trainer(concept_services, stage.features, stage.heads_by_name)
     with pytest.raises(ConceptError, match=r"2 faces .*--face x,y,w,h"):
         trainer.train(cid)
-    assert store.get_concept(concept_services.reader(), cid).version == 0
+    assert store.get_concept(concept_services.index.reader(), cid).version == 0
 
 
 def test_pointed_face_is_used(concept_services, tmp_path):

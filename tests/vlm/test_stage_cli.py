@@ -13,11 +13,11 @@ from conftest import images, tiny_llava
 import photod.vlm.registry as vlm_registry
 from photod.cli import Context
 from photod.cli.vlm import ask_command, caption_command
-from photod.concepts.store import add_concept
 from photod.config import Config, VlmConfig, VlmModelConfig, load_config
 from photod.errors import ConfigError
+from photod.index import Index
+from photod.index.concepts import add_concept
 from photod.index.jobs import Job
-from photod.index.writer import IndexWriter
 from photod.pipeline.task import Detection, PhotoTask
 from photod.plugins import PluginRegistry
 from photod.services import Services
@@ -67,9 +67,9 @@ def _task(image, detections=()) -> PhotoTask:
 def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, model_dir):
     config.vlm = _vlm_config(model_dir)
     img = images(1)[0]
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config, writer, _registry())
-        rex = writer.call(
+    with Index(config.index_path) as index:
+        services = Services(config, index, _registry())
+        rex = index.write(
             lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex").id
         )
         emb = torch.rand(1, 48)
@@ -105,10 +105,10 @@ def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, mod
 
 
 def test_stage_is_off_without_models_or_backends(config: Config, model_dir):
-    with IndexWriter(config.index_path) as writer:
-        assert PersonalizeStage.create(Services(config, writer, _registry())) is None
+    with Index(config.index_path) as index:
+        assert PersonalizeStage.create(Services(config, index, _registry())) is None
         config.vlm = _vlm_config(model_dir)
-        assert PersonalizeStage.create(Services(config, writer, PluginRegistry())) is None
+        assert PersonalizeStage.create(Services(config, index, PluginRegistry())) is None
 
 
 def test_vlm_config_section(tmp_path):
@@ -176,11 +176,11 @@ def test_caption_and_ask_commands(tmp_path, photo_root, model_dir):
     r = runner.invoke(caption_command, [str(photo), "--concept", "Nobody"], obj=Context(cfg))
     assert r.exit_code != 0 and "Nobody" in str(r.exception)
     config = load_config(cfg, environ={})
-    with IndexWriter(config.index_path) as writer:
-        rex = writer.call(
+    with Index(config.index_path) as index:
+        rex = index.write(
             lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex")
         )
-        writer.call(
+        index.write(
             lambda db: db.execute("UPDATE concepts SET version = 2 WHERE id = ?", (rex.id,))
         )
     save_embedding(concept_dir(config.paths.data_dir, rex.id, 2), "tiny", torch.rand(1, 48))
@@ -223,10 +223,10 @@ def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Confi
 
 def test_two_fired_concepts_each_append_a_token(config: Config, model_dir):
     config.vlm = _vlm_config(model_dir)
-    with IndexWriter(config.index_path) as writer:
-        services = Services(config, writer, _registry())
+    with Index(config.index_path) as index:
+        services = Services(config, index, _registry())
         ids = [
-            writer.call(lambda db, n=n: add_concept(db, n, kind="pet", class_word="dog").id)
+            index.write(lambda db, n=n: add_concept(db, n, kind="pet", class_word="dog").id)
             for n in ("Rex", "Luna")
         ]
         for cid in ids:

@@ -1,4 +1,4 @@
-"""Fixtures for the watcher tests: a real index writer on a temporary file, a photo root."""
+"""Fixtures for the watcher tests: a real index on a temporary file, a photo root."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from watch_helpers import DEBOUNCE, SETTLE
 
 from photod.config import LibraryConfig
-from photod.index.writer import IndexWriter
+from photod.index import Index
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def library(root: Path) -> LibraryConfig:
 
 
 @pytest.fixture
-def writer(tmp_path: Path) -> Iterator[IndexWriter]:
-    """A real index writer on a temporary SQLite file."""
-    with IndexWriter(tmp_path / "index.sqlite") as w:
+def index(tmp_path: Path) -> Iterator[Index]:
+    """A real index on a temporary SQLite file."""
+    with Index(tmp_path / "index.sqlite") as w:
         yield w

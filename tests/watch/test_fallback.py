@@ -52,10 +52,10 @@ def warnings_of(caplog) -> list[str]:
     ]
 
 
-def test_root_refused_falls_back_with_one_warning(writer, root, tmp_path, caplog):
+def test_root_refused_falls_back_with_one_warning(index, root, tmp_path, caplog):
     other = tmp_path / "more-photos"
     library = LibraryConfig(roots=[root, other], debounce_seconds=0.1, settle_seconds=0.1)
-    w = LibraryWatcher(library, writer, poll_interval=0.1, observer_factory=limited_inotify(0))
+    w = LibraryWatcher(library, index, poll_interval=0.1, observer_factory=limited_inotify(0))
     with caplog.at_level(logging.INFO, logger="photod.watch"):
         w.start()
     try:
@@ -64,65 +64,65 @@ def test_root_refused_falls_back_with_one_warning(writer, root, tmp_path, caplog
         assert str(root) in warning and FIX in warning and "/etc/sysctl.d/" in warning
         write_bytes(root / "a.jpg")
         write_bytes(other / "b.jpg")
-        assert set(jobs_after_quiet(writer, 2)) == {
+        assert set(jobs_after_quiet(index, 2)) == {
             ("index", str(root / "a.jpg"), None),
             ("index", str(other / "b.jpg"), None),
         }
         os.rename(root / "a.jpg", root / "c.jpg")  # polling sees moves too (by inode)
-        wait_for(lambda: len(queued(writer)) == 3)
-        assert queued(writer)[2] == ("move", str(root / "c.jpg"), {"src": str(root / "a.jpg")})
+        wait_for(lambda: len(queued(index)) == 3)
+        assert queued(index)[2] == ("move", str(root / "c.jpg"), {"src": str(root / "a.jpg")})
     finally:
         w.stop()
 
 
-def test_subfolder_refused_at_start_falls_back(writer, root, caplog):
+def test_subfolder_refused_at_start_falls_back(index, root, caplog):
     # watchdog itself skips a subfolder it cannot watch without a word: the guard notices.
     for i in range(4):
         (root / f"album{i}").mkdir()
     library = LibraryConfig(roots=[root], debounce_seconds=0.1, settle_seconds=0.1)
-    w = LibraryWatcher(library, writer, poll_interval=0.1, observer_factory=limited_inotify(2))
+    w = LibraryWatcher(library, index, poll_interval=0.1, observer_factory=limited_inotify(2))
     w.start()
     try:
         assert w.polling_roots == [root]
         assert len(warnings_of(caplog)) == 1
         write_bytes(root / "album3" / "a.jpg")
-        assert jobs_after_quiet(writer, 1) == [("index", str(root / "album3" / "a.jpg"), None)]
+        assert jobs_after_quiet(index, 1) == [("index", str(root / "album3" / "a.jpg"), None)]
     finally:
         w.stop()
 
 
-def test_folder_created_later_refused_falls_back_and_catches_up(writer, root, caplog):
+def test_folder_created_later_refused_falls_back_and_catches_up(index, root, caplog):
     (root / "old").mkdir()
     library = LibraryConfig(roots=[root], debounce_seconds=0.1, settle_seconds=0.1)
-    w = LibraryWatcher(library, writer, poll_interval=0.1, observer_factory=limited_inotify(2))
+    w = LibraryWatcher(library, index, poll_interval=0.1, observer_factory=limited_inotify(2))
     w.start()
     try:
         assert w.polling_roots == []  # root and old/ fit
         (root / "new").mkdir()  # its watch is refused
         write_bytes(root / "new" / "a.jpg")
         wait_for(lambda: w.polling_roots == [root])
-        assert jobs_after_quiet(writer, 1) == [("index", str(root / "new" / "a.jpg"), None)]
+        assert jobs_after_quiet(index, 1) == [("index", str(root / "new" / "a.jpg"), None)]
         write_bytes(root / "new" / "b.jpg")  # and the polling observer sees later changes
-        wait_for(lambda: ("index", str(root / "new" / "b.jpg"), None) in queued(writer))
+        wait_for(lambda: ("index", str(root / "new" / "b.jpg"), None) in queued(index))
         assert len(warnings_of(caplog)) == 1
     finally:
         w.stop()
 
 
-def test_force_polling(writer, root, caplog):
+def test_force_polling(index, root, caplog):
     library = LibraryConfig(
         roots=[root], debounce_seconds=0.1, settle_seconds=0.1, force_polling=True
     )
-    w = LibraryWatcher(library, writer, poll_interval=0.1)
+    w = LibraryWatcher(library, index, poll_interval=0.1)
     w.start()
     try:
         assert w.polling_roots == [root]
         assert warnings_of(caplog) == []  # asked for: nothing to warn about
         write_bytes(root / "sub" / "a.jpg")
-        assert jobs_after_quiet(writer, 1) == [("index", str(root / "sub" / "a.jpg"), None)]
+        assert jobs_after_quiet(index, 1) == [("index", str(root / "sub" / "a.jpg"), None)]
         (root / "sub" / "a.jpg").unlink()
-        wait_for(lambda: len(queued(writer)) == 2)
-        assert queued(writer)[1] == ("delete", str(root / "sub" / "a.jpg"), None)
+        wait_for(lambda: len(queued(index)) == 2)
+        assert queued(index)[1] == ("delete", str(root / "sub" / "a.jpg"), None)
     finally:
         w.stop()
 
@@ -132,21 +132,21 @@ REAL_SCRIPT = textwrap.dedent(
     import json, logging, sys, time
     from pathlib import Path
     from photod.config import LibraryConfig
-    from photod.index.writer import IndexWriter
+    from photod.index import Index
     from photod.watch.watcher import LibraryWatcher
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
     root, db = Path(sys.argv[1]), Path(sys.argv[2])
     lib = LibraryConfig(roots=[root], debounce_seconds=0.1, settle_seconds=0.1)
-    with IndexWriter(db) as writer:
-        w = LibraryWatcher(lib, writer, poll_interval=0.1)
+    with Index(db) as index:
+        w = LibraryWatcher(lib, index, poll_interval=0.1)
         w.start()
         (root / "album5" / "a.jpg").write_bytes(b"x")
         deadline = time.monotonic() + 10
         jobs = []
         while not jobs and time.monotonic() < deadline:
             time.sleep(0.05)
-            jobs = writer.call(lambda db: db.conn.execute("SELECT kind, path FROM jobs").fetchall())
+            jobs = index.write(lambda db: db.conn.execute("SELECT kind, path FROM jobs").fetchall())
         print(json.dumps({"polling": [str(p) for p in w.polling_roots], "jobs": jobs}))
         w.stop()
     """
@@ -191,9 +191,9 @@ def test_real_watch_limit_in_a_user_namespace(tmp_path, root):
     assert out.stderr.count("falling back to polling") == 1
 
 
-def test_restart_after_stop_decides_afresh(writer, root):
+def test_restart_after_stop_decides_afresh(index, root):
     library = LibraryConfig(roots=[root], debounce_seconds=0.1, settle_seconds=0.1)
-    w = LibraryWatcher(library, writer, poll_interval=0.1, observer_factory=limited_inotify(0))
+    w = LibraryWatcher(library, index, poll_interval=0.1, observer_factory=limited_inotify(0))
     w.start()
     assert w.polling_roots == [root]
     w.stop()
@@ -202,6 +202,6 @@ def test_restart_after_stop_decides_afresh(writer, root):
     try:
         assert w.polling_roots == [root]
         write_bytes(root / "a.jpg")
-        assert jobs_after_quiet(writer, 1) == [("index", str(root / "a.jpg"), None)]
+        assert jobs_after_quiet(index, 1) == [("index", str(root / "a.jpg"), None)]
     finally:
         w.stop()

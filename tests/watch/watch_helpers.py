@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from photod.index.writer import IndexWriter
+from photod.index import Index
 
 DEBOUNCE = 0.1
 SETTLE = 0.2
@@ -15,9 +15,9 @@ SETTLE = 0.2
 QUIET = DEBOUNCE + SETTLE + 0.35
 
 
-def queued(writer: IndexWriter) -> list[tuple]:
+def queued(index: Index) -> list[tuple]:
     """The queued jobs as (kind, path, payload), oldest first."""
-    rows = writer.call(
+    rows = index.write(
         lambda db: db.conn.execute("SELECT kind, path, payload FROM jobs ORDER BY id").fetchall()
     )
     return [(k, p, json.loads(pl) if pl else None) for k, p, pl in rows]
@@ -35,11 +35,11 @@ def wait_for(predicate: Callable[[], object], timeout: float = 5.0, step: float 
         time.sleep(step)
 
 
-def jobs_after_quiet(writer: IndexWriter, expected: int, timeout: float = 5.0) -> list[tuple]:
+def jobs_after_quiet(index: Index, expected: int, timeout: float = 5.0) -> list[tuple]:
     """Wait until ``expected`` jobs are queued, then a quiet period; return all jobs."""
-    wait_for(lambda: len(queued(writer)) >= expected, timeout)
+    wait_for(lambda: len(queued(index)) >= expected, timeout)
     time.sleep(QUIET)
-    return queued(writer)
+    return queued(index)
 
 
 def write_bytes(path: Path, data: bytes = b"\xff\xd8 not really a jpeg \xff\xd9") -> Path:

@@ -74,7 +74,7 @@ class ColourHead(HeadBase):
 
     def train(self, concept, examples, ctx) -> Trained:
         """Histograms of the examples; threshold between positives and library photos."""
-        from photod.concepts.store import ConceptError
+        from photod.index.concepts import ConceptError
 
         if len(examples) < 2:
             raise ConceptError(f"{concept.name}: the colour head needs at least 2 examples")
@@ -98,15 +98,7 @@ class ColourHead(HeadBase):
         return Trained({"histograms": pos}, {"threshold": threshold}, self.model_id, metrics)
 
     def _library_sample(self, ctx, exclude: set[str]) -> np.ndarray:
-        rows = (
-            ctx.services.reader()
-            .execute(
-                "SELECT path, content_hash FROM photos WHERE status = 'indexed' "
-                "ORDER BY random() LIMIT ?",
-                (NEGATIVE_SAMPLE,),
-            )
-            .fetchall()
-        )
+        rows = ctx.services.index.photos.sample_indexed(NEGATIVE_SAMPLE)
         hists = []
         for path, h in rows:
             if h in exclude:
@@ -117,7 +109,7 @@ class ColourHead(HeadBase):
                 continue
         return np.stack(hists) if hists else np.zeros((0, HUE_BINS * SAT_BINS + 1), np.float32)
 
-    def fires_on(self, loaded: LoadedConcept, db) -> None:
+    def fires_on(self, loaded: LoadedConcept, index) -> None:
         """Histograms are not stored: every photo may change (re-run all)."""
         return None
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from photod.pipeline.stage import HEADS, BaseStage
-from photod.pipeline.task import Answer, PhotoTask
+from photod.pipeline.task import PhotoTask, Tag
 from photod.plugins import hookimpl
 
+NAME = "sharpness"  # the plugin's name: its entry point and its settings section
 MODEL_ID = "photod-sharpness/1"
-QUESTION = "Is the photo blurry?"
+
+
+class SharpnessSettings(BaseModel):
+    """``plugins.settings.sharpness`` in photod's configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(
+        60.0, gt=0, description="photos scoring below it are tagged blurry (1024 px scale)"
+    )
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -22,9 +33,9 @@ def sharpness(gray: np.ndarray) -> float:
 
 
 class SharpnessStage(BaseStage):
-    """Scores each photo's sharpness; blurry ones get a searchable answer row."""
+    """Scores each photo's sharpness; blurry ones get the tag ``blurry``."""
 
-    name: ClassVar[str] = "sharpness"
+    name: ClassVar[str] = NAME
     position: ClassVar[int] = HEADS + 50  # needs only the working image; before captioning
 
     def __init__(self, threshold: float) -> None:
@@ -32,24 +43,26 @@ class SharpnessStage(BaseStage):
 
     @classmethod
     def create(cls, services) -> SharpnessStage:
-        """Reads ``plugins.settings.sharpness.threshold`` (default 60)."""
-        settings = services.config.plugins.settings.get("sharpness", {})
-        return cls(float(settings.get("threshold", 60.0)))
+        """Reads ``plugins.settings.sharpness`` (validated at start-up)."""
+        return cls(services.plugins.settings(NAME, SharpnessSettings).threshold)
 
     def process(self, task: PhotoTask) -> None:
-        """Record the score in ``task.extras`` and tag the photo if it is blurry."""
+        """Tag the photo ``blurry`` (with its score) if it scores below the threshold."""
         gray = np.asarray(task.image.convert("L"))
         # The working image's size varies with the photo; scale the score to a 1024 px long
         # side so one threshold fits all (the Laplacian variance grows with resolution).
         score = sharpness(gray) * (max(gray.shape) / 1024.0) ** 2
-        task.extras["sharpness"] = score
         if score < self.threshold:
-            task.answers.append(
-                Answer(question=QUESTION, answer=f"yes, blurry ({score:.0f})", model=MODEL_ID)
-            )
+            task.tags.append(Tag(value="blurry", source=NAME, model=MODEL_ID, score=score))
 
 
 @hookimpl
 def photod_stages() -> list[type]:
     """Register the sharpness stage."""
     return [SharpnessStage]
+
+
+@hookimpl
+def photod_settings() -> type[BaseModel]:
+    """The settings the plugin accepts."""
+    return SharpnessSettings

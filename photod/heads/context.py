@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from photod.concepts.store import ConceptError
 from photod.config import ConceptsConfig
 from photod.errors import PhotoError
 from photod.heads.features import SharedFeatures
+from photod.index.concepts import ConceptError
 from photod.ingest.decode import DecodeLimits, decode_photo
 from photod.pipeline.task import Face
 from photod.services import Services
@@ -58,18 +58,13 @@ class TrainContext:
         When fewer than ``want`` are cached (photos indexed before CLIP was on), embeds a
         random sample of the others now and caches them.
         """
-        db = self.services.reader()
+        stored = self.services.index.features
         model = self.features.clip.model_id
-        rows = db.execute(
-            "SELECT DISTINCT c.content_hash, c.embedding FROM clip_embeddings c "
-            "JOIN photos p ON p.content_hash = c.content_hash "
-            "WHERE c.model = ? AND p.status = 'indexed'",
-            (model,),
-        ).fetchall()
-        hashes = [r[0] for r in rows if r[0] not in exclude]
-        embs = [np.frombuffer(r[1], dtype=np.float32) for r in rows if r[0] not in exclude]
+        rows = [r for r in stored.library_clip(model) if r[0] not in exclude]
+        hashes = [h for h, _ in rows]
+        embs = [e for _, e in rows]
         if len(hashes) < want:
-            extra = _uncached_photos(db, model)
+            extra = [(path, h) for _, path, h in stored.photos_without_clip(model)]
             rng.shuffle(extra)
             for path, h in extra[: want - len(hashes)]:
                 if h in exclude:
@@ -83,15 +78,3 @@ class TrainContext:
                 embs.append(self.features.clip_by_hash([img], [h])[0])
         dim = embs[0].shape[0] if embs else 0
         return hashes, np.stack(embs) if embs else np.zeros((0, dim), np.float32)
-
-
-def _uncached_photos(db, model: str) -> list[tuple[str, str]]:
-    return [
-        (r[0], r[1])
-        for r in db.execute(
-            "SELECT p.path, p.content_hash FROM photos p WHERE p.status = 'indexed' AND "
-            "NOT EXISTS (SELECT 1 FROM clip_embeddings c WHERE c.content_hash = p.content_hash "
-            "AND c.model = ?)",
-            (model,),
-        ).fetchall()
-    ]

@@ -210,3 +210,40 @@ def set_version(
         "UPDATE concepts SET version = ?, head_model = ?, metrics = ?, updated_at = ? WHERE id = ?",
         (version, head_model, json.dumps(metrics), time.time(), concept_id),
     )
+
+
+def signature(db: sqlite_utils.Database) -> tuple:
+    """Changes whenever a concept is added, removed or switched to another version."""
+    return tuple(
+        db.conn.execute("SELECT id, version, head, kind FROM concepts ORDER BY id").fetchall()
+    )
+
+
+def exists(db: sqlite_utils.Database, concept_id: int) -> bool:
+    """Whether the concept is still there (it may be removed while it trains)."""
+    row = db.conn.execute("SELECT 1 FROM concepts WHERE id = ?", (concept_id,)).fetchone()
+    return row is not None
+
+
+def trained_versions(db: sqlite_utils.Database, *, exclude: int | None = None) -> list[tuple]:
+    """(id, active version) of every trained concept but ``exclude``, ascending id."""
+    return db.conn.execute(
+        "SELECT id, version FROM concepts WHERE id IS NOT ? AND version > 0 ORDER BY id",
+        (exclude,),
+    ).fetchall()
+
+
+def names(db: sqlite_utils.Database, concept_id: int) -> tuple[str, str] | None:
+    """(name, identifier) of a concept, or None if it is gone."""
+    row = db.conn.execute(
+        "SELECT name, identifier FROM concepts WHERE id = ?", (concept_id,)
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def detected_photo_ids(db: sqlite_utils.Database, concept_id: int) -> set[int]:
+    """Ids of the photos in which the concept fired (any version)."""
+    rows = db.conn.execute(
+        "SELECT DISTINCT photo_id FROM detections WHERE concept_id = ?", (concept_id,)
+    )
+    return {r[0] for r in rows.fetchall()}
