@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from photod import doctor
 from photod.cli import cli
 from photod.config import load_config
+from photod.doctor import system
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -67,9 +68,9 @@ def test_too_few_inotify_watches_names_the_sysctl(tmp_path, monkeypatch):
     for i in range(5):
         (tmp_path / "photos" / f"album{i}").mkdir()
     # The kernel's limit is a global sysctl that only root may lower: it is read, not set, here.
-    monkeypatch.setattr(doctor, "_read_int", lambda path: 4)
-    check = doctor.check_inotify(config)
+    monkeypatch.setattr(system, "_read_int", lambda path: 4)
+    check = system.check_inotify(config)
     assert check.status == doctor.FAIL and "limit 4 watches" in check.detail
     assert "sysctl fs.inotify.max_user_watches=524288" in check.fix
     config.library.force_polling = True
-    assert doctor.check_inotify(config).status == doctor.OK
+    assert system.check_inotify(config).status == doctor.OK
