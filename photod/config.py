@@ -222,9 +222,18 @@ class FacesConfig(Section):
     insightface: InsightfaceConfig = Field(default_factory=InsightfaceConfig)
 
 
+class ModelsConfig(Section):
+    """Where models come from."""
+
+    offline: bool = Field(
+        False, description="never contact the model hub (as HF_HUB_OFFLINE=1); cached models only"
+    )
+
+
 class ClipConfig(Section):
     """The CLIP image embedding (a shared feature for object and pet heads)."""
 
+    enabled: bool = Field(True, description="off: no CLIP features, no object or pet concepts")
     model: str = Field(
         "ViT-B-32/laion2b_s34b_b79k",
         description="open_clip 'arch/pretrained', 'hf-hub:org/repo', 'local-dir:/path' or a dir",
@@ -365,6 +374,7 @@ class Config(Section):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
     clip: ClipConfig = Field(default_factory=ClipConfig)
     concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)

@@ -54,6 +54,17 @@ def test_search_text_and_json(tmp_path, photo_root):
     assert len(hits) == 1  # one hit per photo, although caption and answer both match
     nothing = run(cli, ["--config", str(cfg), "search", "zebra"])
     assert nothing.exit_code == 1 and "no photos match" in nothing.output
+    nothing = run(cli, ["--config", str(cfg), "search", "--json", "zebra"])
+    assert nothing.exit_code == 1 and json.loads(nothing.output) == []  # same status as text
+
+
+def test_empty_lists_say_so_and_times_read_as_words(tmp_path, photo_root):
+    cfg = _index_with_captions(tmp_path, photo_root)
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "failures"])
+    assert result.exit_code == 0 and result.output == "no failures\n"
+    text = CliRunner().invoke(cli, ["--config", str(cfg), "status"]).output
+    last = next(ln for ln in text.splitlines() if ln.startswith("last activity:"))
+    assert last.endswith(("s ago)", "min ago)", "(now)")) and "-" not in last.split("(")[1]
 
 
 def test_status_json(tmp_path, photo_root):

@@ -65,16 +65,25 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     Run `photod run` for the daemon (it watches your photo folders), or `photod scan PATH`
     to index once. Settings come from the configuration file and PHOTOD_SECTION__KEY
     environment variables (see config.example.yaml).
+
+    \b
+    Exit status, for text and --json output alike:
+      0   done, or something found
+      1   nothing found (search), or refused or failed (the message says why)
+      2   usage error (an unknown command or option, a missing argument)
+      78  configuration error (the message names the key)
     """
     setup_logging(verbose)
     ctx.obj = Context(config_path)
 
 
 def _register() -> None:
-    from photod.cli import concepts, daemon, metadata, query, scan, vlm
+    from photod.cli import concepts, daemon, doctor, metadata, query, scan, service, vlm
     from photod.cli import eval as evaluation
 
     cli.add_command(daemon.run_command)
+    cli.add_command(service.service_group)
+    cli.add_command(doctor.doctor_command)
     cli.add_command(scan.scan_command)
     cli.add_command(concepts.concept_group)
     cli.add_command(concepts.faces_group)

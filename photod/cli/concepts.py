@@ -12,6 +12,7 @@ from photod.app import build_app
 from photod.cli import Context, pass_context
 from photod.concepts.catalog import artifact_store
 from photod.concepts.scheduler import request_training
+from photod.humantime import relative
 from photod.index import concepts as store
 from photod.index.concepts import ConceptError
 
@@ -34,10 +35,13 @@ def _fail(message: str) -> None:
 
 
 def _check_person_examples(
-    app, concept: store.Concept, paths: list[str], box, force: bool = False
+    app, concept: store.Concept, paths: list[str], box, force: bool = False, command: str = ""
 ) -> None:
     """Refuse a person example whose face cannot be told, or that looks like someone else,
-    before it is stored (``--force`` skips the second check)."""
+    before it is stored (``--force`` skips the second check). ``command``: what the user
+    runs again with ``PATH --face x,y,w,h`` (default: ``photod concept examples add NAME``)."""
+    import shlex
+
     import numpy as np
 
     from photod.faces.base import distances
@@ -50,7 +54,8 @@ def _check_person_examples(
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
     thr = trainer.features.face_threshold
-    chosen, refused = choose_faces(known + new, ctx.faces_of, backend.metric, thr)
+    command = command or f"photod concept examples add {shlex.quote(concept.name)}"
+    chosen, refused = choose_faces(known + new, ctx.faces_of, backend.metric, thr, command)
     bad = [refused[p] for p in paths if p in refused]
     anchors = [f.embedding for p, f in chosen.items() if p not in paths]
     for p in paths:
@@ -63,6 +68,19 @@ def _check_person_examples(
                 )
     if bad:
         raise ConceptError("refused: " + " ".join(bad))
+
+
+def _add_again(concept: store.Concept) -> str:
+    """The ``photod concept add`` command that creates ``concept`` as it was asked for."""
+    import shlex
+
+    words = ["photod", "concept", "add", concept.name, "--kind", concept.kind]
+    words += ["--class", concept.class_word]
+    if concept.identifier != concept.name:
+        words += ["--identifier", concept.identifier]
+    if concept.head:
+        words += ["--head", concept.head]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _add_examples(
@@ -85,7 +103,9 @@ def _add_examples(
             else:
                 concept = index.concepts.require(name)
             if concept.kind == "person" and paths:
-                _check_person_examples(app, concept, paths, box, force)
+                # A refused new concept is not kept: the fix is the same `concept add` again.
+                again = _add_again(concept) if create is not None else ""
+                _check_person_examples(app, concept, paths, box, force, again)
         except ConceptError as exc:
             if create is not None and "exists already" not in str(exc):
                 index.write(lambda db: store.remove_concept(db, concept.id))
@@ -97,7 +117,7 @@ def _add_examples(
             return request_training(db, concept.id, config.concepts)
 
         due = index.write(add)
-    click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining scheduled ({due:.0f}).")
+    click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining {relative(due)}.")
 
 
 @click.group("concept")
@@ -133,10 +153,20 @@ def list_command(ctx: Context) -> None:
     with build_app(ctx.config()) as app:
         index = app.services.index
         jobs = {j["concept"]: j for j in index.training.status()}
-        for c in index.concepts.all():
+        concepts = index.concepts.all()
+        if not concepts:
+            click.echo(
+                "no concepts yet; teach photod one with "
+                "`photod concept add NAME --kind person --class woman PHOTO...`"
+            )
+        for c in concepts:
             n = len(index.concepts.examples(c.id))
             job = jobs.get(c.name)
-            state = f", training {job['state']}" if job else ""
+            state = ""
+            if job and job["state"] == "queued":
+                state = f", training {relative(job['due_at'])}"
+            elif job:
+                state = f", training {job['state']}"
             click.echo(f"{c.name}\t{c.kind} ({c.class_word})\tv{c.version}\t{n} examples{state}")
 
 
@@ -206,8 +236,10 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
         try:
             c = app.services.index.concepts.require(name)
             if later:
-                app.services.index.write(lambda db: request_training(db, c.id, config.concepts))
-                click.echo(f"{c.name}: training scheduled.")
+                due = app.services.index.write(
+                    lambda db: request_training(db, c.id, config.concepts)
+                )
+                click.echo(f"{c.name}: training scheduled, {relative(due)}.")
                 return
             out = app.trainer(progress=sys.stderr.isatty()).train(c.id)
         except ConceptError as exc:

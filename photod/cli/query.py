@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from datetime import datetime
 
 import click
 
 from photod.cli import Context, pass_context
+from photod.humantime import moment
 from photod.index import Index
 
 
@@ -22,14 +21,6 @@ def _index(ctx: Context) -> Index:
         )
         sys.exit(1)
     return Index(path, readonly=True)
-
-
-def _ago(ts: str | float | None) -> str:
-    if not ts:
-        return "never"
-    ts = float(ts)
-    when = datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds")
-    return f"{when} ({time.time() - ts:.0f} s ago)"
 
 
 @click.command("status")
@@ -57,12 +48,13 @@ def status_command(ctx: Context, as_json: bool) -> None:
     click.echo(f"daemon:         {info['daemon'] or 'not running'}")
     if info["polling_roots"]:
         click.echo(f"polling:        {', '.join(info['polling_roots'])} (inotify limit; see docs)")
-    click.echo(f"last activity:  {_ago(info['last_activity'])}")
+    click.echo(f"last activity:  {moment(info['last_activity'])}")
     for job in info["training"]:
         when = job["started_at"] if job["state"] == "running" else job["due_at"]
         label = "since" if job["state"] == "running" else "due"
         error = f" (last error: {job['last_error']})" if job["last_error"] else ""
-        click.echo(f"training:       {job['concept']} {job['state']}, {label} {_ago(when)}{error}")
+        what = f"{job['concept']} {job['state']}, {label} {moment(when)}"
+        click.echo(f"training:       {what}{error}")
 
 
 @click.command("search")
@@ -74,14 +66,17 @@ def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bo
     """Find photos whose captions, answers or tags contain every word of QUERY.
 
     Words match as prefixes: `photod search rex beach` finds "Rex running on the beaches".
+    Exits 1 when no photo matches (with --json too, which then prints []).
     """
     hits = _index(ctx).photos.search(" ".join(query), limit=limit)
     if as_json:
         click.echo(json.dumps([h.__dict__ for h in hits], indent=2, ensure_ascii=False))
-        return
-    if not hits:
+    elif not hits:
         click.echo("no photos match", err=True)
-        sys.exit(1)
+    if not hits:
+        sys.exit(1)  # like grep: nothing found, whatever the output format
+    if as_json:
+        return
     for hit in hits:
         click.echo(f"{hit.path}\n    {hit.snippet}")
 

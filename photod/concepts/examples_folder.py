@@ -16,6 +16,7 @@ import sqlite_utils
 
 from photod.concepts.scheduler import request_training
 from photod.config import ConceptsConfig
+from photod.humantime import relative
 from photod.index.concepts import add_example, list_concepts, list_examples, remove_example
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,14 @@ def sync_examples_folder(
         ]
         removed = [p for p in sorted(known - on_disk) if remove_example(db, concept.id, p)]
         if added or removed:
-            log.info("examples folder: %s +%d -%d", concept.name, len(added), len(removed))
-            request_training(db, concept.id, cfg)
+            due = request_training(db, concept.id, cfg)
+            log.info(
+                "examples folder: %s +%d -%d; retraining %s",
+                concept.name,
+                len(added),
+                len(removed),
+                relative(due),
+            )
             changed.append(concept.id)
     return changed
 

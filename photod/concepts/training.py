@@ -74,9 +74,10 @@ class Trainer:
         examples = index.concepts.examples(concept_id)
         head = self.heads.get(concept.head_name)
         if head is None:
-            raise ConceptError(
-                f"{concept.name} needs the {concept.head_name!r} head, which is not installed"
-            )
+            why = "which is not installed"
+            if concept.head_name == "object" and not self.services.config.clip.enabled:
+                why = "which needs CLIP: set clip.enabled: true"  # the head is off without it
+            raise ConceptError(f"{concept.name} needs the {concept.head_name!r} head, {why}")
         ctx = TrainContext.build(self.services, self.features, seed=seed)
         trained = head.train(concept, examples, ctx)
         version = self.artifacts.next_version(concept_id, concept.version)

@@ -8,6 +8,7 @@ to fix it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 
 import numpy as np
@@ -42,8 +43,13 @@ def choose_faces(
     faces_of: Callable[[str], list[Face]],
     metric: str,
     threshold: float,
+    command: str = "photod concept examples add NAME",
 ) -> tuple[dict[str, Face], dict[str, str]]:
-    """Return (face per example path, refusal message per example path)."""
+    """Return (face per example path, refusal message per example path).
+
+    ``command``: the command that takes ``PATH --face x,y,w,h`` to fix a refusal (the
+    refusal names it with the faces found, ready to copy).
+    """
     chosen: dict[str, Face] = {}
     refused: dict[str, str] = {}
     crowded: list[tuple[Example, list[Face]]] = []
@@ -67,7 +73,11 @@ def choose_faces(
             crowded.append((ex, faces))
     anchors = np.stack([f.embedding for f in chosen.values()]) if chosen else None
     for ex, faces in crowded:
-        hint = f"point at the face with `photod concept examples add NAME {ex.path} --face x,y,w,h`"
+        boxes = [",".join(f"{v:.2f}" for v in f.box) for f in faces]
+        hint = (
+            f"say which face with --face x,y,w,h (fractions; faces at {'; '.join(boxes)}), "
+            f"e.g. `{command} {shlex.quote(ex.path)} --face {boxes[0]}`"
+        )
         if anchors is None:
             refused[ex.path] = (
                 f"{ex.path}: {len(faces)} faces and no single-face example to tell which one "

@@ -63,6 +63,7 @@ class SharedFeatures:
                 device=c.device,
                 batch_size=c.batch_size,
                 idle_unload_seconds=c.idle_unload_seconds,
+                offline=self._cfg.models.offline,
             )
         )
 

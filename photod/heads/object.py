@@ -42,8 +42,14 @@ class ObjectHead(HeadBase):
         self._thr = np.zeros(0, np.float32)
 
     @classmethod
-    def create(cls, services: Services, features: SharedFeatures) -> ObjectHead:
-        """The CLIP embedding is always indexed: it feeds negative mining and re-runs."""
+    def create(cls, services: Services, features: SharedFeatures) -> ObjectHead | None:
+        """The CLIP embedding is always indexed: it feeds negative mining and re-runs.
+
+        None (no head) when ``clip.enabled`` is false.
+        """
+        if not services.config.clip.enabled:
+            log.info("CLIP is off (clip.enabled: false): object and pet concepts are not used")
+            return None
         return cls(features, always=True)
 
     @property

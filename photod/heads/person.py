@@ -8,6 +8,7 @@ assignment by distance), so several people in one photo each get their own face.
 from __future__ import annotations
 
 import logging
+import shlex
 from typing import ClassVar
 
 import numpy as np
@@ -124,7 +125,8 @@ class PersonHead(HeadBase):
         """Keys = one face per example (see :func:`choose_faces`); metrics: leave-one-out."""
         backend = self._features.face_backend
         thr = self._features.face_threshold
-        chosen, refused = choose_faces(examples, ctx.faces_of, backend.metric, thr)
+        fix = f"photod concept examples add {shlex.quote(concept.name)}"
+        chosen, refused = choose_faces(examples, ctx.faces_of, backend.metric, thr, fix)
         if not chosen:
             raise ConceptError(
                 f"{concept.name}: no usable example face. " + " ".join(refused.values())

@@ -7,6 +7,7 @@ caller can combine them atomically, e.g. adding an example and scheduling its re
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,10 @@ def add_concept(
     if kind not in KINDS:
         raise ConceptError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     if find_concept(db, name) is not None:
-        raise ConceptError(f"a concept named {name!r} exists already")
+        raise ConceptError(
+            f"a concept named {name!r} exists already; add photos to it with "
+            f"`photod concept examples add {shlex.quote(name)} PHOTO...`"
+        )
     now = time.time()
     cur = db.conn.execute(
         "INSERT INTO concepts (name, identifier, kind, class_word, version, head, created_at, "
@@ -108,8 +112,11 @@ def require_concept(db: sqlite_utils.Database, name: str) -> Concept:
     concept = find_concept(db, name)
     if concept is None:
         names = [c.name for c in list_concepts(db)]
-        known = ", ".join(names) if names else "none yet; see `photod concept add`"
-        raise ConceptError(f"no concept named {name!r} (known: {known})")
+        known = ", ".join(names) if names else "none yet"
+        raise ConceptError(
+            f"no concept named {name!r} (known: {known}); create it with `photod concept add "
+            f"{shlex.quote(name)} --kind person|pet|object --class WORD PHOTO...`"
+        )
     return concept
 
 

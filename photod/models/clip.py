@@ -11,15 +11,17 @@ Preprocessing comes with the weights (open_clip's config), never hard-coded here
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from photod.errors import ModelLoadError
+from photod.models.hub import any_cached, hf_cached, prepare_hub
 from photod.models.session import HubFiles, ModelFiles, ModelSession
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,36 @@ def parse_reference(reference: str) -> tuple[str, str | None]:
     return arch, tag or None
 
 
+def clip_cached(reference: str, cache_dir: Path) -> bool:
+    """Whether ``reference`` can load without the hub (a folder, random weights or the cache).
+
+    An ``arch/pretrained`` tag names its hub repository only inside open_clip (slow to import),
+    so any cached snapshot counts: the load itself then tells the right model from a wrong one.
+    """
+    name, tag = parse_reference(reference)
+    if name.startswith("local-dir:"):
+        return Path(name[len("local-dir:") :]).expanduser().is_dir()
+    if name.startswith("hf-hub:"):
+        return hf_cached(name[len("hf-hub:") :], cache_dir)
+    return tag == "random" or any_cached(cache_dir)
+
+
+def _not_open_clip(record: logging.LogRecord) -> bool:
+    return "open_clip" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet_open_clip() -> Iterator[None]:
+    # open_clip logs its download failure on the root logger, then raises; the raised error
+    # becomes photod's one message, so the root logger's copy is dropped while it loads.
+    root = logging.getLogger()
+    root.addFilter(_not_open_clip)
+    try:
+        yield
+    finally:
+        root.removeFilter(_not_open_clip)
+
+
 class ClipEmbedder(ModelSession[tuple]):
     """L2-normalised CLIP image embeddings; the model loads on first use, batched inference."""
 
@@ -47,6 +79,7 @@ class ClipEmbedder(ModelSession[tuple]):
         batch_size: int = 16,
         idle_unload_seconds: float = 0,
         files: ModelFiles | None = None,
+        offline: bool = False,
     ) -> None:
         super().__init__(f"clip {reference}", idle_unload_seconds=idle_unload_seconds, files=files)
         self.reference = reference
@@ -54,6 +87,7 @@ class ClipEmbedder(ModelSession[tuple]):
         self._cache_dir = cache_dir / "models" / "open_clip"
         self._device = device
         self._batch_size = batch_size
+        self._offline = offline
         # One batch at a time: open_clip models are not re-entrant across threads.
         self._infer = threading.Lock()
 
@@ -77,6 +111,14 @@ class ClipEmbedder(ModelSession[tuple]):
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _load(self) -> tuple:
+        hub = prepare_hub(self._offline)
+        if not hub.online and not clip_cached(self.reference, self._cache_dir):
+            # Checked before open_clip is imported (8 s): a missing model costs nothing.
+            raise ModelLoadError(
+                f"CLIP model {self.reference!r} is not in {self._cache_dir} and "
+                f"{hub.describe()}: run photod once with network access to download it, set "
+                "clip.model to a model folder ('local-dir:/path'), or set clip.enabled: false"
+            )
         import open_clip
         import torch
 
@@ -84,15 +126,17 @@ class ClipEmbedder(ModelSession[tuple]):
         device = self._resolve_device(torch)
         random_weights = tag == "random"
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                name,
-                pretrained=None if random_weights else tag,
-                device=device,
-                cache_dir=str(self._cache_dir),
-            )
+            with _quiet_open_clip():
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    name,
+                    pretrained=None if random_weights else tag,
+                    device=device,
+                    cache_dir=str(self._cache_dir),
+                )
         except Exception as exc:
+            why = " ".join(str(exc).split())  # one line in the log, whatever open_clip said
             raise ModelLoadError(
-                f"CLIP model {self.reference!r} could not be loaded ({exc}). Use an open_clip "
+                f"CLIP model {self.reference!r} could not be loaded ({why}). Use an open_clip "
                 "'arch/pretrained' tag or 'hf-hub:org/repo' with network access once (cached in "
                 f"{self._cache_dir}), or copy a model folder (open_clip_config.json + "
                 "open_clip_model.safetensors) and set clip.model to 'local-dir:/that/folder'."

@@ -40,7 +40,12 @@ class PersonalizeStage(BaseStage):
             return None
         from photod.vlm.runtime import VlmRuntime
 
-        runtime = VlmRuntime(cfg, backends, services.config.paths.cache_dir)
+        runtime = VlmRuntime(
+            cfg,
+            backends,
+            services.config.paths.cache_dir,
+            offline=services.config.models.offline,
+        )
         for model in runtime.models.values():
             services.models.add(model)
         return cls(services, runtime)

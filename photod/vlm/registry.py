@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photod.errors import ConfigError, ModelLoadError
+from photod.models.hub import hf_cached, prepare_hub
 from photod.plugins import hookimpl
 
 if TYPE_CHECKING:  # torch is imported when a model loads, never at start-up
@@ -69,14 +70,25 @@ def load_session(
     dtype: str = "auto",
     backend: str = "auto",
     settings: SessionSettings | None = None,
+    offline: bool = False,
 ) -> VlmSession:
     """Load ``ref`` with ``from_pretrained`` (eager attention: the regularisers read
-    attention probabilities) onto the chosen device and dtype."""
+    attention probabilities) onto the chosen device and dtype.
+
+    ``offline`` (``models.offline``): never contact the hub; an unreachable hub is found out
+    once, and a hub model missing from the cache then fails at once.
+    """
+    name, kwargs = resolve_reference(ref, cache_dir)
+    hub = prepare_hub(offline)
+    if kwargs and not hub.online and not hf_cached(name, Path(kwargs["cache_dir"])):
+        raise ModelLoadError(
+            f"VLM {ref} is not in {kwargs['cache_dir']} and {hub.describe()}: run photod once "
+            "with network access to download it, or point the model at a save_pretrained folder"
+        )
     import transformers
 
     from photod.vlm.devices import choose_device, choose_dtype
 
-    name, kwargs = resolve_reference(ref, cache_dir)
     try:
         if Path(name, "config.json").exists():
             model_type = json.loads(Path(name, "config.json").read_text())["model_type"]

@@ -75,6 +75,7 @@ class VlmModel(ModelSession[VlmSession]):
             dtype=vlm.dtype,
             backend=m.backend,
             settings=settings,
+            offline=self._runtime.offline,
         )
 
     def memory_bytes(self) -> int | None:
@@ -96,9 +97,16 @@ class VlmRuntime:
     """Every configured VLM, each a :class:`VlmModel` session loaded on first use."""
 
     def __init__(
-        self, cfg: VlmConfig, backends: Sequence[type], cache_dir: Path | None, loader=load_session
+        self,
+        cfg: VlmConfig,
+        backends: Sequence[type],
+        cache_dir: Path | None,
+        loader=load_session,
+        *,
+        offline: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.offline = offline
         self.backends = list(backends)
         self.cache_dir = cache_dir
         self.loader = loader

@@ -68,6 +68,15 @@ if InotifyFD is not None:
                     self._on_exhausted(exc)
                 raise
 
+        def _add_callback(self, path, mask, callback, id_):  # noqa: ANN001, ANN202 (watchdog's)
+            # A new folder's recursive walk watches the subfolders a copy has just made, and
+            # their IN_CREATE events, queued meanwhile, make watchdog add the same callback to
+            # the same watch again: watchdog warns (1.5 kB) that it overwrites the callback,
+            # though nothing changes (an id is one emitter's: its callback is always itself).
+            watch = self._get_or_create_watch(path, mask)
+            watch.callbacks[id_] = callback
+            return watch.wd
+
     class GuardedInotifyObserver(BaseObserver):
         """watchdog's ``InotifyObserver`` on a :class:`GuardedInotifyFD` of its own."""
 

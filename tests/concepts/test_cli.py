@@ -38,16 +38,19 @@ def cli_env(tmp_path: Path):
 
 def test_concept_lifecycle(cli_env, tmp_path):
     runner, root, config = cli_env
+    r = runner.invoke(root, ["concept", "list"])
+    assert r.exit_code == 0 and r.output.startswith("no concepts yet; teach photod one with")
     ex = [save(face_variant("astronaut", s), tmp_path / f"ex/a{s}.jpg") for s in range(3)]
     r = runner.invoke(
         root, ["concept", "add", "Eileen", "--kind", "person", "--class", "woman", *ex]
     )
     assert r.exit_code == 0, r.output
+    assert r.output.endswith("3 example(s) added; retraining in 5 min.\n")  # never a raw time
     assert (config.examples_dir / "Eileen").is_dir()
     r = runner.invoke(root, ["concept", "train", "Eileen"])
     assert r.exit_code == 0 and "version 1 active" in r.output, r.output
     r = runner.invoke(root, ["concept", "list"])
-    assert "Eileen\tperson (woman)\tv1\t3 examples" in r.output
+    assert "Eileen\tperson (woman)\tv1\t3 examples\n" in r.output
     r = runner.invoke(root, ["concept", "show", "Eileen"])
     assert "face-keys:dlib-resnet-v1" in r.output and r.output.count("example:") == 3
     cam = save(face_variant("camera", 1), tmp_path / "ex/cam.jpg")
@@ -61,6 +64,7 @@ def test_concept_lifecycle(cli_env, tmp_path):
     assert r.exit_code == 0 and store.list_concepts(db) == []
     r = runner.invoke(root, ["concept", "show", "Eileen"])
     assert r.exit_code == 1 and "no concept named 'Eileen'" in r.output
+    assert "create it with `photod concept add Eileen --kind" in r.output
 
 
 def test_faces_clusters_and_naming(cli_env, tmp_path):
@@ -86,3 +90,41 @@ def test_faces_clusters_and_naming(cli_env, tmp_path):
     assert all(e.face_box and e.source == "cluster" for e in store.list_examples(db, bob.id))
     r = runner.invoke(root, ["concept", "train", "Bob"])
     assert "version 1 active" in r.output and "4 photo(s) queued" in r.output, r.output
+
+
+def test_multi_face_refusal_suggests_a_command_that_works(cli_env, tmp_path):
+    import shlex
+
+    from concept_fixtures import composite
+
+    runner, root, config = cli_env
+    both = save(composite(7), tmp_path / "ex/both.jpg")  # the cameraman left, Eileen right
+    r = runner.invoke(
+        root, ["concept", "add", "Eileen", "--kind", "person", "--class", "woman", both]
+    )
+    assert r.exit_code == 1 and "2 faces" in r.output, r.output
+    suggested = r.output.split("`")[1]
+    assert suggested.startswith("photod concept add Eileen --kind person --class woman ")
+    # The user picks the right-hand face from the boxes the message lists.
+    boxes = r.output.split("faces at ")[1].split(")")[0].split("; ")
+    right = max(boxes, key=lambda b: float(b.split(",")[0]))
+    words = shlex.split(suggested)[1:]
+    words[-1] = right
+    r = runner.invoke(root, words)
+    assert r.exit_code == 0, r.output
+    db = connect(config.index_path, readonly=True)
+    eileen = store.find_concept(db, "Eileen")
+    examples = store.list_examples(db, eileen.id)
+    assert [(e.path, e.face_box) for e in examples] == [(both, tuple(map(float, right.split(","))))]
+
+
+def test_with_clip_off_a_pet_says_how_to_turn_it_on(cli_env, tmp_path):
+    runner, root, _ = cli_env
+    off = {"PHOTOD_CLIP__ENABLED": "false"}
+    rex = save(face_variant("camera", 2), tmp_path / "ex/rex.jpg")
+    r = runner.invoke(
+        root, ["concept", "add", "Rex", "--kind", "pet", "--class", "dog", rex], env=off
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(root, ["concept", "train", "Rex"], env=off)
+    assert r.exit_code == 1 and "set clip.enabled: true" in r.output
