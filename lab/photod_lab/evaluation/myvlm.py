@@ -19,12 +19,13 @@ from typing import Any
 import torch
 from PIL import Image
 
+from photod.concepts.catalog import FiredConcept
 from photod.config import VlmConfig, VlmModelConfig, VlmTrainingConfig
 from photod.vlm.base import VlmSession
 from photod.vlm.concept_training import train_concept_embedding
 from photod.vlm.embeddings import load_embedding
 from photod.vlm.registry import photod_vlm_backends
-from photod.vlm.runtime import FiredConcept, VlmRuntime
+from photod.vlm.runtime import VlmRuntime
 from photod_lab.evaluation.protocol import ConceptInfo
 from photod_lab.toyworld.fixture import model_config
 
