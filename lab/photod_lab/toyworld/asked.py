@@ -1,8 +1,8 @@
 """A training aid inside the toy LLaVA's LM: which patches show the object asked about?
 
-For five sessions the toy LLaVA answered "where is the X ?" at chance (always "left" in a
-2-object row, whichever object was asked about) although its LM input carried each
-object's place, and it answered "what color is the X ?" right 97-99% of the time. Reading
+Until commit c095437 (2026-11-22) the toy LLaVA answered "where is the X ?" at chance
+(always "left" in a 2-object row, whichever object was asked about) although its LM
+input carried each object's place, and it answered "what color is the X ?" right 97-99% of the time. Reading
 a place needs the LM to pick out the asked-about object's patches and read their place.
 Its colour answers had found their own way there, but "where" questions never got one, and
 the plain answer loss did not build it: a gradient on place only appears once the answer

@@ -121,7 +121,7 @@ def vision_module(model) -> nn.Module:
 
 
 #: Where the probe may read: the vision tower's output, or (LLaVA) the projector's, i.e. the
-#: tokens the LM reads. In the session-5 toy-llava, places explained 36% of the object
+#: tokens the LM reads. In the toy-llava of commit 74e56dd, places explained 36% of the object
 #: patches' variance at the tower's output and 1.1% at the projector's (docs/toyworld.md).
 PROBE_POINTS = ("tower", "projector")
 

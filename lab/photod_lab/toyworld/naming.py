@@ -4,9 +4,9 @@ MyVLM appends a learnt concept token after the visual tokens and relies on the L
 the way a billion-parameter LM does: as "this object, which you can see, is called Rex", so
 the caption keeps the scene and only renames the object. A toy LM trained on canonical
 captions never met an appended token. With one it said the name *and* kept describing what
-it saw ("ivy above a green person" for ivy above a white triangle: six sessions of engine
-measurements in docs/personalization.md), the way the "where" answers stayed at chance until
-:mod:`photod_lab.toyworld.asked` gave the LM a foothold.
+it saw ("ivy above a green person" for ivy above a white triangle: the engine measurements
+of 2026-11-22 to 2026-12-01 in docs/research/2026-personalization.md), the way the
+"where" answers stayed at chance until :mod:`photod_lab.toyworld.asked` gave the LM a foothold.
 
 This aid teaches that skill on ordinary objects, never on the concepts' looks or with a
 concept's name tied to its look. In some samples, one or two objects lose their phrase to a
