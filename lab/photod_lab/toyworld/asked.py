@@ -1,13 +1,13 @@
 """A training aid inside the toy LLaVA's LM: which patches show the object asked about?
 
 Until commit c095437 (2026-11-22) the toy LLaVA answered "where is the X ?" at chance
-(always "left" in a 2-object row, whichever object was asked about) although its LM
-input carried each object's place, and it answered "what color is the X ?" right 97-99% of the time. Reading
-a place needs the LM to pick out the asked-about object's patches and read their place.
-Its colour answers had found their own way there, but "where" questions never got one, and
-the plain answer loss did not build it: a gradient on place only appears once the answer
-position attends to the right object, and that attention only pays once place flows
-through it (docs/toyworld.md has the runs).
+(always "left" in a 2-object row, whichever object was asked about) although its LM input
+carried each object's place, and it answered "what color is the X ?" right 97-99% of the
+time. Reading a place needs the LM to pick out the asked-about object's patches and read
+their place. Its colour answers had found their own way there, but "where" questions never
+got one, and the plain answer loss did not build it: a gradient on place only appears once
+the answer position attends to the right object, and that attention only pays once place
+flows through it (docs/research/2026-toyworld.md has the runs).
 
 This aid gives the LM that first step directly. After the LM's second layer
 (``--asked-layer 1``, counted from 0), a linear probe on each image token must tell whether
