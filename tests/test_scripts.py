@@ -24,7 +24,7 @@ def checkout(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "scripts", repo / "scripts")
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy(ROOT / name, repo / name)
-    for plugin in ROOT.glob("plugins/*/pyproject.toml"):
+    for plugin in [*ROOT.glob("plugins/*/pyproject.toml"), ROOT / "lab" / "pyproject.toml"]:
         dest = repo / plugin.relative_to(ROOT)
         dest.parent.mkdir(parents=True)
         shutil.copy(plugin, dest)

@@ -110,15 +110,17 @@ class ClipEmbedder(ModelSession[tuple]):
             return self._device
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    def _load(self) -> tuple:
+    def _check_available(self) -> None:
         hub = prepare_hub(self._offline)
         if not hub.online and not clip_cached(self.reference, self._cache_dir):
-            # Checked before open_clip is imported (8 s): a missing model costs nothing.
+            # Checked before open_clip is imported (6-8 s): a missing model costs nothing.
             raise ModelLoadError(
                 f"CLIP model {self.reference!r} is not in {self._cache_dir} and "
                 f"{hub.describe()}: run photod once with network access to download it, set "
                 "clip.model to a model folder ('local-dir:/path'), or set clip.enabled: false"
             )
+
+    def _load(self) -> tuple:
         import open_clip
         import torch
 

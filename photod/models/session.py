@@ -102,6 +102,10 @@ class ModelSession(ABC, Generic[M]):
         """What the loaded model holds in memory, when it is cheap to tell (else None)."""
         return None
 
+    def _check_available(self) -> None:
+        """Raise :class:`ModelLoadError` at once when the model cannot load (say, it is not
+        cached and the hub cannot be reached), before anything is fetched or imported."""
+
     def model_files(self) -> ModelFiles | None:
         """The fetched files to delete and fetch again when the model is corrupt (None:
         nothing photod fetched itself, so nothing is ever deleted)."""
@@ -116,6 +120,7 @@ class ModelSession(ABC, Generic[M]):
             return self._model
 
     def _load_once_more_if_corrupt(self) -> M:
+        self._check_available()
         files = self.model_files()
         if files is not None and not files.path.exists():
             files.fetch()
