@@ -111,6 +111,8 @@ class ClipEmbedder(ModelSession[tuple]):
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def _check_available(self) -> None:
+        if self._files is not None:  # a mirror photod copies from: fetched before loading
+            return
         hub = prepare_hub(self._offline)
         if not hub.online and not clip_cached(self.reference, self._cache_dir):
             # Checked before open_clip is imported (6-8 s): a missing model costs nothing.
