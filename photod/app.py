@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from photod.concepts.catalog import ConceptCatalog
 from photod.concepts.training import Trainer
 from photod.config import Config
 from photod.errors import PluginError
@@ -45,6 +46,16 @@ class App:
     inactive_stages: list[str] = field(default_factory=list)
     listeners: list[CommitListener] = field(default_factory=list)
     inactive_listeners: list[str] = field(default_factory=list)
+
+    @property
+    def index(self) -> Index:
+        """The one index facade (reads, and writes through its single writer)."""
+        return self.services.index
+
+    @property
+    def catalog(self) -> ConceptCatalog:
+        """The one concept catalog (active versions, artifact layout)."""
+        return self.services.concepts
 
     @property
     def plugins(self) -> PluginRegistry:
