@@ -91,7 +91,13 @@ class App:
 
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
-        return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
+        return JobProcessor(
+            self.index,
+            self.config.pipeline,
+            self.stages,
+            threaded=threaded,
+            listeners=self.listeners,
+        )
 
     def close(self) -> None:
         """Free the models and close the index (stages are closed by their processor)."""
