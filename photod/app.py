@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from photod.concepts.catalog import ConceptCatalog
 from photod.concepts.training import Trainer
 from photod.config import Config
 from photod.errors import PluginError
@@ -47,6 +48,16 @@ class App:
     inactive_listeners: list[str] = field(default_factory=list)
 
     @property
+    def index(self) -> Index:
+        """The one index facade (reads, and writes through its single writer)."""
+        return self.services.index
+
+    @property
+    def catalog(self) -> ConceptCatalog:
+        """The one concept catalog (active versions, artifact layout)."""
+        return self.services.concepts
+
+    @property
     def plugins(self) -> PluginRegistry:
         """The plugin registry (what ``photod plugins`` lists)."""
         return self.services.plugins
@@ -80,7 +91,13 @@ class App:
 
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
-        return JobProcessor(self.services, self.stages, threaded=threaded, listeners=self.listeners)
+        return JobProcessor(
+            self.index,
+            self.config.pipeline,
+            self.stages,
+            threaded=threaded,
+            listeners=self.listeners,
+        )
 
     def close(self) -> None:
         """Free the models and close the index (stages are closed by their processor)."""

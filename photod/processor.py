@@ -12,14 +12,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from photod.config import PipelineConfig
 from photod.fsutil import stat_version, version_stat
-from photod.index import jobs
+from photod.index import Index, jobs
 from photod.index.photos import mark_missing, move_photo, record_failure, set_meta
 from photod.pipeline.events import CommitListener, notify_committed
 from photod.pipeline.runner import ThreadedPipeline, run_sequential
 from photod.pipeline.stage import Stage
 from photod.pipeline.task import PhotoTask
-from photod.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,18 @@ class JobProcessor:
 
     def __init__(
         self,
-        services: Services,
+        index: Index,
+        config: PipelineConfig,
         stages: Sequence[Stage],
         *,
         threaded: bool = True,
         listeners: Sequence[CommitListener] = (),
     ):
-        self._services = services
+        self._index = index
+        self._max_attempts = config.max_attempts
         self._stages = list(stages)
         self._listeners = list(listeners)
-        cfg = services.config.pipeline
+        cfg = config
         self._capacity = cfg.queue_size * 2
         self._pipeline = (
             ThreadedPipeline(self._stages, self._finish, queue_size=cfg.queue_size)
@@ -52,8 +54,7 @@ class JobProcessor:
 
     def start(self) -> JobProcessor:
         """Start the pipeline threads and put back the jobs a crash left running."""
-        max_attempts = self._services.config.pipeline.max_attempts
-        requeued, poisoned = self._services.index.jobs.recover(max_attempts)
+        requeued, poisoned = self._index.jobs.recover(self._max_attempts)
         if requeued:
             log.info("re-queued %d job(s) left unfinished by the last run", requeued)
         for job in poisoned:
@@ -63,7 +64,7 @@ class JobProcessor:
                 job.attempts,
             )
             reason = f"photod stopped {job.attempts} times while processing this photo"
-            self._services.index.photos.record_failure(
+            self._index.photos.record_failure(
                 job.path, "pipeline", reason, version=stat_version(version_stat(Path(job.path)))
             )
         if self._pipeline:
@@ -80,7 +81,7 @@ class JobProcessor:
         room = self._capacity - self.in_flight
         if room <= 0:
             return 0
-        claimed = self._services.index.jobs.claim(room)
+        claimed = self._index.jobs.claim(room)
         for job in claimed:
             self._dispatch(job)
         return len(claimed)
@@ -93,12 +94,12 @@ class JobProcessor:
             else:
                 run_sequential(self._stages, [task], self._finish)
         elif job.kind == jobs.DELETE:
-            self._services.index.write(lambda db: self._delete(db, job))
+            self._index.write(lambda db: self._delete(db, job))
         elif job.kind == jobs.MOVE:
-            self._services.index.write(lambda db: self._move(db, job))
+            self._index.write(lambda db: self._move(db, job))
         else:
             log.error("unknown job kind %r for %s; dropping it", job.kind, job.path)
-            self._services.index.jobs.complete(job.id)
+            self._index.jobs.complete(job.id)
 
     def _delete(self, db, job: jobs.Job) -> None:
         if os.path.lexists(job.path):  # re-created since: index it instead
@@ -138,7 +139,7 @@ class JobProcessor:
 
         if task.error is not None:
             log.warning("%s: %s failed: %s", task.path, task.error.stage, task.error)
-        self._services.index.write(commit)
+        self._index.write(commit)
         with self._lock:
             if task.error is None:
                 self.done += 1
@@ -151,7 +152,7 @@ class JobProcessor:
 
     def purge_missing(self) -> int:
         """Delete the rows of photos that stayed missing (run when the queue is idle)."""
-        return self._services.index.photos.purge_missing()
+        return self._index.photos.purge_missing()
 
     def close(self) -> None:
         """Finish what is in the pipeline, then stop its threads and close the stages."""

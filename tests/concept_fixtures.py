@@ -148,7 +148,9 @@ def run_queue(services: Services, stages) -> int:
     """Process every queued job sequentially; return how many ran."""
     from photod.processor import JobProcessor
 
-    processor = JobProcessor(services, stages, threaded=False).start()
+    processor = JobProcessor(
+        services.index, services.config.pipeline, stages, threaded=False
+    ).start()
     total = 0
     while n := processor.pump():
         total += n

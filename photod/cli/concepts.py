@@ -50,7 +50,7 @@ def _check_person_examples(
 
     trainer = app.trainer()
     ctx = TrainContext.build(app.services, trainer.features)
-    known = app.services.index.concepts.examples(concept.id)
+    known = app.index.concepts.examples(concept.id)
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
     thr = trainer.features.face_threshold
@@ -95,7 +95,7 @@ def _add_examples(
 ):
     config = ctx.config()
     with build_app(config) as app:
-        index = app.services.index
+        index = app.index
         try:
             if create is not None:
                 concept = index.write(lambda db: store.add_concept(db, name, **create))
@@ -151,7 +151,7 @@ def add_command(ctx, name, examples, kind, class_word, identifier, head, face) -
 def list_command(ctx: Context) -> None:
     """List concepts with their kind, version and training state."""
     with build_app(ctx.config()) as app:
-        index = app.services.index
+        index = app.index
         jobs = {j["concept"]: j for j in index.training.status()}
         concepts = index.concepts.all()
         if not concepts:
@@ -176,7 +176,7 @@ def list_command(ctx: Context) -> None:
 def show_command(ctx: Context, name: str) -> None:
     """Show a concept: identifier, head, metrics, examples, training job."""
     with build_app(ctx.config()) as app:
-        index = app.services.index
+        index = app.index
         try:
             c = index.concepts.require(name)
         except ConceptError as exc:
@@ -187,7 +187,7 @@ def show_command(ctx: Context, name: str) -> None:
         if c.version:
             from photod.vlm.embeddings import list_embeddings
 
-            vdir = app.services.concepts.version_dir(c.id, c.version)
+            vdir = app.catalog.version_dir(c.id, c.version)
             click.echo(f"embeddings:  {', '.join(list_embeddings(vdir)) or 'none (no VLM)'}")
         click.echo(f"metrics:     {json.dumps(c.metrics, sort_keys=True)}")
         for j in index.training.status():
@@ -210,7 +210,7 @@ def remove_command(ctx: Context, name: str) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = app.services.index.concepts.require(name)
+            c = app.index.concepts.require(name)
         except ConceptError as exc:
             _fail(str(exc))
 
@@ -220,7 +220,7 @@ def remove_command(ctx: Context, name: str) -> None:
                 jobs.enqueue(db, jobs.INDEX, p, {"force": True})
             return len(paths)
 
-        n = app.services.index.write(remove)
+        n = app.index.write(remove)
         artifact_store(config.paths.data_dir).remove(c.id)
     click.echo(f"{c.name} removed; {n} photo(s) will be re-processed.")
 
@@ -234,11 +234,9 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = app.services.index.concepts.require(name)
+            c = app.index.concepts.require(name)
             if later:
-                due = app.services.index.write(
-                    lambda db: request_training(db, c.id, config.concepts)
-                )
+                due = app.index.write(lambda db: request_training(db, c.id, config.concepts))
                 click.echo(f"{c.name}: training scheduled, {relative(due)}.")
                 return
             out = app.trainer(progress=sys.stderr.isatty()).train(c.id)
@@ -294,7 +292,7 @@ def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
     config = ctx.config()
     with build_app(config) as app:
         try:
-            c = app.services.index.concepts.require(name)
+            c = app.index.concepts.require(name)
         except ConceptError as exc:
             _fail(str(exc))
 
@@ -304,7 +302,7 @@ def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
                 request_training(db, c.id, config.concepts)
             return n
 
-        n = app.services.index.write(remove)
+        n = app.index.write(remove)
     click.echo(f"{c.name}: {n} example(s) removed" + ("; retraining scheduled." if n else "."))
 
 
@@ -326,10 +324,8 @@ def clusters_command(ctx: Context, min_size: int | None) -> None:
         f = app.features
         eps = config.concepts.cluster_eps or f.face_threshold
         backend = f.face_backend
-        app.services.index.write(
-            lambda db: update_clusters(db, backend.model_id, backend.metric, eps, size)
-        )
-        clusters = list_clusters(app.services.index, size)
+        app.index.write(lambda db: update_clusters(db, backend.model_id, backend.metric, eps, size))
+        clusters = list_clusters(app.index, size)
     if not clusters:
         click.echo("no groups of unnamed faces yet")
     for c in clusters:
@@ -365,7 +361,7 @@ def name_command(ctx: Context, cluster: int, name: str, class_word: str) -> None
             return len(faces)
 
         try:
-            n = app.services.index.write(name_it)
+            n = app.index.write(name_it)
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(f"{name}: {n} face(s) added as examples; retraining scheduled.")

@@ -32,7 +32,7 @@ def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress
     """
     config = ctx.config()
     with build_app(config) as app:
-        index = app.services.index
+        index = app.index
         found = reconcile(index, config.library, paths=list(paths) or None, force=force)
         total = queued_jobs(index)
         processor = app.processor().start()

@@ -27,7 +27,7 @@ def _photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
         return task
     if concepts:
         for name in concepts:
-            c = app.services.index.concepts.require(name)
+            c = app.index.concepts.require(name)
             task.detections.append(Detection(c.id, 1.0, "cli", c.version))
     elif "heads" in stages:
         stages["heads"].process(task)
@@ -53,7 +53,7 @@ def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model
         task = _photo_task(app, photo, concepts, plain)
         results = []
         for vlm_id in [model_id] if model_id else runtime.model_ids:
-            fired = app.services.concepts.fired(task.detections, vlm_id)
+            fired = app.catalog.fired(task.detections, vlm_id)
             names = [f.identifier for f in fired]
             if question is None:  # the daemon's caption path
                 text = runtime.describe(vlm_id, task.image, fired, (), caption=True).caption

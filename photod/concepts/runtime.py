@@ -24,7 +24,7 @@ class ConceptRuntime:
         cfg = app.config
         self.trainer = app.trainer()
         self.scheduler = TrainingScheduler(
-            app.services.index,
+            app.index,
             lambda cid: self.trainer.train(cid),
             cfg.concepts,
             sync_seconds=sync_seconds,
@@ -36,7 +36,7 @@ class ConceptRuntime:
     def examples_changed(self) -> list[int]:
         """Sync the examples folder into the index and schedule what changed."""
         cfg = self._app.config
-        changed = self._app.services.index.write(
+        changed = self._app.index.write(
             lambda db: sync_examples_folder(db, self.folder, cfg.library.extensions, cfg.concepts)
         )
         if changed:

@@ -85,7 +85,7 @@ class Daemon:
     def start(self, config: Config) -> None:
         """Build the app, recover the queue, start the watcher and the start-up reconcile."""
         self.app = build_app(config)
-        index = self.app.services.index
+        index = self.app.index
         self.processor = self.app.processor().start()
         index.meta.set("daemon_state", f"running (pid {os.getpid()})")
         # Scheduled retraining and the labelled-examples folder (it has its own watcher:
@@ -118,9 +118,7 @@ class Daemon:
 
         def work() -> None:
             try:
-                result = reconcile(
-                    app.services.index, app.config.library, cancel=self._cancel_reconcile
-                )
+                result = reconcile(app.index, app.config.library, cancel=self._cancel_reconcile)
                 log.info(
                     "reconcile: %d photos seen, %d queued, %d gone",
                     result.seen,
@@ -174,7 +172,7 @@ class Daemon:
     def _status_line(self) -> str:
         if not self.app or not self.processor:
             return "starting"
-        queued = self.app.services.index.jobs.counts().get("queued", 0)
+        queued = self.app.index.jobs.counts().get("queued", 0)
         return (
             f"{self.processor.done} indexed, {self.processor.failed} failed, "
             f"{queued} queued, {self.processor.in_flight} in progress"
@@ -233,7 +231,7 @@ class Daemon:
             self.processor.close()
             self.processor = None
         if self.app:
-            self.app.services.index.meta.set("daemon_state", "stopped")
+            self.app.index.meta.set("daemon_state", "stopped")
             self.app.close()
             self.app = None
         return True
