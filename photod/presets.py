@@ -39,7 +39,7 @@ VLM_PRESETS: dict[str, VlmPreset] = {
             params="0.9B",
             download="1.8 GB",
             licence="Qwen research licence (non-commercial), see the model card",
-            seconds_per_caption="about 3 s on a 4-core CPU, fp32 (estimated)",
+            seconds_per_caption="about 3 s on a CPU, fp32 (estimated)",
         ),
         VlmPreset(
             name="blip2-opt-2.7b",

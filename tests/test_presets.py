@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from photod.cli import cli
@@ -53,3 +55,12 @@ def test_an_unknown_preset_is_one_line_and_status_78(tmp_path):
     assert len(lines) == 1, lines
     assert "vlm.preset" in lines[0] and "unknown preset 'gpt-9'" in lines[0]
     assert "llava-0.5b (cpu)" in lines[0]
+
+
+def test_the_readme_lists_every_preset_as_the_code_has_it():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    listed = {row.split("|")[1].strip(" `"): row.split("|")[3].strip() for row in rows}
+    assert listed == {p.name: p.model.removeprefix("hf-hub:") for p in VLM_PRESETS.values()}
+    for row, p in zip(rows, VLM_PRESETS.values(), strict=True):
+        assert p.download in row and p.params in row

@@ -65,7 +65,7 @@ def check_models(config: Config, hub: HubState) -> Iterator[Check]:
         )
         yield _remote("clip", clip.model, clip_cached(clip.model, where), where, hub, fix)
     if not config.vlm.models:
-        yield Check("vlm", OK, "none configured: no captions (vlm.models turns them on)")
+        yield Check("vlm", OK, "none configured: no captions (vlm.preset turns them on, README)")
     for m in config.vlm.models:
         role = f"vlm {m.id}"
         if m.model.startswith("hf-hub:"):
