@@ -37,6 +37,11 @@ def models(cfg: Path, *args: str):
     return CliRunner().invoke(cli, ["--config", str(cfg), "models", *args])
 
 
+def listed(cfg: Path, name: str) -> dict:
+    """The ``models list --json`` entry called ``name``."""
+    return next(e for e in json.loads(models(cfg, "list", "--json").output) if e["name"] == name)
+
+
 def test_list_says_role_size_licence_place_and_presence(tmp_path):
     cfg = write_config(tmp_path, f"vlm: {{models: [{{id: toy, model: '{TOY / 'toy-llava'}'}}]}}\n")
     result = models(cfg, "list", "--json")
@@ -102,8 +107,8 @@ def test_pull_puts_a_preset_in_the_cache_and_verifies_it(tmp_path, monkeypatch, 
     assert f"llava-0.5b: verified in {repo}" in result.output
     snapshot = next((repo / "snapshots").iterdir())
     assert (snapshot / "config.json").read_bytes() == FILES["config.json"]
-    listed = {e["name"]: e for e in json.loads(models(cfg, "list", "--json").output)}
-    assert listed["llava-0.5b"]["present"] and listed["llava-0.5b"]["size"] == "8.0 kB"
+    preset = listed(cfg, "llava-0.5b")
+    assert preset["present"] and preset["size"] == "8.0 kB"
     again = models(cfg, "pull")
     assert again.exit_code == 0 and "every configured model is present" in again.output
 
@@ -135,3 +140,28 @@ def test_pull_of_what_the_hub_does_not_hold_says_where_it_comes_from(tmp_path):
     assert clip.exit_code == 1 and "a local folder" in clip.output
     unknown = models(cfg, "pull", "gpt-9")
     assert unknown.exit_code == 2 and "no model named 'gpt-9'; use one of: dlib" in unknown.output
+
+
+def test_pull_clip_goes_through_open_clips_own_download(tmp_path, monkeypatch, reachable_hub):
+    import open_clip
+
+    def hf_hub_download(repo_id, filename, revision=None, cache_dir=None):
+        # open_clip asks for the one weights file of its pretrained tag.
+        return str(fake_hub({filename: b"clip weights"})(repo_id, cache_dir) / filename)
+
+    monkeypatch.setattr(open_clip.pretrained, "hf_hub_download", hf_hub_download)
+    cfg = write_config(tmp_path, clip="{model: ViT-B-32/laion2b_s34b_b79k}")
+    assert not listed(cfg, "clip")["present"]
+    result = models(cfg, "pull", "clip")
+    assert result.exit_code == 0, result.output
+    repo = (
+        tmp_path
+        / "cache"
+        / "models"
+        / "open_clip"
+        / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
+    )
+    assert f"clip: verified in {repo}" in result.output
+    assert (next((repo / "snapshots").iterdir()) / "open_clip_model.safetensors").exists()
+    clip = listed(cfg, "clip")
+    assert clip["present"] and clip["where"] == str(repo)
