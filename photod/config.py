@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from photod.errors import ConfigError
+from photod.presets import vlm_preset
 
 ENV_PREFIX = "PHOTOD_"
 
@@ -336,6 +337,11 @@ class VlmModelConfig(Section):
 class VlmConfig(Section):
     """Vision-language models: captions and VQA with concept embeddings (MyVLM)."""
 
+    preset: str | None = Field(
+        None,
+        description="a supported model in one setting (`photod models list`); "
+        "it becomes the first vlm.models entry, with the preset's name as id",
+    )
     models: list[VlmModelConfig] = Field(
         default_factory=list, description="no model: no captions (the stage is off)"
     )
@@ -361,6 +367,28 @@ class VlmConfig(Section):
         if len(ids) != len(set(ids)):
             raise ValueError("VLM ids must be unique")
         return v
+
+    @field_validator("preset", mode="after")
+    @classmethod
+    def _known_preset(cls, v: str | None) -> str | None:
+        if v is not None:
+            vlm_preset(v)
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        # Expanded before validation, so the preset's entry is validated like any other.
+        if not isinstance(data, dict) or not data.get("preset"):
+            return data
+        try:
+            entry = vlm_preset(data["preset"]).model_entry()
+        except (TypeError, ValueError):
+            return data  # the preset field's own validator names the problem
+        models = list(data.get("models") or [])
+        if any(isinstance(m, dict) and m.get("id") == entry["id"] for m in models):
+            return data  # the user's own entry for the preset wins (its training settings)
+        return {**data, "models": [entry, *models]}
 
 
 class Config(Section):

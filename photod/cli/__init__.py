@@ -78,12 +78,13 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from photod.cli import concepts, daemon, doctor, metadata, query, scan, service, vlm
+    from photod.cli import concepts, daemon, doctor, metadata, models, query, scan, service, vlm
     from photod.cli import eval as evaluation
 
     cli.add_command(daemon.run_command)
     cli.add_command(service.service_group)
     cli.add_command(doctor.doctor_command)
+    cli.add_command(models.models_group)
     cli.add_command(scan.scan_command)
     cli.add_command(concepts.concept_group)
     cli.add_command(concepts.faces_group)

@@ -60,17 +60,20 @@ def check_models(config: Config, hub: HubState) -> Iterator[Check]:
     else:
         where = config.paths.cache_dir / "models" / "open_clip"
         fix = (
-            "run photod once with network access, set clip.model: local-dir:/a/folder, "
-            "or clip.enabled: false"
+            "photod models pull clip (where the hub can be reached), set clip.model: "
+            "local-dir:/a/folder, or clip.enabled: false"
         )
         yield _remote("clip", clip.model, clip_cached(clip.model, where), where, hub, fix)
     if not config.vlm.models:
-        yield Check("vlm", OK, "none configured: no captions (vlm.models turns them on)")
+        yield Check("vlm", OK, "none configured: no captions (vlm.preset turns them on, README)")
     for m in config.vlm.models:
         role = f"vlm {m.id}"
         if m.model.startswith("hf-hub:"):
             where = config.paths.cache_dir / "hf"
-            fix = "run photod once with network access, or point model at a save_pretrained folder"
+            fix = (
+                f"photod models pull {m.id} (where the hub can be reached), or point model at "
+                "a save_pretrained folder"
+            )
             yield _remote(role, m.model, hf_cached(m.model[7:], where), where, hub, fix)
             continue
         folder = Path(m.model.removeprefix("local-dir:")).expanduser()

@@ -118,8 +118,8 @@ class ClipEmbedder(ModelSession[tuple]):
             # Checked before open_clip is imported (6-8 s): a missing model costs nothing.
             raise ModelLoadError(
                 f"CLIP model {self.reference!r} is not in {self._cache_dir} and "
-                f"{hub.describe()}: run photod once with network access to download it, set "
-                "clip.model to a model folder ('local-dir:/path'), or set clip.enabled: false"
+                f"{hub.describe()}: run `photod models pull clip` where the hub can be reached, "
+                "set clip.model to a model folder ('local-dir:/path'), or set clip.enabled: false"
             )
 
     def _load(self) -> tuple:

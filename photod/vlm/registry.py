@@ -82,8 +82,9 @@ def load_session(
     hub = prepare_hub(offline)
     if kwargs and not hub.online and not hf_cached(name, Path(kwargs["cache_dir"])):
         raise ModelLoadError(
-            f"VLM {ref} is not in {kwargs['cache_dir']} and {hub.describe()}: run photod once "
-            "with network access to download it, or point the model at a save_pretrained folder"
+            f"VLM {ref} is not in {kwargs['cache_dir']} and {hub.describe()}: run `photod models "
+            f"pull {model_id}` where the hub can be reached, or point the model at a "
+            "save_pretrained folder"
         )
     import transformers
 
