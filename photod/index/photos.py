@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlite_utils
 
-from photod.index.tags import insert_tags
+from photod.index.tags import insert_derived_tags, insert_tags
 
 if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
     from photod.pipeline.task import PhotoTask
@@ -60,6 +60,11 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
         "orientation": info.orientation,
         "format": info.format,
         "taken_at": info.taken_at,
+        "camera": info.camera,
+        "lens": info.lens,
+        "latitude": info.latitude,
+        "longitude": info.longitude,
+        "place": info.place,
         "status": "indexed",
         "updated_at": now,
     }
@@ -123,6 +128,7 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
             (photo_id, ans.question, ans.answer, ans.model, json.dumps(ans.concept_versions), now),
         )
     insert_tags(db, photo_id, task.tags)
+    insert_derived_tags(db, photo_id, task.answers)
 
 
 def record_own_write(

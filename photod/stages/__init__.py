@@ -8,12 +8,13 @@ from photod.stages.heads import HeadsStage
 from photod.stages.index import IndexStage
 from photod.stages.ingest import IngestStage
 from photod.stages.personalize import PersonalizeStage
+from photod.stages.places import PlacesStage
 
 
 @hookimpl
 def photod_stages() -> list[type]:
-    """The built-in stages: ingest -> heads -> personalize -> index."""
-    return [IngestStage, HeadsStage, PersonalizeStage, IndexStage]
+    """The built-in stages: ingest -> places -> heads -> personalize -> index."""
+    return [IngestStage, PlacesStage, HeadsStage, PersonalizeStage, IndexStage]
 
 
 @hookimpl
