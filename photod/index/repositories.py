@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from photod.index import (
+    bulk,
     clusters,
     concepts,
     features,
@@ -74,6 +75,11 @@ class PhotoRepository(_Repository):
         """Delete the photos that stayed missing; return how many."""
         return self._index.write(photos.purge_missing)
 
+    def add_bulk(self, rows: Sequence[bulk.BulkPhoto], *, model: str = "bulk") -> int:
+        """Insert many new photos and their results in one transaction (see
+        :func:`bulk.add_photos`); return the first new id."""
+        return self._index.write(lambda db: bulk.add_photos(db, rows, model=model))
+
     def failures(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent failures."""
         return queries.failures(self._index.reader(), limit)
@@ -86,9 +92,9 @@ class SearchRepository(_Repository):
         """(photo id, relevance) of the photos matching the plan's words, best first."""
         return search.ranked(self._index.reader(), plan, bound)
 
-    def by_date(self, plan: search.Plan, limit: int) -> list[int]:
+    def by_date(self, plan: search.Plan, limit: int, bound: int) -> list[int]:
         """Ids of the photos meeting the plan, newest taken first."""
-        return search.by_date(self._index.reader(), plan, limit)
+        return search.by_date(self._index.reader(), plan, limit, bound)
 
     def keep(self, plan: search.Plan, ids: list[int]) -> set[int]:
         """Those of ``ids`` that meet the plan."""

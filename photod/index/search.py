@@ -6,7 +6,8 @@ parsed queries; this module alone turns them into SQL. User text never reaches F
 syntax: every word is reduced to its letters and digits and double-quoted.
 
 Ranking is bounded: FTS5 computes bm25 only for the ``bound`` most recently indexed photos
-that match (``ORDER BY rowid DESC LIMIT``), not for every match of a common word.
+that match (``ORDER BY rowid DESC LIMIT``), not for every match of a common word. Words
+match by their Porter stem; prefix matching is asked for with a star (``beac*``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Condition:
 
     Kinds: ``word`` and ``phrase`` (anywhere in the document), ``place``, ``folder``,
     ``camera``, ``lens`` (in that field), ``under`` (a path prefix), ``concept`` (values:
-    kind or "", name), ``only`` (values: the names of every person in the photo), ``tag``,
+    its id, its name), ``only`` (values: the ids of every person in the photo), ``tag``,
     ``after`` / ``before`` (an ISO date prefix), ``cluster`` (an unnamed face cluster's id).
     """
 
@@ -73,6 +74,8 @@ class PhotoSummary:
     tags: list[tuple[str, str]] = field(default_factory=list)  # (value, source)
     captions: list[dict] = field(default_factory=list)  # text, model, concept_versions
     snippet: str | None = None
+    #: Words the query matched, by column (names, tags, place, camera, lens), casefolded.
+    matched: dict[str, set[str]] = field(default_factory=dict)
 
 
 def fts_term(condition: Condition) -> str | None:
@@ -80,9 +83,11 @@ def fts_term(condition: Condition) -> str | None:
     tokens = _WORD.findall(condition.values[0])
     if not tokens:
         return None
-    # A typed word matches as a prefix ("beac" finds beach); a quoted phrase or a folder
-    # name matches exactly.
-    star = "" if condition.kind in ("phrase", "folder") else "*"
+    # Words match by their stem ("beaches" finds beach); as a prefix only when asked
+    # ("beac*"), since FTS5 gathers every match of a prefix before it can stop at a bound.
+    # A camera or lens is named by a prefix of its model ("x100" for the X100V).
+    prefix = condition.kind in ("camera", "lens") or condition.values[0].endswith("*")
+    star = "*" if prefix else ""
     term = '"' + " ".join(tokens) + '"' + star
     column = FTS_KINDS[condition.kind]
     return f"{{{column}}} : {term}" if column else term
@@ -109,21 +114,14 @@ def _predicate(c: Condition) -> tuple[str, list]:
             return "0", []
         return "p.id IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)", [term]
     if c.kind == "concept":
-        kind, name = c.values
-        return (
-            "p.id IN (SELECT d.photo_id FROM detections d JOIN concepts c ON c.id = d.concept_id "
-            "WHERE (? = '' OR c.kind = ?) AND (c.name = ? COLLATE NOCASE "
-            "OR c.identifier = ? COLLATE NOCASE))",
-            [kind, kind, name, name],
-        )
+        return "p.id IN (SELECT photo_id FROM detections WHERE concept_id = ?)", [int(c.values[0])]
     if c.kind == "only":
-        names = json.dumps([n.lower() for n in c.values])
-        # Every face in the photo is one of these people (and each of them is there).
+        # Every face in the photo is one of these people (each is asked for on its own).
         return (
             "NOT EXISTS (SELECT 1 FROM faces f WHERE f.photo_id = p.id AND NOT EXISTS "
-            "(SELECT 1 FROM detections d JOIN concepts c ON c.id = d.concept_id "
-            "WHERE d.face_id = f.id AND lower(c.name) IN (SELECT value FROM json_each(?))))",
-            [names],
+            "(SELECT 1 FROM detections d WHERE d.face_id = f.id "
+            "AND d.concept_id IN (SELECT value FROM json_each(?))))",
+            [json.dumps([int(v) for v in c.values])],
         )
     if c.kind == "tag":
         return "p.id IN (SELECT photo_id FROM tags WHERE value = ? COLLATE NOCASE)", [c.values[0]]
@@ -170,6 +168,15 @@ def compile_plan(plan: Plan) -> tuple[str | None, str, list]:
     return (" AND ".join(match_terms) or None), " AND ".join(where), params
 
 
+def _bounded(where: str, columns: str) -> str:
+    # FTS5 walks the matches newest first and stops after ``bound`` that meet the filters:
+    # the cost follows the bound, not the number of matches.
+    return (
+        f"SELECT {columns} FROM photo_fts f JOIN photos p ON p.id = f.rowid "
+        f"WHERE photo_fts MATCH ? AND {where} ORDER BY f.rowid DESC LIMIT ?"
+    )
+
+
 def ranked(db: sqlite_utils.Database, plan: Plan, bound: int) -> list[tuple[int, float]]:
     """(photo id, relevance) of the matching photos, best first; relevance is -bm25.
 
@@ -180,26 +187,25 @@ def ranked(db: sqlite_utils.Database, plan: Plan, bound: int) -> list[tuple[int,
     if match is None:
         raise ValueError("ranked() needs a plan with words to match")
     weights = ", ".join(str(WEIGHTS[c]) for c in COLUMNS)
-    rows = db.conn.execute(
-        f"SELECT f.rowid, bm25(photo_fts, {weights}) FROM photo_fts f "
-        f"JOIN photos p ON p.id = f.rowid WHERE photo_fts MATCH ? AND {where} "
-        "ORDER BY f.rowid DESC LIMIT ?",
-        [match, *params, bound],
-    ).fetchall()
+    sql = _bounded(where, f"f.rowid, bm25(photo_fts, {weights})")
+    rows = db.conn.execute(sql, [match, *params, bound]).fetchall()
     return sorted(((pid, -score) for pid, score in rows), key=lambda r: (-r[1], -r[0]))
 
 
-def by_date(db: sqlite_utils.Database, plan: Plan, limit: int) -> list[int]:
-    """Ids of up to ``limit`` photos meeting the plan, newest taken first (undated last)."""
+def by_date(db: sqlite_utils.Database, plan: Plan, limit: int, bound: int) -> list[int]:
+    """Ids of up to ``limit`` photos meeting the plan, newest taken first (undated last).
+
+    A plan with a full-text clause (``camera:``, ``near:``, ``in:``) orders the ``bound``
+    most recently indexed photos that meet it.
+    """
     match, where, params = compile_plan(plan)
     if match is not None:
-        where += " AND p.id IN (SELECT rowid FROM photo_fts WHERE photo_fts MATCH ?)"
-        params = [*params, match]
-    rows = db.conn.execute(
-        f"SELECT p.id FROM photos p WHERE {where} ORDER BY p.taken_at DESC, p.id DESC LIMIT ?",
-        [*params, limit],
-    )
-    return [r[0] for r in rows]
+        sql = _bounded(where, "p.id AS id, p.taken_at AS taken_at")
+        sql = f"SELECT id FROM ({sql}) ORDER BY taken_at DESC, id DESC LIMIT ?"
+        params = [match, *params, bound]
+    else:
+        sql = f"SELECT p.id FROM photos p WHERE {where} ORDER BY p.taken_at DESC, p.id DESC LIMIT ?"
+    return [r[0] for r in db.conn.execute(sql, [*params, limit])]
 
 
 def keep(db: sqlite_utils.Database, plan: Plan, ids: list[int]) -> set[int]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from photod.search.plan import build_plan, has_text, without_words
+from photod.search.plan import build_plan, find_concept, has_text, without_words
 from photod.search.query import QueryError, parse
 from photod.search.results import Result, SearchResults, explain
 
@@ -97,13 +97,13 @@ class SearchEngine:
                 lists["semantic"] = [p for p, _ in ranked if p in kept]
                 similarity = {p: s for p, s in ranked if p in kept}
         if not has_text(plan):
-            lists["date"] = self._index.search.by_date(plan, limit)
+            lists["date"] = self._index.search.by_date(plan, limit, self.bound)
         return self._results(text, mode, plan, lists, similarity, notes, limit)
 
     def _results(self, text, mode, plan, lists, similarity, notes, limit) -> SearchResults:
         top = fuse(lists, self.rrf_k)[:limit]
         ids = [pid for pid, _ in top]
-        summaries = self._index.search.summaries(ids, plan if "text" in lists else None)
+        summaries = self._index.search.summaries(ids, plan)
         results: list[Result] = []
         for pid, score in top:
             if pid in summaries:
@@ -112,8 +112,5 @@ class SearchEngine:
 
     def concept_photos(self, name: str, *, limit: int = 50) -> SearchResults:
         """The photos a concept (a person, pet or object, by name) was found in, newest first."""
-        concept = self._index.concepts.find(name)
-        if concept is None:
-            known = ", ".join(sorted(c.name for c in self._index.concepts.all())) or "none yet"
-            raise QueryError(f"no concept named {name!r} (known: {known})")
+        concept = find_concept(self._index.concepts.all(), "", name, name)
         return self.search(f'{concept.kind}:"{concept.name}"', limit=limit, mode="exact")

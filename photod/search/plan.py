@@ -17,9 +17,12 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _SIMPLE = {"tag": "tag", "after": "after", "before": "before", "camera": "camera",
            "lens": "lens", "near": "place", "cluster": "cluster"}  # fmt: skip
 KINDS = ("person", "pet", "object")
+MAX_LISTED = 8  # known names an error lists
 
 
-def _concept(concepts: list[Concept], kind: str, name: str, raw: str) -> Concept:
+def find_concept(concepts: list[Concept], kind: str, name: str, raw: str) -> Concept:
+    """The concept of ``kind`` ("": any) named ``name`` (or so identified), case-insensitive;
+    else a QueryError about ``raw`` that lists the known names."""
     wanted = name.casefold()
     for c in concepts:
         if (kind == "" or c.kind == kind) and wanted in (
@@ -28,9 +31,10 @@ def _concept(concepts: list[Concept], kind: str, name: str, raw: str) -> Concept
         ):
             return c
     known = sorted(c.name for c in concepts if kind == "" or c.kind == kind)
-    what = {"person": "person", "pet": "pet", "object": "object"}.get(kind, "concept")
-    listing = ", ".join(known) if known else "none yet"
-    raise QueryError(f"{raw}: no {what} named {name!r} (known: {listing})")
+    listing = ", ".join(known[:MAX_LISTED]) if known else "none yet"
+    if len(known) > MAX_LISTED:
+        listing += f" and {len(known) - MAX_LISTED} more: `photod concept list`"
+    raise QueryError(f"{raw}: no {kind or 'concept'} named {name!r} (known: {listing})")
 
 
 def _conditions(term: Term, concepts: list[Concept]) -> list[Condition]:
@@ -42,14 +46,14 @@ def _conditions(term: Term, concepts: list[Concept]) -> list[Condition]:
     assert isinstance(term, Filter)
     raw = f"{term.key}:{','.join(term.values)}"
     if term.key in KINDS:
-        c = _concept(concepts, term.key, term.values[0], raw)
-        return [Condition("concept", (c.kind, c.name), term.negated)]
+        c = find_concept(concepts, term.key, term.values[0], raw)
+        return [Condition("concept", (str(c.id), c.name), term.negated)]
     if term.key in ("with", "only"):
         kind = "person" if term.key == "only" else ""
-        found = [_concept(concepts, kind, v, raw) for v in term.values]
-        out = [Condition("concept", (c.kind, c.name)) for c in found]
+        found = [find_concept(concepts, kind, v, raw) for v in term.values]
+        out = [Condition("concept", (str(c.id), c.name)) for c in found]
         if term.key == "only":
-            out.append(Condition("only", tuple(c.name for c in found)))
+            out.append(Condition("only", tuple(str(c.id) for c in found)))
         return out
     if term.key == "in":
         value = term.values[0]

@@ -67,14 +67,8 @@ class SearchResults:
         }
 
 
-def _words(text: str) -> list[str]:
-    return [w.casefold() for w in _TOKEN.findall(text)]
-
-
-def _hits(wanted: list[str], text: str | None) -> bool:
-    """Whether every wanted word starts a word of ``text`` (as FTS5 prefix matching does)."""
-    have = _words(text or "")
-    return bool(wanted) and all(any(h.startswith(w) for h in have) for w in wanted)
+def _words(text: str) -> set[str]:
+    return {w.casefold() for w in _TOKEN.findall(text)}
 
 
 def _conditions(plan: Plan) -> list[Condition]:
@@ -90,23 +84,22 @@ def explain(
 ) -> Result:
     """The result for ``photo``, with the reasons the plan matched it."""
     conds = _conditions(plan)
-    words = [w for c in conds if c.kind in ("word", "phrase") for w in _words(c.values[0])]
+    hit = photo.matched  # the words FTS5 matched in each field
     reasons: list[Reason] = []
     by_kind: dict[str, list[str]] = {"person": [], "pet": [], "object": []}
     named = {c.values[1].casefold() for c in conds if c.kind == "concept"}
     for kind, name in photo.found:
         by_kind.setdefault(kind, []).append(name)
-        if name.casefold() in named or any(_hits([w], name) for w in words):
+        if name.casefold() in named or _words(name) & hit.get("names", set()):
             reasons.append(Reason(kind, name))
     tag_filters = {c.values[0].casefold() for c in conds if c.kind == "tag"}
     tags = list(dict.fromkeys(value for value, _ in photo.tags))
     for value in tags:
-        if value.casefold() in tag_filters or any(_hits([w], value) for w in words):
+        if value.casefold() in tag_filters or _words(value) & hit.get("tags", set()):
             reasons.append(Reason("tag", value))
     fields = {"place": photo.place, "camera": photo.camera, "lens": photo.lens}
     for name, value in fields.items():
-        wanted = [w for c in conds if c.kind == name for w in _words(c.values[0])]
-        if value and (_hits(wanted, value) or any(_hits([w], value) for w in words)):
+        if value and name in hit:
             reasons.append(Reason(name, value))
     if photo.snippet and "[" in photo.snippet:
         reasons.append(Reason("snippet", photo.snippet))

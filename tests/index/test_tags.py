@@ -35,7 +35,7 @@ def test_tags_are_stored_replaced_and_found_by_search(tmp_path):
     assert photo_tags(db, photo_id) == [
         StoredTag("blurry", "sharpness", "photod-sharpness/1", 12.5)
     ]
-    hits = search(db, "blur")
+    hits = search(db, "blur*")
     assert [(h.path, fields(h)) for h in hits] == [("/r/a.jpg", ["tag", "snippet"])]
 
     # A re-run that no longer finds the photo blurry leaves no tag, in the table or the FTS.
