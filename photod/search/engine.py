@@ -15,7 +15,7 @@ A photo's score is the sum over the lists it is in of ``1 / (k + rank)`` (rank f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from photod.search.plan import build_plan, find_concept, has_text, without_words
 from photod.search.query import QueryError, parse
@@ -31,6 +31,7 @@ SEMANTIC_OFF = (
 )
 
 
+@runtime_checkable
 class SemanticRanker(Protocol):
     """Ranks photos by how well their image matches a text (CLIP), for the engine to fuse."""
 
