@@ -69,6 +69,9 @@ _QUERY_HELP = """QUERY is words and filters, all of which must hold:
       in:Holidays            a folder (name, or a path: in:/photos/2023)
       camera:x100 lens:23mm near:lisbon camera, lens, the place of the GPS position
 
+    A negated word that starts like an option of this command (-h...) needs `--` before
+    the query: `photod search -- beach -hills`.
+
     Exits 0 when photos are found, 1 when none match, 2 when the query is malformed
     (one line names the bad part); the same with --json (docs/search.md has its schema)."""
 
@@ -118,7 +121,12 @@ def _run_search(ctx: Context, as_json: bool, search) -> None:
     _print_results(results, as_json)
 
 
-@click.command("search", help="Find photos by who, what, when and where.\n\n" + _QUERY_HELP)
+@click.command(
+    "search",
+    help="Find photos by who, what, when and where.\n\n" + _QUERY_HELP,
+    # "-rain" and "-person:Bob" are query words, not options.
+    context_settings={"ignore_unknown_options": True},
+)
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=50, show_default=True, help="At most this many photos.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
