@@ -57,25 +57,6 @@ def status_command(ctx: Context, as_json: bool) -> None:
         click.echo(f"training:       {what}{error}")
 
 
-_QUERY_HELP = """QUERY is words and filters, all of which must hold:
-
-    \b
-      alice beach            every word (names, tags, captions, places, folders...)
-      "red mug"              a phrase;  beach OR lake: either;  -rain: not
-      person:Alice pet:Rex object:mug   a concept photod recognised
-      with:Alice,Bob         at least these;  only:Alice,Bob: exactly these people
-      tag:blurry             a tag;  cluster:3: an unnamed face cluster
-      after:2023-06 before:2024         taken in that span (YYYY, YYYY-MM, YYYY-MM-DD)
-      in:Holidays            a folder (name, or a path: in:/photos/2023)
-      camera:x100 lens:23mm near:lisbon camera, lens, the place of the GPS position
-
-    A negated word that starts like an option of this command (-h...) needs `--` before
-    the query: `photod search -- beach -hills`.
-
-    Exits 0 when photos are found, 1 when none match, 2 when the query is malformed
-    (one line names the bad part); the same with --json (docs/search.md has its schema)."""
-
-
 def _semantic_ranker(ctx: Context):
     """The CLIP text ranker for semantic search; None: not available, the engine says so."""
     return None
@@ -121,12 +102,8 @@ def _run_search(ctx: Context, as_json: bool, search) -> None:
     _print_results(results, as_json)
 
 
-@click.command(
-    "search",
-    help="Find photos by who, what, when and where.\n\n" + _QUERY_HELP,
-    # "-rain" and "-person:Bob" are query words, not options.
-    context_settings={"ignore_unknown_options": True},
-)
+# "-rain" and "-person:Bob" are query words, not options.
+@click.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=50, show_default=True, help="At most this many photos.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -136,6 +113,27 @@ def _run_search(ctx: Context, as_json: bool, search) -> None:
 def search_command(
     ctx: Context, query: tuple[str, ...], limit: int, as_json: bool, mode: str | None
 ) -> None:
+    """Find photos by who, what, when and where.
+
+    QUERY is words and filters, all of which must hold:
+
+    \b
+      alice beach            every word (names, tags, captions, places, folders...)
+      "red mug"              a phrase;  beach OR lake: either;  -rain: not
+      beac*                  a prefix (words match by stem: beaches finds beach)
+      person:Alice pet:Rex object:mug   a concept photod recognised
+      with:Alice,Bob         at least these;  only:Alice,Bob: exactly these people
+      tag:blurry             a tag;  cluster:3: an unnamed face cluster
+      after:2023-06 before:2024         taken in that span (YYYY, YYYY-MM, YYYY-MM-DD)
+      in:Holidays            a folder (name, or a path: in:/photos/2023)
+      camera:x100 lens:23mm near:lisbon camera, lens, the place of the GPS position
+
+    A negated word that starts like an option of this command (-h...) needs `--` before
+    the query: `photod search -- beach -hills`.
+
+    Exits 0 when photos are found, 1 when none match, 2 when the query is malformed
+    (one line names the bad part); the same with --json (docs/search.md has its schema).
+    """
     from photod.search.engine import SearchEngine
     from photod.search.query import from_argv
 
