@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlite_utils
 
+from photod.index.search_schema import begin_bulk, end_bulk_photo
 from photod.index.tags import insert_derived_tags, insert_tags
 
 if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
@@ -43,6 +44,8 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
     """Upsert the photo and replace its results in one transaction; return its id."""
     info = task.info
     assert info is not None, "save_photo needs an ingested task"
+    # The search document is built once at the end, not by a trigger for every row replaced.
+    begin_bulk(db)
     now = time.time()
     path = str(task.path)
     row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
@@ -76,6 +79,7 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
     db.conn.execute("DELETE FROM failures WHERE path = ?", (path,))
     if not task.unchanged:
         _replace_results(db, photo_id, task, now)
+    end_bulk_photo(db, photo_id)
     task.photo_id = photo_id
     return photo_id
 

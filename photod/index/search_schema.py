@@ -141,6 +141,16 @@ def rebuild_documents(db: sqlite_utils.Database, first_id: int | None = None) ->
     )
 
 
+def rebuild_document(db: sqlite_utils.Database, photo_id: int) -> None:
+    """Rebuild one photo's search document."""
+    db.conn.execute("DELETE FROM photo_fts WHERE rowid = ?", (photo_id,))
+    db.conn.execute(
+        f"INSERT INTO photo_fts (rowid, {', '.join(COLUMNS)}) "
+        "SELECT * FROM search_docs WHERE photo_id = ?",
+        (photo_id,),
+    )
+
+
 def begin_bulk(db: sqlite_utils.Database) -> None:
     """Turn the search triggers off for the rest of the caller's transaction."""
     db.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_bulk', '1')")
@@ -150,6 +160,12 @@ def end_bulk(db: sqlite_utils.Database, first_id: int | None = None) -> None:
     """Turn the triggers back on and build the documents the bulk load skipped."""
     db.conn.execute("DELETE FROM meta WHERE key = 'search_bulk'")
     rebuild_documents(db, first_id)
+
+
+def end_bulk_photo(db: sqlite_utils.Database, photo_id: int) -> None:
+    """Turn the triggers back on after one photo's rows were replaced; build its document."""
+    db.conn.execute("DELETE FROM meta WHERE key = 'search_bulk'")
+    rebuild_document(db, photo_id)
 
 
 def backfill(db: sqlite_utils.Database) -> None:
