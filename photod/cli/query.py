@@ -89,7 +89,7 @@ def moment_date(taken_at: str | None) -> str:
     return taken_at.replace("T", " ")[:16] if taken_at else ""
 
 
-def _run_search(ctx: Context, as_json: bool, search) -> None:
+def _run_search(as_json: bool, search) -> None:
     from photod.search.query import QueryError
 
     try:
@@ -139,7 +139,7 @@ def search_command(
 
     engine = SearchEngine(_index(ctx), _semantic_ranker(ctx))
     text = from_argv(query)
-    _run_search(ctx, as_json, lambda: engine.search(text, limit=limit, mode=mode or "auto"))
+    _run_search(as_json, lambda: engine.search(text, limit=limit, mode=mode or "auto"))
 
 
 @click.command("photos")
@@ -152,7 +152,7 @@ def concept_photos_command(ctx: Context, name: str, limit: int, as_json: bool) -
     from photod.search.engine import SearchEngine
 
     engine = SearchEngine(_index(ctx))
-    _run_search(ctx, as_json, lambda: engine.concept_photos(name, limit=limit))
+    _run_search(as_json, lambda: engine.concept_photos(name, limit=limit))
 
 
 @click.command("failures")
