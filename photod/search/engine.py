@@ -4,8 +4,9 @@ fused into one ranking (reciprocal rank fusion) with a score per photo.
 The lists:
 
 - ``text``: photos whose names, tags, captions, answers, place, folder, file, camera, lens or
-  date words hold every wanted word, ranked by bm25 (a name or tag weighs more than a caption
-  word; only the most recent ``bound`` matches are scored, so a common word stays fast);
+  date words hold every wanted word, ranked by BM25's term-frequency score (a name or tag
+  weighs more than a caption word; only the most recent ``bound`` matches are scored, so a
+  common word stays fast);
 - ``semantic``: what a :class:`SemanticRanker` (CLIP's text tower over the stored image
   embeddings) ranks for the query's words, kept to the photos that meet its filters;
 - ``date``: for a query of filters only, the photos that meet them, newest taken first.
@@ -60,7 +61,7 @@ class SearchEngine:
         index: Index,
         ranker: SemanticRanker | None = None,
         *,
-        bound: int = 1000,
+        bound: int = 200,
         rrf_k: int = 60,
     ) -> None:
         """``ranker``: semantic search, or None when CLIP is off; ``bound``: how many matches
