@@ -40,6 +40,9 @@ WEIGHTS = {"names": 10.0, "tags": 5.0, "text": 1.0, "place": 4.0, "folder": 2.0,
 #: their typical length in words (BM25's length normalisation).
 SCORED = {"names": 2.0, "tags": 3.0, "text": 12.0, "place": 4.0}
 _K1, _B, _FLOOR = 1.2, 0.75, 0.01
+#: When a plan's other conditions leave at most this many photos (``with:A,B beach``), FTS5
+#: checks those photos one by one instead of walking every match of a common word.
+SEEK_LIMIT = 200
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -196,6 +199,20 @@ def _score(columns: list[str | None]) -> float:
     return score
 
 
+def _few(db: sqlite_utils.Database, where: str, params: list) -> list[int] | None:
+    """The photos meeting the conditions besides the words, if there are few; else None.
+
+    Only conditions on tables (concepts, tags, dates, folders) are probed: one that runs a
+    full-text query of its own (a negated word) could cost what the probe is to save.
+    """
+    if params == [] or "photo_fts" in where:
+        return None
+    rows = db.conn.execute(
+        f"SELECT p.id FROM photos p WHERE {where} LIMIT ?", [*params, SEEK_LIMIT + 1]
+    ).fetchall()
+    return [r[0] for r in rows] if len(rows) <= SEEK_LIMIT else None
+
+
 def ranked(db: sqlite_utils.Database, plan: Plan, bound: int) -> list[tuple[int, float]]:
     """(photo id, relevance) of the matching photos, best first (see the module docstring).
 
@@ -206,7 +223,15 @@ def ranked(db: sqlite_utils.Database, plan: Plan, bound: int) -> list[tuple[int,
     if match is None:
         raise ValueError("ranked() needs a plan with words to match")
     marks = ", ".join(f"highlight(photo_fts, {COLUMNS.index(c)}, char(2), char(3))" for c in SCORED)
-    rows = db.conn.execute(_bounded(where, f"f.rowid, {marks}"), [match, *params, bound])
+    few = _few(db, where, params)
+    if few is None:
+        rows = db.conn.execute(_bounded(where, f"f.rowid, {marks}"), [match, *params, bound])
+    else:
+        rows = db.conn.execute(
+            f"SELECT f.rowid, {marks} FROM photo_fts f WHERE photo_fts MATCH ? "
+            "AND f.rowid IN (SELECT value FROM json_each(?))",
+            [match, json.dumps(few)],
+        )
     scored = [(pid, round(_score(cols), 6)) for pid, *cols in rows]
     return sorted(scored, key=lambda r: (-r[1], -r[0]))
 
