@@ -57,11 +57,6 @@ def status_command(ctx: Context, as_json: bool) -> None:
         click.echo(f"training:       {what}{error}")
 
 
-def _semantic_ranker(ctx: Context):
-    """The CLIP text ranker for semantic search; None: not available, the engine says so."""
-    return None
-
-
 def _print_results(results, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
@@ -137,7 +132,7 @@ def search_command(
     from photod.search.engine import SearchEngine
     from photod.search.query import from_argv
 
-    engine = SearchEngine(_index(ctx), _semantic_ranker(ctx))
+    engine = SearchEngine(_index(ctx))  # no semantic ranker yet: the engine notes it
     text = from_argv(query)
     _run_search(as_json, lambda: engine.search(text, limit=limit, mode=mode or "auto"))
 

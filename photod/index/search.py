@@ -217,11 +217,12 @@ def ranked(db: sqlite_utils.Database, plan: Plan, bound: int) -> list[tuple[int,
     """(photo id, relevance) of the matching photos, best first (see the module docstring).
 
     Only the ``bound`` most recently indexed matches are scored; ties go to the newer photo.
-    The plan must hold a full-text clause.
+    A plan whose words are all inside ORs with filters (``beach OR person:Alice``) has no
+    text to score: its photos come newest taken first, with the lowest score.
     """
     match, where, params = compile_plan(plan)
     if match is None:
-        raise ValueError("ranked() needs a plan with words to match")
+        return [(pid, _FLOOR) for pid in by_date(db, plan, bound, bound)]
     marks = ", ".join(f"highlight(photo_fts, {COLUMNS.index(c)}, char(2), char(3))" for c in SCORED)
     few = _few(db, where, params)
     if few is None:

@@ -88,6 +88,12 @@ def test_without_a_ranker_the_engine_says_so_once(index):
         engine.search("beach", mode="semantic")
 
 
+def test_words_or_filters(index):
+    engine = SearchEngine(index)
+    assert _paths(engine.search("dog OR person:Alice")) == ["sea.jpg", "beach2.jpg"]
+    assert _paths(engine.search("desk OR -beach")) == ["desk.jpg", "sea.jpg"]
+
+
 def test_filters_only_are_ordered_newest_first(index):
     engine = SearchEngine(index, FixedRanker(index, ["/lib/beach1.jpg"]))
     results = engine.search("after:2021")
