@@ -71,11 +71,14 @@ class SearchEngine:
         self.bound = bound
         self.rrf_k = rrf_k
 
-    def search(self, text: str, *, limit: int = 50, mode: Mode = "auto") -> SearchResults:
+    def search(
+        self, text: str, *, limit: int = 50, offset: int = 0, mode: Mode = "auto"
+    ) -> SearchResults:
         """The photos matching ``text``, best first (QueryError when it is malformed).
 
-        ``mode``: ``exact`` leaves semantic search out, ``semantic`` uses only it (plus the
-        query's filters), ``auto`` fuses both when a ranker is there.
+        ``limit`` results from the ``offset``-th (a page); ``mode``: ``exact`` leaves semantic
+        search out, ``semantic`` uses only it (plus the query's filters), ``auto`` fuses both
+        when a ranker is there.
         """
         query = parse(text)
         plan = build_plan(query, self._index.concepts.all())
@@ -99,11 +102,11 @@ class SearchEngine:
                 lists["semantic"] = [p for p, _ in ranked if p in kept]
                 similarity = {p: s for p, s in ranked if p in kept}
         if not has_text(plan):
-            lists["date"] = self._index.search.by_date(plan, limit, self.bound)
-        return self._results(text, mode, plan, lists, similarity, notes, limit)
+            lists["date"] = self._index.search.by_date(plan, offset + limit, self.bound)
+        top = fuse(lists, self.rrf_k)[offset : offset + limit]
+        return self._results(text, mode, plan, top, similarity, notes)
 
-    def _results(self, text, mode, plan, lists, similarity, notes, limit) -> SearchResults:
-        top = fuse(lists, self.rrf_k)[:limit]
+    def _results(self, text, mode, plan, top, similarity, notes) -> SearchResults:
         ids = [pid for pid, _ in top]
         summaries = self._index.search.summaries(ids, plan)
         results: list[Result] = []

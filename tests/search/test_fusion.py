@@ -102,3 +102,5 @@ def test_filters_only_are_ordered_newest_first(index):
         (r.score for r in results.results), reverse=True
     )
     assert _paths(engine.search("beach", limit=1, mode="exact")) == ["beach1.jpg"]
+    assert _paths(engine.search("after:2021", limit=1, offset=1)) == ["sea.jpg"]  # page 2
+    assert _paths(engine.search("beach", limit=1, offset=1, mode="exact")) == ["beach2.jpg"]
