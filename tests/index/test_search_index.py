@@ -134,6 +134,9 @@ def test_plans_run_as_sql(tmp_path):
     assert by_date(db, Plan([Condition("under", ("/lib/trip/",))]), 10, 100) == [3]
     assert by_date(db, Plan([Condition("folder", ("trip",))]), 10, 100) == [3]
     assert keep(db, Plan([Condition("before", ("2022-06",))]), [1, 2, 3, 99]) == {1, 2}
+    face = db["faces"].insert({"photo_id": 3, "x": 0, "y": 0, "w": 1, "h": 1, "model": "f"})
+    db["face_clusters"].insert({"face_id": face.last_pk, "cluster_id": 7, "model": "f"})
+    assert by_date(db, Plan([Condition("cluster", ("7",))]), 10, 100) == [3]  # unnamed faces
 
 
 def test_user_text_never_reaches_fts5_as_syntax(tmp_path):
