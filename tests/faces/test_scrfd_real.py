@@ -12,7 +12,7 @@ from concept_fixtures import composite, source_image
 from insightface_pack import SCRFD, write_test_pack
 
 from photod.config import InsightfaceConfig
-from photod.faces.insightface_backend import InsightfaceBackend
+from photod.faces.insightface_backend import CPU, CUDA, InsightfaceBackend
 
 pytestmark = pytest.mark.skipif(
     not SCRFD.exists(), reason=f"no SCRFD model at {SCRFD} (scripts/test.sh provisions it)"
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory) -> InsightfaceBackend:
     pack = write_test_pack(tmp_path_factory.mktemp("pack"))
-    cfg = InsightfaceConfig(pack_dir=pack, providers=["CPUExecutionProvider"])
+    cfg = InsightfaceConfig(pack_dir=pack)  # default providers: CUDA if present, else CPU
     return InsightfaceBackend(cfg, tmp_path_factory.mktemp("cache"))
 
 
@@ -45,3 +45,12 @@ def test_two_people_in_one_photo_and_none_in_a_cup(backend):
     centres = sorted((f.box[0] + f.box[2] / 2) for f in people)
     assert len(people) == 2 and centres[0] < 0.5 < centres[1]  # one face in each half
     assert cup == []
+
+
+def test_default_providers_run_on_cpu_without_a_gpu(backend):
+    import onnxruntime
+
+    backend.detect([source_image("coffee")])
+    # Here onnxruntime is the CPU distribution; with the gpu extra CUDA comes first.
+    cuda = CUDA in onnxruntime.get_available_providers()
+    assert backend.active_providers == ([CUDA, CPU] if cuda else [CPU])
