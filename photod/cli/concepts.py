@@ -10,7 +10,6 @@ import click
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
-from photod.concepts.catalog import artifact_store
 from photod.concepts.scheduler import request_training
 from photod.humantime import relative
 from photod.index import concepts as store
@@ -45,11 +44,10 @@ def _check_person_examples(
     import numpy as np
 
     from photod.faces.base import distances
-    from photod.heads.context import TrainContext
     from photod.heads.examples import choose_faces
 
-    trainer = app.trainer()
-    ctx = TrainContext.build(app.services, trainer.features)
+    trainer = app.trainer
+    ctx = trainer.context()
     known = app.index.concepts.examples(concept.id)
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
@@ -221,7 +219,7 @@ def remove_command(ctx: Context, name: str) -> None:
             return len(paths)
 
         n = app.index.write(remove)
-        artifact_store(config.paths.data_dir).remove(c.id)
+        app.catalog.artifacts.remove(c.id)
     click.echo(f"{c.name} removed; {n} photo(s) will be re-processed.")
 
 
@@ -239,7 +237,7 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
                 due = app.index.write(lambda db: request_training(db, c.id, config.concepts))
                 click.echo(f"{c.name}: training scheduled, {relative(due)}.")
                 return
-            out = app.trainer(progress=sys.stderr.isatty()).train(c.id)
+            out = app.trainer.train(c.id, progress=sys.stderr.isatty())
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(

@@ -91,12 +91,7 @@ class Daemon:
         # Scheduled retraining and the labelled-examples folder (it has its own watcher:
         # an example is not a library photo).
         self.concepts = ConceptRuntime(self.app, wake=self._wake.set).start()
-        self.watcher = LibraryWatcher(
-            config.library,
-            index,
-            wake=self._wake.set,
-            poll_interval=config.library.poll_interval_seconds,
-        )
+        self.watcher = self.app.library_watcher(self._wake.set)
         self.watcher.start()
         polling = json.dumps([str(p) for p in self.watcher.polling_roots])
         index.meta.set("polling_roots", polling)
