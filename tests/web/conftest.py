@@ -1,0 +1,113 @@
+"""A real photo library for the web app's tests: real dlib faces on scikit-image photos
+(``astronaut()`` is Eileen Collins, ``camera()`` the cameraman), indexed by the real pipeline
+into a real SQLite index, with the person Eileen trained from four examples."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from concept_fixtures import composite, face_variant, save
+from PIL import Image
+
+from photod.app import App, build_app
+from photod.concepts import teach
+from photod.config import load_config
+from photod.index import concepts as store
+
+
+@dataclass
+class Library:
+    """The wired photod over the test library, and its photos by role."""
+
+    app: App
+    root: Path
+    eileen: list[str]  # photos of Eileen (recognised)
+    strangers: list[str]  # photos of the cameraman (an unnamed face each)
+    both: str  # both people in one photo
+    plain: str  # no face
+
+
+def make_library(tmp_path: Path, web_yaml: str = "") -> Library:
+    """Build, index and train the library under ``tmp_path``."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"paths:\n  data_dir: {tmp_path / 'data'}\n  cache_dir: {tmp_path / 'cache'}\n"
+        f"  state_dir: {tmp_path / 'state'}\n"
+        f"library:\n  roots: [{root}]\n"
+        "clip:\n  enabled: false\n" + web_yaml
+    )
+    config = load_config(cfg, environ={})
+    app = build_app(config)
+    examples = [save(face_variant("astronaut", s), tmp_path / f"ex/a{s}.jpg") for s in range(4)]
+
+    def person(db):
+        return store.add_concept(db, "Eileen", kind="person", class_word="woman")
+
+    eileen_concept = app.index.write(person)
+    teach.add_examples(app.index, eileen_concept, examples, config.concepts)
+    app.trainer().train(eileen_concept.id)
+    eileen = [save(face_variant("astronaut", s), root / f"2024/eileen{s}.jpg") for s in (10, 11)]
+    strangers = [save(face_variant("camera", s), root / f"2023/man{s}.jpg") for s in (10, 11, 12)]
+    both = save(composite(20), root / "2024/both.jpg")
+    plain = str(root / "coffee.png")
+    Image.new("RGB", (200, 150), (120, 80, 40)).save(plain)
+    paths = [*eileen, *strangers, both, plain]
+    app.index.jobs.enqueue_many("index", paths)
+    run_queue(app)
+    return Library(app, root, eileen, strangers, both, plain)
+
+
+def run_queue(app: App) -> int:
+    """Process every queued job as the daemon would (sequentially)."""
+    processor = app.processor(threaded=False).start()
+    total = 0
+    try:
+        while n := processor.pump():
+            total += n
+    finally:
+        processor.close()
+    return total
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    """A fresh library per test (tests change it)."""
+    lib = make_library(tmp_path)
+    yield lib
+    lib.app.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where a test keeps what it shows (screenshots): ``$PHOTOD_TEST_ARTIFACTS`` or tmp."""
+    base = os.environ.get("PHOTOD_TEST_ARTIFACTS")
+    folder = Path(base) if base else tmp_path / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def web_client(lib: Library, **web):
+    """A Starlette test client (real HTTP semantics over httpx) on the loopback name."""
+    from starlette.testclient import TestClient
+
+    from photod.web.server import create_web_app
+
+    cfg = lib.app.config.web.model_copy(update=web)
+    return TestClient(create_web_app(lib.app, cfg), base_url="http://127.0.0.1")
+
+
+def csrf_of(client) -> str:
+    """The CSRF token a page hands to htmx (read from a real page, as a browser would)."""
+    import re
+
+    html = client.get("/status").text
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', html).group(1)
+
+
+__all__ = ["Library", "csrf_of", "make_library", "run_queue", "shutil", "web_client"]
