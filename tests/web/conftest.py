@@ -83,6 +83,14 @@ def library(tmp_path: Path):
     lib.app.close()
 
 
+@pytest.fixture(scope="module")
+def shared_library(tmp_path_factory):
+    """One library for a module's tests that only read it."""
+    lib = make_library(tmp_path_factory.mktemp("library"))
+    yield lib
+    lib.app.close()
+
+
 @pytest.fixture
 def artifacts(tmp_path: Path) -> Path:
     """Where a test keeps what it shows (screenshots): ``$PHOTOD_TEST_ARTIFACTS`` or tmp."""
