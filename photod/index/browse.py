@@ -172,12 +172,15 @@ def _boxes(db: sqlite_utils.Database, photo_id: int) -> list[Box]:
 
 
 def concept_cards(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Per concept: photo count, a cover photo, examples and the last training time."""
+    """Per concept: photo count, a cover (its best detection's photo and face, if a face),
+    and the last training time."""
     rows = db.conn.execute(
         "SELECT c.id, c.name, c.kind, c.class_word, c.version, c.head_model, c.metrics, "
         "CASE WHEN c.version > 0 THEN c.updated_at END, "
         "(SELECT count(DISTINCT d.photo_id) FROM detections d WHERE d.concept_id = c.id), "
         "(SELECT d.photo_id FROM detections d WHERE d.concept_id = c.id "
+        " ORDER BY d.score DESC LIMIT 1), "
+        "(SELECT d.face_id FROM detections d WHERE d.concept_id = c.id "
         " ORDER BY d.score DESC LIMIT 1) "
         "FROM concepts c ORDER BY c.kind, c.name COLLATE NOCASE"
     ).fetchall()
@@ -186,7 +189,7 @@ def concept_cards(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     for r in rows:
         card = dict(zip(keys, r[:7], strict=True))
         card["metrics"] = json.loads(card["metrics"]) if card["metrics"] else {}
-        card.update(trained_at=r[7], photos=r[8], cover=r[9])
+        card.update(trained_at=r[7], photos=r[8], cover=r[9], cover_face=r[10])
         cards.append(card)
     return cards
 

@@ -187,7 +187,7 @@ def test_concepts_page_shows_cover_count_quality_and_examples(shared_library):
         html = client.get("/concepts").text
         assert "person (woman) · 3 photos" in html and "version 1, trained" in html
         assert "leave-one-out recall 1.00" in html
-        assert re.search(r'<img src="/image/\d+/s" alt="Eileen"', html)
+        assert re.search(r'<img src="/face/\d+\.jpg" alt="Eileen"', html)
         page = client.get("/concepts/Eileen").text
         assert page.count("/examples/remove") == 4 and "outside the library" in page
         assert client.get("/concepts/Nobody").status_code == 404
