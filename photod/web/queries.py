@@ -24,8 +24,10 @@ def search(index: Index, text: str, limit: int, offset: int = 0) -> list[GridPho
     if not names and not words:
         return index.read(lambda db: browse.library_page(db, limit, offset))
     ids: list[int] | None = None
+    # One name alone is paged by the index itself; several, or words, are intersected.
+    wanted = offset + limit if len(names) == 1 and not words else _NAME_HITS
     for name in names:
-        found = index.read(lambda db, n=name: browse.concept_photo_ids(db, n, _NAME_HITS))
+        found = index.read(lambda db, n=name: browse.concept_photo_ids(db, n, wanted))
         ids = found if ids is None else _both(ids, found)
     if words:
         wanted = _NAME_HITS if ids is not None else offset + limit

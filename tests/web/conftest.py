@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from concept_fixtures import composite, face_variant, save
+from conftest_yaml import isolated_yaml
 from PIL import Image
 
 from photod.app import App, build_app
@@ -34,14 +35,8 @@ class Library:
 def make_library(tmp_path: Path, web_yaml: str = "") -> Library:
     """Build, index and train the library under ``tmp_path``."""
     root = tmp_path / "photos"
-    root.mkdir()
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(
-        f"paths:\n  data_dir: {tmp_path / 'data'}\n  cache_dir: {tmp_path / 'cache'}\n"
-        f"  state_dir: {tmp_path / 'state'}\n"
-        f"library:\n  roots: [{root}]\n"
-        "clip:\n  enabled: false\n" + web_yaml
-    )
+    cfg.write_text(isolated_yaml(tmp_path, web_yaml))
     config = load_config(cfg, environ={})
     app = build_app(config)
     examples = [save(face_variant("astronaut", s), tmp_path / f"ex/a{s}.jpg") for s in range(4)]
