@@ -55,4 +55,10 @@ def serve_command(ctx: Context, host: str | None, port: int | None, set_password
     with build_app(config) as app:
         shown = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
         click.echo(f"photod web app on http://{shown}:{cfg.port}/ (Ctrl-C stops it)", err=True)
-        uvicorn.run(create_web_app(app, cfg), host=cfg.host, port=cfg.port, log_level="warning")
+        uvicorn.run(
+            create_web_app(app, cfg),
+            host=cfg.host,
+            port=cfg.port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,  # open status streams must not hold Ctrl-C up
+        )

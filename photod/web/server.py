@@ -140,6 +140,8 @@ class WebServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # Open event streams (the status page) must not hold a stop or a reload up.
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="photod-web", daemon=True)

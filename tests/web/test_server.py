@@ -81,3 +81,31 @@ def test_daemon_without_web_does_not_import_the_web_stack(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_photod_serve_command_serves_until_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    (tmp_path / "config.yaml").write_text(isolated_yaml(tmp_path))
+    cmd = [sys.executable, "-m", "photod", "--config", str(tmp_path / "config.yaml")]
+    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/status")
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "photod serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and "Status" in r.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert f"photod web app on http://127.0.0.1:{port}/" in err
+    assert proc.returncode == 0
