@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,8 +104,6 @@ def create_web_app(app: App, cfg: WebConfig) -> Starlette:
         while True:
             await asyncio.to_thread(sweep_thumbnails, ctx)
             await asyncio.sleep(SWEEP_SECONDS)
-
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(_: Starlette):
