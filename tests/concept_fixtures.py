@@ -138,15 +138,28 @@ def index_photos(app: App, paths: list[str], *, stages=None) -> list:
     return stages
 
 
-def run_queue(app: App, stages=None) -> int:
-    """Process every queued job sequentially (no listeners); return how many ran."""
+def run_queue(app: App, stages=None, *, listeners: bool = False) -> int:
+    """Process every queued job sequentially; return how many ran.
+
+    ``listeners=True`` runs the app's post-commit listeners too (metadata write-back), as
+    the daemon does; by default only the stages run.
+    """
     from photod.processor import JobProcessor
 
     stages = app.stages if stages is None else stages
-    processor = JobProcessor(app.index, app.config.pipeline, stages, threaded=False).start()
+    processor = JobProcessor(
+        app.index,
+        app.config.pipeline,
+        stages,
+        threaded=False,
+        listeners=app.listeners if listeners else (),
+    ).start()
     total = 0
-    while n := processor.pump():
-        total += n
+    try:
+        while n := processor.pump():
+            total += n
+    finally:
+        processor.close()
     return total
 
 
