@@ -275,7 +275,26 @@ def _m0005_detection_boxes(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m0006_search_index(db: sqlite_utils.Database) -> None:
+def _m0006_web(db: sqlite_utils.Database) -> None:
+    # The web app's library grid reads photos newest first (a NULL date sorts last in DESC);
+    # faces the user marked "not a face" are kept by content and box, so a re-run of the
+    # photo (which replaces its faces rows) still knows them: never clustered, never named.
+    run_script(
+        db,
+        """
+        CREATE INDEX photos_taken ON photos(taken_at DESC, id DESC);
+        CREATE TABLE not_faces (
+            content_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+            marked_at REAL NOT NULL,
+            PRIMARY KEY (content_hash, model, x, y)
+        );
+        """,
+    )
+
+
+def _m0007_search_index(db: sqlite_utils.Database) -> None:
     # Everything photod knows about a photo becomes searchable (photod.index.search_schema).
     run_script(db, SEARCH_SCHEMA)
     backfill(db)
@@ -287,7 +306,8 @@ MIGRATIONS: list[Migration] = [
     ("0003_example_captions", _m0003_example_captions),
     ("0004_tags", _m0004_tags),
     ("0005_detection_boxes", _m0005_detection_boxes),
-    ("0006_search_index", _m0006_search_index),
+    ("0006_web", _m0006_web),
+    ("0007_search_index", _m0007_search_index),
 ]
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlite_utils
 
+from photod.index.browse import drop_not_faces
 from photod.index.search_schema import begin_bulk, end_bulk_photo
 from photod.index.tags import insert_derived_tags, insert_tags
 
@@ -133,6 +134,7 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
         )
     insert_tags(db, photo_id, task.tags)
     insert_derived_tags(db, photo_id, task.answers)
+    drop_not_faces(db, photo_id)  # faces the user marked "not a face" stay gone
 
 
 def record_own_write(

@@ -82,7 +82,6 @@ ALTER TABLE photos ADD COLUMN lens TEXT;
 ALTER TABLE photos ADD COLUMN latitude REAL;
 ALTER TABLE photos ADD COLUMN longitude REAL;
 ALTER TABLE photos ADD COLUMN place TEXT;  -- "city, county, region, country" (offline geocoding)
-CREATE INDEX photos_taken_at ON photos(taken_at);
 CREATE INDEX tags_value_nocase ON tags(value COLLATE NOCASE);
 CREATE INDEX tags_photo ON tags(photo_id);
 

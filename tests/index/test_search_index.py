@@ -81,7 +81,7 @@ def test_bulk_load_builds_the_documents_the_triggers_would(tmp_path):
 
 def test_the_migration_backfills_tags_documents_and_reindex_jobs(tmp_path):
     db = sqlite_utils.Database(tmp_path / "i.sqlite")
-    migrate(db, MIGRATIONS[:5])  # an index from before search
+    migrate(db, MIGRATIONS[:6])  # an index from before search
     pid = db["photos"].insert({"path": "/lib/a.jpg", "status": "indexed"}).last_pk
     bob = _concept(db, "Bob")
     db["detections"].insert(
