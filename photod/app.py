@@ -24,6 +24,7 @@ from photod.heads.base import ConceptHead
 from photod.heads.features import SharedFeatures
 from photod.index import Index
 from photod.index.db import ensure_private_dir
+from photod.ingest import places
 from photod.ingest.decode import DecodeLimits
 from photod.metadata.listener import MetadataListener
 from photod.models.cache import ModelSessions
@@ -35,6 +36,7 @@ from photod.stages.heads import HeadsStage
 from photod.stages.index import IndexStage
 from photod.stages.ingest import IngestStage
 from photod.stages.personalize import PersonalizeStage
+from photod.stages.places import PlacesStage
 
 if TYPE_CHECKING:
     from photod.vlm.runtime import VlmRuntime
@@ -149,7 +151,7 @@ def build_heads(app: App) -> list[ConceptHead]:
 
 
 def build_stages(app: App) -> tuple[list[Stage], list[str]]:
-    """The pipeline, in order: ingest, heads, personalize, index, with each plugin stage
+    """The pipeline, in order: ingest, places, heads, personalize, index, with each plugin stage
     after the built-in stage its ``slot`` names.
 
     Returns (active stages, names of the stages that are off). The heads stage is off with no
@@ -171,6 +173,10 @@ def build_stages(app: App) -> tuple[list[Stage], list[str]]:
             slots[slot].append(stage)
     limits = DecodeLimits.from_config(config.ingest)
     stages: list[Stage] = [IngestStage(app.index, limits, config.pipeline.ingest_workers)]
+    if places.available():  # the ``places`` extra: offline reverse geocoding
+        stages.append(PlacesStage(places.Geocoder()))
+    else:
+        inactive.append(PlacesStage.name)
     stages += slots["after_ingest"]
     if app.heads:
         stages.append(HeadsStage(app.catalog, app.features, app.heads, config.clip.batch_size))

@@ -16,9 +16,9 @@ from photod.cli import cli
 from photod.config import PluginsConfig, load_config
 from photod.errors import EX_CONFIG, ConfigError
 from photod.index.db import connect
-from photod.index.queries import search
 from photod.plugins import load_plugins
 from tests.conftest import config_yaml
+from tests.search_helpers import fields, search
 
 GOOD_PLUGIN = """
 from photod.pipeline.stage import BaseStage
@@ -74,7 +74,7 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     result = CliRunner().invoke(cli, ["--config", str(cfg), "plugins"])
     assert result.exit_code == 0, result.output
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
-    assert "stages: ingest -> heads -> sharpness -> stamp -> index" in result.output
+    assert "stages: ingest -> places -> heads -> sharpness -> stamp -> index" in result.output
     assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
     assert "after commit" not in result.output
 
@@ -90,7 +90,7 @@ def test_sharpness_plugin_tags_blurry_photos_searchably(tmp_path, photo_root):
     assert result.exit_code == 0, result.output
     db = connect(tmp_path / "data" / "index.sqlite")
     hits = search(db, "blurry")
-    assert [(h.path, h.source) for h in hits] == [(str(photo_root / "blurry.jpg"), "tag")]
+    assert [(h.path, fields(h)[0]) for h in hits] == [(str(photo_root / "blurry.jpg"), "tag")]
     # A typed tag with the model that produced it and its score; no fake VQA answer.
     [(value, source, model, score)] = db.execute("SELECT value, source, model, score FROM tags")
     assert (value, source, model) == ("blurry", "sharpness", "photod-sharpness/1") and score < 60
@@ -139,6 +139,6 @@ def test_plugin_stages_run_in_their_slots(tmp_path, photo_root):
     cfg.write_text(config_yaml(tmp_path, photo_root, f"plugins:\n  paths: [{folder}]\n"))
     with build_app(load_config(cfg, environ={})) as app:
         names = [s.name for s in app.stages]
-        assert names == ["ingest", "early", "heads", "sharpness", "late", "index"]
+        assert names == ["ingest", "places", "early", "heads", "sharpness", "late", "index"]
         # A stage naming no slot is left out and reported, never fatal.
         assert "lost" in app.inactive_stages

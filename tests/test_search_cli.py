@@ -48,14 +48,15 @@ def test_search_text_and_json(tmp_path, photo_root):
     assert str(photo_root / "beach.jpg") in result.output
     assert str(photo_root / "party.jpg") in result.output
     assert "[Alice]" in result.output  # the matching words are highlighted in the snippet
-    hits = json.loads(run(cli, ["--config", str(cfg), "search", "--json", "rex", "beac"]).output)
-    assert [h["path"] for h in hits] == [str(photo_root / "beach.jpg")]  # prefixes match
-    hits = json.loads(run(cli, ["--config", str(cfg), "search", "--json", "mug"]).output)
-    assert len(hits) == 1  # one hit per photo, although caption and answer both match
+    for words in (["rex", "beac*"], ["beaches"]):  # a prefix when asked for; stems match
+        out = json.loads(run(cli, ["--config", str(cfg), "search", "--json", *words]).output)
+        assert [h["path"] for h in out["results"]] == [str(photo_root / "beach.jpg")]
+    out = json.loads(run(cli, ["--config", str(cfg), "search", "--json", "mug"]).output)
+    assert out["count"] == 1  # one hit per photo, although caption and answer both match
     nothing = run(cli, ["--config", str(cfg), "search", "zebra"])
     assert nothing.exit_code == 1 and "no photos match" in nothing.output
     nothing = run(cli, ["--config", str(cfg), "search", "--json", "zebra"])
-    assert nothing.exit_code == 1 and json.loads(nothing.output) == []  # same status as text
+    assert nothing.exit_code == 1 and json.loads(nothing.output)["results"] == []  # as text
 
 
 def test_empty_lists_say_so_and_times_read_as_words(tmp_path, photo_root):

@@ -98,6 +98,7 @@ def _register() -> None:
     cli.add_command(models.models_group)
     cli.add_command(scan.scan_command)
     cli.add_command(concepts.concept_group)
+    concepts.concept_group.add_command(query.concept_photos_command)
     cli.add_command(concepts.faces_group)
     cli.add_command(metadata.metadata_group)
     cli.add_command(vlm.caption_command)

@@ -57,28 +57,97 @@ def status_command(ctx: Context, as_json: bool) -> None:
         click.echo(f"training:       {what}{error}")
 
 
-@click.command("search")
+def _print_results(results, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(results.to_json(), indent=2, ensure_ascii=False))
+        if not results.results:
+            sys.exit(1)
+        return
+    for note in results.notes:
+        click.echo(f"note: {note}", err=True)
+    if not results.results:
+        click.echo("no photos match", err=True)
+        sys.exit(1)  # like grep: nothing found, whatever the output format
+    for r in results.results:
+        who = ", ".join(r.people + r.pets + r.objects)
+        facts = " · ".join(x for x in (moment_date(r.taken_at), who, r.place) if x)
+        click.echo(f"{r.path}  (score {r.score:.4f})")
+        if facts:
+            click.echo(f"    {facts}")
+        why = "; ".join(f"{m.field} {m.value}" for m in r.matched)
+        if why:
+            click.echo(f"    matched: {why}")
+
+
+def moment_date(taken_at: str | None) -> str:
+    """ "2023-06-14 10:00" from an ISO time (seconds and zone left out)."""
+    return taken_at.replace("T", " ")[:16] if taken_at else ""
+
+
+def _run_search(as_json: bool, search) -> None:
+    from photod.search.query import QueryError
+
+    try:
+        results = search()
+    except QueryError as exc:
+        if as_json:
+            click.echo(json.dumps({"error": str(exc)}))
+        click.echo(f"photod: bad query: {exc}", err=True)
+        sys.exit(2)
+    _print_results(results, as_json)
+
+
+# "-rain" and "-person:Bob" are query words, not options.
+@click.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=50, show_default=True, help="At most this many photos.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--semantic", "mode", flag_value="semantic", help="Only semantic (CLIP) matches.")
+@click.option("--exact", "mode", flag_value="exact", help="Only names, tags, text and filters.")
 @pass_context
-def search_command(ctx: Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Find photos whose captions, answers or tags contain every word of QUERY.
+def search_command(
+    ctx: Context, query: tuple[str, ...], limit: int, as_json: bool, mode: str | None
+) -> None:
+    """Find photos by who, what, when and where.
 
-    Words match as prefixes: `photod search rex beach` finds "Rex running on the beaches".
-    Exits 1 when no photo matches (with --json too, which then prints []).
+    QUERY is words and filters, all of which must hold:
+
+    \b
+      alice beach            every word (names, tags, captions, places, folders...)
+      "red mug"              a phrase;  beach OR lake: either;  -rain: not
+      beac*                  a prefix (words match by stem: beaches finds beach)
+      person:Alice pet:Rex object:mug   a concept photod recognised
+      with:Alice,Bob         at least these;  only:Alice,Bob: exactly these people
+      tag:blurry             a tag;  cluster:3: an unnamed face cluster
+      after:2023-06 before:2024         taken in that span (YYYY, YYYY-MM, YYYY-MM-DD)
+      in:Holidays            a folder (name, or a path: in:/photos/2023)
+      camera:x100 lens:23mm near:lisbon camera, lens, the place of the GPS position
+
+    A negated word that starts like an option of this command (-h...) needs `--` before
+    the query: `photod search -- beach -hills`.
+
+    Exits 0 when photos are found, 1 when none match, 2 when the query is malformed
+    (one line names the bad part); the same with --json (docs/search.md has its schema).
     """
-    hits = _index(ctx).photos.search(" ".join(query), limit=limit)
-    if as_json:
-        click.echo(json.dumps([h.__dict__ for h in hits], indent=2, ensure_ascii=False))
-    elif not hits:
-        click.echo("no photos match", err=True)
-    if not hits:
-        sys.exit(1)  # like grep: nothing found, whatever the output format
-    if as_json:
-        return
-    for hit in hits:
-        click.echo(f"{hit.path}\n    {hit.snippet}")
+    from photod.search.engine import SearchEngine
+    from photod.search.query import from_argv
+
+    engine = SearchEngine(_index(ctx))  # no semantic ranker yet: the engine notes it
+    text = from_argv(query)
+    _run_search(as_json, lambda: engine.search(text, limit=limit, mode=mode or "auto"))
+
+
+@click.command("photos")
+@click.argument("name")
+@click.option("--limit", default=50, show_default=True, help="At most this many photos.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as search's).")
+@pass_context
+def concept_photos_command(ctx: Context, name: str, limit: int, as_json: bool) -> None:
+    """List the photos the concept NAME was found in, newest first (exit 1: none)."""
+    from photod.search.engine import SearchEngine
+
+    engine = SearchEngine(_index(ctx))
+    _run_search(as_json, lambda: engine.concept_photos(name, limit=limit))
 
 
 @click.command("failures")

@@ -27,6 +27,7 @@ from photod.index.repositories import (
     JobRepository,
     MetaRepository,
     PhotoRepository,
+    SearchRepository,
     TrainingRepository,
 )
 from photod.index.writer import IndexWriter
@@ -56,6 +57,7 @@ class Index:
         self.features = FeatureRepository(self)
         self.clusters = ClusterRepository(self)
         self.meta = MetaRepository(self)
+        self.search = SearchRepository(self)
 
     def start(self) -> Index:
         """Open (creating and migrating if needed) the index in the writer thread."""

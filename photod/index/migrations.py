@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from photod.index.search_schema import SEARCH_SCHEMA, backfill
+
 Migration = tuple[str, Callable[[sqlite_utils.Database], None]]
 
 
@@ -292,6 +294,12 @@ def _m0006_web(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0007_search_index(db: sqlite_utils.Database) -> None:
+    # Everything photod knows about a photo becomes searchable (photod.index.search_schema).
+    run_script(db, SEARCH_SCHEMA)
+    backfill(db)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
@@ -299,6 +307,7 @@ MIGRATIONS: list[Migration] = [
     ("0004_tags", _m0004_tags),
     ("0005_detection_boxes", _m0005_detection_boxes),
     ("0006_web", _m0006_web),
+    ("0007_search_index", _m0007_search_index),
 ]
 
 

@@ -11,7 +11,8 @@ import numpy as np
 import sqlite_utils
 
 from photod.index.browse import drop_not_faces
-from photod.index.tags import insert_tags
+from photod.index.search_schema import begin_bulk, end_bulk_photo
+from photod.index.tags import insert_derived_tags, insert_tags
 
 if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
     from photod.pipeline.task import PhotoTask
@@ -44,6 +45,8 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
     """Upsert the photo and replace its results in one transaction; return its id."""
     info = task.info
     assert info is not None, "save_photo needs an ingested task"
+    # The search document is built once at the end, not by a trigger for every row replaced.
+    begin_bulk(db)
     now = time.time()
     path = str(task.path)
     row = db.conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
@@ -61,6 +64,11 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
         "orientation": info.orientation,
         "format": info.format,
         "taken_at": info.taken_at,
+        "camera": info.camera,
+        "lens": info.lens,
+        "latitude": info.latitude,
+        "longitude": info.longitude,
+        "place": info.place,
         "status": "indexed",
         "updated_at": now,
     }
@@ -72,6 +80,7 @@ def save_photo(db: sqlite_utils.Database, task: PhotoTask) -> int:
     db.conn.execute("DELETE FROM failures WHERE path = ?", (path,))
     if not task.unchanged:
         _replace_results(db, photo_id, task, now)
+    end_bulk_photo(db, photo_id)
     task.photo_id = photo_id
     return photo_id
 
@@ -124,6 +133,7 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
             (photo_id, ans.question, ans.answer, ans.model, json.dumps(ans.concept_versions), now),
         )
     insert_tags(db, photo_id, task.tags)
+    insert_derived_tags(db, photo_id, task.answers)
     drop_not_faces(db, photo_id)  # faces the user marked "not a face" stay gone
 
 

@@ -3,63 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
 from photod.index import jobs
-
-
-@dataclass
-class SearchHit:
-    """A photo matching a search, with the best-matching text."""
-
-    path: str
-    photo_id: int
-    snippet: str
-    source: str
-    rank: float
-
-
-_FTS_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str) -> str:
-    """Turn what a user typed into a safe FTS5 query: every word must match (prefixes too).
-
-    Quoting each word keeps FTS5 syntax characters in user input from being errors.
-    """
-    words = _FTS_WORD.findall(text)
-    return " ".join(f'"{w}"*' for w in words)
-
-
-def search(db: sqlite_utils.Database, text: str, limit: int = 50) -> list[SearchHit]:
-    """Photos whose captions, answers or tags match all words of ``text``, best first.
-
-    All words must appear in the same caption, answer or tag; one hit per photo.
-    """
-    query = fts_query(text)
-    if not query:
-        return []
-    rows = db.conn.execute(
-        """
-        SELECT p.path, p.id, snippet(text_fts, 0, '[', ']', '…', 12), f.source, f.rank
-        FROM text_fts f JOIN photos p ON p.id = f.photo_id
-        WHERE text_fts MATCH ? AND p.status != 'missing'
-        ORDER BY f.rank
-        """,
-        (query,),
-    )
-    hits: dict[int, tuple] = {}
-    for row in rows:  # best text first: keep one hit per photo
-        if row[1] not in hits:
-            hits[row[1]] = row
-            if len(hits) >= limit:
-                break
-    rows = list(hits.values())
-    return [SearchHit(path=r[0], photo_id=r[1], snippet=r[2], source=r[3], rank=r[4]) for r in rows]
 
 
 def status(db: sqlite_utils.Database) -> dict[str, Any]:

@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photod.index import clusters, concepts, features, jobs, photos, queries, training
+from photod.index import (
+    bulk,
+    clusters,
+    concepts,
+    features,
+    jobs,
+    photos,
+    queries,
+    search,
+    search_results,
+    training,
+)
 
 if TYPE_CHECKING:
     from photod.index.facade import Index
@@ -64,13 +75,35 @@ class PhotoRepository(_Repository):
         """Delete the photos that stayed missing; return how many."""
         return self._index.write(photos.purge_missing)
 
+    def add_bulk(self, rows: Sequence[bulk.BulkPhoto], *, model: str = "bulk") -> int:
+        """Insert many new photos and their results in one transaction (see
+        :func:`bulk.add_photos`); return the first new id."""
+        return self._index.write(lambda db: bulk.add_photos(db, rows, model=model))
+
     def failures(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent failures."""
         return queries.failures(self._index.reader(), limit)
 
-    def search(self, text: str, limit: int = 50) -> list[queries.SearchHit]:
-        """Photos whose captions or answers match all words of ``text``."""
-        return queries.search(self._index.reader(), text, limit)
+
+class SearchRepository(_Repository):
+    """The searches behind ``photod search`` (plans are built by :mod:`photod.search`)."""
+
+    def ranked(self, plan: search.Plan, bound: int) -> list[tuple[int, float]]:
+        """(photo id, relevance) of the photos matching the plan's words, best first."""
+        return search.ranked(self._index.reader(), plan, bound)
+
+    def by_date(self, plan: search.Plan, limit: int, bound: int) -> list[int]:
+        """Ids of the photos meeting the plan, newest taken first."""
+        return search.by_date(self._index.reader(), plan, limit, bound)
+
+    def keep(self, plan: search.Plan, ids: list[int]) -> set[int]:
+        """Those of ``ids`` that meet the plan."""
+        return search.keep(self._index.reader(), plan, ids)
+
+    def summaries(self, ids: list[int], plan: search.Plan | None = None) -> dict:
+        """What results show of these photos (with the snippet of the plan's words)."""
+        match = search.compile_plan(plan)[0] if plan is not None else None
+        return search_results.summaries(self._index.reader(), ids, match)
 
 
 class JobRepository(_Repository):

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from photod.config import IngestConfig
 from photod.errors import PhotoError
 from photod.fsutil import stat_version
+from photod.ingest import exif_facts
 from photod.ingest.colour import to_rgb
 from photod.ingest.reading import fail, read_file
 from photod.pipeline.task import PhotoInfo
@@ -189,6 +190,7 @@ def decode_bytes(
         img.info.get("original_orientation") or exif.get(EXIF_ORIENTATION)
     )
     taken_at = _taken_at(exif)
+    position = exif_facts.gps(exif)
     _load(img, limits)
     decoded_size = img.size
     pending = _orientation(_exif(img).get(EXIF_ORIENTATION))  # what no plugin applied yet
@@ -210,6 +212,10 @@ def decode_bytes(
         orientation=file_orientation,
         format=fmt,
         taken_at=taken_at,
+        camera=exif_facts.camera(exif),
+        lens=exif_facts.lens(exif),
+        latitude=position[0] if position else None,
+        longitude=position[1] if position else None,
     )
     return info, image, decoded_size
 

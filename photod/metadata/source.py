@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from photod.config import MetadataConfig
+from photod.index import tags
 from photod.index.results import StoredPhoto
 from photod.metadata.model import FACE, PET, Geometry, PhotoMetadata, Region
-
-_YES_NO = {"yes", "no", "none", "nothing", "unknown", "n/a"}
-_TRIM = re.compile(r"^[\s\"'“”‘’]+|[\s.!?,;:\"'“”‘’]+$")
-
-
-def answer_tag(answer: str, max_words: int) -> str | None:
-    """A short VQA answer as a keyword (``"A beach."`` -> ``"beach"``), or None."""
-    text = _TRIM.sub("", answer)
-    words = text.split()
-    if words and words[0].lower() in ("a", "an", "the"):
-        words = words[1:]
-    tag = " ".join(words)
-    if not tag or len(words) > max_words or tag.lower() in _YES_NO:
-        return None
-    return tag
 
 
 def pick_caption(captions: list[tuple[str, str]], model: str | None) -> str | None:
@@ -35,8 +19,10 @@ def pick_caption(captions: list[tuple[str, str]], model: str | None) -> str | No
 def build(photo: StoredPhoto, config: MetadataConfig) -> PhotoMetadata:
     """What to write for an indexed photo.
 
-    Keywords are the names of the concepts found, the photo's tags (only what a stage or
-    plugin stored as a tag) and, with ``answer_tags``, short VQA answers.
+    Keywords are the names of the concepts found, the photo's tags (what a stage or plugin
+    stored as a tag) and, with ``answer_tags``, the short VQA answers stored as tags. The
+    tags photod stores for the concepts found are left out: their names are written above,
+    under the people, pets or objects root.
     """
     roots = {"person": config.people_root, "pet": config.pets_root}
     geometry = Geometry(photo.width, photo.height, photo.orientation)
@@ -49,10 +35,16 @@ def build(photo: StoredPhoto, config: MetadataConfig) -> PhotoMetadata:
             meta.people.append(item.name)
         if item.box is not None and item.kind in roots:
             meta.regions.append(Region(item.name, FACE if item.kind == "person" else PET, item.box))
-    tags = [t.value for t in photo.tags]
-    if config.answer_tags:
-        tags += [a for a in (answer_tag(x, config.max_tag_words) for x in photo.answers) if a]
-    for tag in tags:
+    keywords = [
+        t.value
+        for t in photo.tags
+        if t.source != tags.CONCEPT_SOURCE
+        and (
+            t.source != tags.ANSWER_SOURCE
+            or (config.answer_tags and len(t.value.split()) <= config.max_tag_words)
+        )
+    ]
+    for tag in keywords:
         meta.keywords.append(tag)
         meta.hierarchy.append((config.tags_root, tag))
     meta.keywords = list(dict.fromkeys(meta.keywords))

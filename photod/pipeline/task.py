@@ -26,6 +26,11 @@ class PhotoInfo:
     orientation: int = 1
     format: str = ""
     taken_at: str | None = None
+    camera: str | None = None  # EXIF make and model
+    lens: str | None = None
+    latitude: float | None = None  # EXIF GPS, decimal degrees
+    longitude: float | None = None
+    place: str | None = None  # where the GPS position lies (the places stage fills it)
 
 
 @dataclass

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from photod.index.db import connect, open_index
 from photod.index.migrations import MIGRATIONS, applied_migrations, schema_version
-from photod.index.queries import search
+from photod.search.query import QueryError
+from tests.search_helpers import fields, search
 
 
 def test_index_is_owner_only_wal_and_migrated(tmp_path):
@@ -51,7 +54,7 @@ def test_fts_follows_captions_and_answers(tmp_path):
         }
     )
     assert [h.path for h in search(db, "rex beach")] == ["/p/a.jpg"]
-    assert [h.source for h in search(db, "alice ball")] == ["caption"]
+    assert [fields(h) for h in search(db, "alice ball")] == [["snippet"]]
     db["captions"].update(cid, {"text": "Bob alone"})
     assert search(db, "alice") == []
     assert len(search(db, "bob")) == 1
@@ -59,11 +62,13 @@ def test_fts_follows_captions_and_answers(tmp_path):
     db.execute("DELETE FROM photos WHERE id = ?", [pid])
     assert search(db, "bob") == [] and search(db, "beach") == []
     assert (
-        connect(tmp_path / "i.sqlite").execute("SELECT count(*) FROM text_fts").fetchone()[0] == 0
+        connect(tmp_path / "i.sqlite").execute("SELECT count(*) FROM photo_fts").fetchone()[0] == 0
     )
 
 
 def test_search_input_with_fts_syntax_is_safe(tmp_path):
     db = open_index(tmp_path / "i.sqlite")
-    assert search(db, 'AND OR "NEAR(') == []
-    assert search(db, "") == []
+    assert search(db, "AND OR NEAR( NOT") == []  # FTS5 operators are words to look for
+    for bad in ('AND OR "NEAR(', ""):
+        with pytest.raises(QueryError):
+            search(db, bad)

@@ -10,10 +10,10 @@ from photod.index.db import open_index
 from photod.index.jobs import Job
 from photod.index.migrations import MIGRATIONS, migrate
 from photod.index.photos import save_photo
-from photod.index.queries import search
 from photod.index.results import Found, stored_photo
 from photod.index.tags import StoredTag, photo_tags
 from photod.pipeline.task import Detection, Face, PhotoInfo, PhotoTask, Tag
+from tests.search_helpers import fields, search
 
 
 def _concept(db, name: str, kind: str) -> int:
@@ -35,8 +35,8 @@ def test_tags_are_stored_replaced_and_found_by_search(tmp_path):
     assert photo_tags(db, photo_id) == [
         StoredTag("blurry", "sharpness", "photod-sharpness/1", 12.5)
     ]
-    hits = search(db, "blur")
-    assert [(h.path, h.source) for h in hits] == [("/r/a.jpg", "tag")]
+    hits = search(db, "blur*")
+    assert [(h.path, fields(h)) for h in hits] == [("/r/a.jpg", ["tag", "snippet"])]
 
     # A re-run that no longer finds the photo blurry leaves no tag, in the table or the FTS.
     save_photo(db, _task("/r/a.jpg", 2))
@@ -85,6 +85,9 @@ def test_old_sharpness_answers_become_tags(tmp_path):
          "created_at": 0},
     ])  # fmt: skip
     migrate(db)
-    assert photo_tags(db, photo_id) == [StoredTag("blurry", "sharpness", "photod-sharpness/1", 15)]
+    assert photo_tags(db, photo_id) == [
+        StoredTag("blurry", "sharpness", "photod-sharpness/1", 15),
+        StoredTag("beach", "vqa", "vlm", None),  # the search migration tags short answers
+    ]
     assert [a for (a,) in db.execute("SELECT answer FROM answers")] == ["a beach"]
-    assert [h.source for h in search(db, "blurry")] == ["tag"]
+    assert [fields(h) for h in search(db, "blurry")] == [["tag", "snippet"]]

@@ -10,6 +10,7 @@ from web_fixtures import csrf_of, run_queue, web_client
 
 from photod.index import browse, jobs
 from photod.index import photos as photo_rows
+from photod.search.engine import SearchEngine
 from photod.web.queries import search
 from photod.web.server import sweep_thumbnails
 
@@ -32,7 +33,8 @@ def test_library_grid_and_search_by_person(shared_library):
         r = client.get("/", params={"q": "person:Eileen"})
         assert set(_tiles(r.text)) == _ids(lib, [*lib.eileen, lib.both])
         # Names and words together: Eileen's photos that the sharpness plugin tagged blurry.
-        blurry = {h.photo_id for h in lib.app.index.photos.search("blurry", limit=100)}
+        found = SearchEngine(lib.app.index).search("tag:blurry", limit=100).results
+        blurry = {r.photo_id for r in found}
         both_ways = set(_tiles(client.get("/", params={"q": "person:eileen blurry"}).text))
         assert both_ways == _ids(lib, [*lib.eileen, lib.both]) & blurry
         r = client.get("/", params={"q": "person:Nobody"})
