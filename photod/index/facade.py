@@ -28,6 +28,7 @@ from photod.index.repositories import (
     MetaRepository,
     PhotoRepository,
     TrainingRepository,
+    VectorRepository,
 )
 from photod.index.writer import IndexWriter
 
@@ -56,6 +57,7 @@ class Index:
         self.features = FeatureRepository(self)
         self.clusters = ClusterRepository(self)
         self.meta = MetaRepository(self)
+        self.vectors = VectorRepository(self)
 
     def start(self) -> Index:
         """Open (creating and migrating if needed) the index in the writer thread."""

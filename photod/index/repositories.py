@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photod.index import clusters, concepts, features, jobs, photos, queries, training
+from photod.index import clusters, concepts, features, jobs, photos, queries, training, vectors
 
 if TYPE_CHECKING:
     from photod.index.facade import Index
@@ -197,6 +197,32 @@ class FeatureRepository(_Repository):
     def stored_faces(self, path: Path | str, content_hash: str, model: str) -> list[tuple]:
         """(box, score, embedding, landmarks) of the faces stored for this content."""
         return features.stored_faces(self._index.reader(), str(path), content_hash, model)
+
+
+class VectorRepository(_Repository):
+    """Every photo's CLIP embedding as one searchable matrix, kept in memory between calls."""
+
+    def __init__(self, index: Index) -> None:
+        super().__init__(index)
+        self._loaded: dict[str, vectors.PhotoVectors] = {}
+
+    def photos(self, model: str) -> vectors.PhotoVectors:
+        """The present photos' embeddings of ``model``; re-read only when they changed."""
+        db = self._index.reader()
+        version = vectors.signature(db, model)
+        held = self._loaded.get(model)
+        if held is None or held.version != version:
+            ids, matrix = vectors.photo_matrix(db, model)
+            held = self._loaded[model] = vectors.PhotoVectors(model, ids, matrix, version)
+        return held
+
+    def exact_copies(self) -> list[list[tuple[int, str]]]:
+        """Groups of photos with the same content: [(id, path), ...]."""
+        return vectors.exact_copies(self._index.reader())
+
+    def paths(self, ids: list[int]) -> dict[int, str]:
+        """The paths of these photo ids."""
+        return vectors.paths_of(self._index.reader(), ids)
 
 
 class ClusterRepository(_Repository):
