@@ -8,13 +8,12 @@ than unrelated photos are (docs/duplicates-and-semantic.md tells how the default
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING
 
-from photod.config import ClipConfig
-from photod.index import Index
-from photod.models.clip import ClipEmbedder
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # not imported at run time: `photod search` starts without them
+    from photod.config import ClipConfig
+    from photod.index import Index
+    from photod.models.clip import ClipEmbedder
 
 
 class ClipRanker:
