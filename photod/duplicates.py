@@ -1,13 +1,13 @@
-"""Duplicate photos: exact copies (one content hash) and near-duplicates (CLIP embeddings
-at least ``min_similarity`` apart in cosine), grouped by connected components."""
+"""Duplicate photos: exact copies (one content hash) and near-duplicates (contents whose CLIP
+embeddings are at least ``min_similarity`` alike in cosine), grouped as connected components:
+a resized copy of a re-encoded copy of a photo is in the photo's group."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from photod.index.vectors import PhotoVectors
+from photod.index.vectors import ContentVectors
 
 
 @dataclass
@@ -15,71 +15,53 @@ class DuplicateGroup:
     """Photos that are copies of each other: ``exact`` when they all share one content."""
 
     exact: bool
-    #: (photo id, path, cosine similarity to the first photo; 1.0 for exact copies), by path.
+    #: (photo id, path, cosine similarity to the first photo; 1.0 for the same content).
     photos: list[tuple[int, str, float]] = field(default_factory=list)
 
 
 def find_duplicates(
-    copies: list[list[tuple[int, str]]],
-    vectors: PhotoVectors | None,
-    paths: dict[int, str],
+    copies: Sequence[str],
+    vectors: ContentVectors | None,
+    photos_of: Callable[[Sequence[str]], list[tuple[int, str, str]]],
     min_similarity: float,
 ) -> list[DuplicateGroup]:
-    """Group exact ``copies`` and the close pairs of ``vectors``; ``paths`` by photo id of
-    every photo of ``vectors``. Groups come largest first, then by first path."""
-    parent: dict[int, int] = {}
+    """Group the contents in ``copies`` (each held by several photos) and the close pairs of
+    ``vectors``; ``photos_of(hashes)`` gives the (id, path, hash) of the photos of contents.
+    Groups come largest first, then by first path."""
+    parent: dict[str, str] = {h: h for h in copies}
 
-    def find(a: int) -> int:
-        parent.setdefault(a, a)
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]  # path halving keeps the trees shallow
-            a = parent[a]
-        return a
+    def find(h: str) -> str:
+        parent.setdefault(h, h)
+        while parent[h] != h:
+            parent[h] = parent[parent[h]]  # path halving keeps the trees shallow
+            h = parent[h]
+        return h
 
-    def union(a: int, b: int) -> None:
-        parent[find(a)] = find(b)
-
-    exact_of: dict[int, int] = {}  # photo id -> its exact group's number
-    for n, group in enumerate(copies):
-        for pid, path in group:
-            paths.setdefault(pid, path)
-            exact_of[pid] = n
-            union(pid, group[0][0])
-    sims: dict[tuple[int, int], float] = {}
     if vectors is not None and len(vectors):
-        for a, b, s in vectors.close_pairs(min_similarity):
-            if exact_of.get(a, -1) != exact_of.get(b, -2):
-                union(a, b)
-                sims[(a, b)] = s
-    members: dict[int, list[int]] = {}
-    for pid in parent:
-        members.setdefault(find(pid), []).append(pid)
+        for a, b, _ in vectors.close_pairs(min_similarity):
+            parent[find(a)] = find(b)
+    members: dict[str, list[str]] = {}
+    for h in list(parent):
+        members.setdefault(find(h), []).append(h)
+    photos = photos_of(list(parent))  # by path
     groups = []
-    for ids in members.values():
-        if len(ids) < 2:
-            continue
-        ids.sort(key=lambda i: paths[i])
-        exact = len({exact_of.get(i, -1 - i) for i in ids}) == 1
-        first = ids[0]
-        row = {i: _similarity(vectors, sims, first, i) for i in ids}
-        groups.append(DuplicateGroup(exact, [(i, paths[i], row[i]) for i in ids]))
+    for hashes in members.values():
+        mine = set(hashes)
+        rows = [r for r in photos if r[2] in mine]
+        if len(rows) < 2:
+            continue  # a near pair whose other photo is gone
+        first = rows[0][2]
+        groups.append(
+            DuplicateGroup(
+                exact=len({h for _, _, h in rows}) == 1,
+                photos=[(pid, path, _similarity(vectors, first, h)) for pid, path, h in rows],
+            )
+        )
     groups.sort(key=lambda g: (-len(g.photos), g.photos[0][1]))
     return groups
 
 
-def _similarity(
-    vectors: PhotoVectors | None, sims: dict[tuple[int, int], float], a: int, b: int
-) -> float:
-    if a == b:
+def _similarity(vectors: ContentVectors | None, a: str, b: str) -> float:
+    if a == b or vectors is None:
         return 1.0
-    if (min(a, b), max(a, b)) in sims:
-        return round(sims[(min(a, b), max(a, b))], 4)
-    ra, rb = (_row(vectors, a), _row(vectors, b)) if vectors is not None else (None, None)
-    if ra is None or rb is None:
-        return 1.0  # exact copies, never embedded
-    return round(float(vectors.matrix[ra] @ vectors.matrix[rb]), 4)
-
-
-def _row(vectors: PhotoVectors, photo_id: int) -> int | None:
-    i = int(np.searchsorted(vectors.ids, photo_id))  # the rows are sorted by photo id
-    return i if i < len(vectors.ids) and vectors.ids[i] == photo_id else None
+    return round(vectors.similarity(a, b), 4)

@@ -45,9 +45,9 @@ def duplicates_command(
                 backfill_clip(app.index, app.features, DecodeLimits.from_config(config.ingest))
             except ModelLoadError as exc:
                 click.echo(f"photod: only exact copies: {exc}", err=True)
-            vectors = app.index.vectors.photos(app.features.clip.model_id)
-        paths = app.index.vectors.paths([int(i) for i in vectors.ids]) if vectors else {}
-        groups = find_duplicates(app.index.vectors.exact_copies(), vectors, paths, threshold)
+            vectors = app.index.vectors.contents(app.features.clip.model_id)
+        stored = app.index.vectors
+        groups = find_duplicates(stored.exact_copies(), vectors, stored.photos_of, threshold)
     if as_json:
         out = [
             {

@@ -200,29 +200,45 @@ class FeatureRepository(_Repository):
 
 
 class VectorRepository(_Repository):
-    """Every photo's CLIP embedding as one searchable matrix, kept in memory between calls."""
+    """CLIP embeddings as one searchable matrix per model, kept in memory between calls."""
 
     def __init__(self, index: Index) -> None:
         super().__init__(index)
-        self._loaded: dict[str, vectors.PhotoVectors] = {}
+        self._loaded: dict[str, vectors.ContentVectors] = {}
 
-    def photos(self, model: str) -> vectors.PhotoVectors:
-        """The present photos' embeddings of ``model``; re-read only when they changed."""
+    def contents(self, model: str) -> vectors.ContentVectors:
+        """Every embedding of ``model``; re-read from the index only when it changed."""
         db = self._index.reader()
-        version = vectors.signature(db, model)
+        version = vectors.signature(db)
         held = self._loaded.get(model)
         if held is None or held.version != version:
-            ids, matrix = vectors.photo_matrix(db, model)
-            held = self._loaded[model] = vectors.PhotoVectors(model, ids, matrix, version)
+            hashes, matrix = vectors.content_matrix(db, model)
+            held = self._loaded[model] = vectors.ContentVectors(model, hashes, matrix, version)
         return held
 
-    def exact_copies(self) -> list[list[tuple[int, str]]]:
-        """Groups of photos with the same content: [(id, path), ...]."""
+    def nearest_photos(
+        self, model: str, query: np.ndarray, limit: int, min_score: float = -1.0
+    ) -> list[tuple[int, float]]:
+        """(photo id, cosine similarity) of up to ``limit`` present photos nearest to
+        ``query`` and scoring at least ``min_score``, best first."""
+        # Twice the contents asked for: some may be of photos that are gone.
+        near = self.contents(model).nearest(query, 2 * limit + 8, min_score)
+        score = dict(near)
+        photos = self.photos_of([h for h, _ in near])
+        ranked = sorted(((-score[h], pid) for pid, _, h in photos))
+        return [(pid, -s) for s, pid in ranked[:limit]]
+
+    def photos_of(self, hashes: Sequence[str]) -> list[tuple[int, str, str]]:
+        """(id, path, content hash) of the present photos with these contents, by path."""
+        return vectors.photos_of(self._index.reader(), hashes)
+
+    def exact_copies(self) -> list[str]:
+        """Content hashes that more than one present photo has."""
         return vectors.exact_copies(self._index.reader())
 
-    def paths(self, ids: list[int]) -> dict[int, str]:
-        """The paths of these photo ids."""
-        return vectors.paths_of(self._index.reader(), ids)
+    def bulk_photos(self, rows: Sequence[tuple[str, str, float]]) -> None:
+        """Add indexed photos (path, content hash, time) in one transaction (bulk loads)."""
+        self._index.write(lambda db: vectors.bulk_photos(db, rows))
 
 
 class ClusterRepository(_Repository):

@@ -35,8 +35,8 @@ class ClipRanker:
         """(photo id, cosine similarity) of up to ``limit`` photos above the threshold."""
         if not text.strip():
             return []
-        vectors = self._index.vectors.photos(self._clip.model_id)
-        if not len(vectors):
-            return []
+        model = self._clip.model_id
+        if not len(self._index.vectors.contents(model)):
+            return []  # nothing embedded yet: no need to load the model
         query = self._clip.encode_text([text])[0]
-        return vectors.nearest(query, limit, min_score=self.threshold)
+        return self._index.vectors.nearest_photos(model, query, limit, self.threshold)

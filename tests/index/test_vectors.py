@@ -1,0 +1,50 @@
+"""The CLIP vectors of the index: one matrix per model, re-read when the table changes,
+joined to the present photos (exact copies share their content's embedding)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from photod.index import Index, vectors
+from photod.index.features import store_clip
+
+
+def _unit(*xs: float) -> bytes:
+    v = np.asarray(xs, np.float32)
+    return (v / np.linalg.norm(v)).tobytes()
+
+
+def test_nearest_photos_by_content_with_copies_and_a_threshold(tmp_path):
+    with Index(tmp_path / "i.sqlite") as index:
+        index.vectors.bulk_photos([("/a.jpg", "ha", 1.0), ("/b.jpg", "hb", 1.0)])
+        index.vectors.bulk_photos([("/copy/a.jpg", "ha", 1.0), ("/c.jpg", "hc", 1.0)])
+        rows = [("ha", "m", _unit(1, 0)), ("hb", "m", _unit(1, 1)), ("hc", "m", _unit(0, 1))]
+        index.write(lambda db: store_clip(db, rows))
+        ids = {p: index.photos.id_of(p) for p in ("/a.jpg", "/copy/a.jpg", "/b.jpg", "/c.jpg")}
+        q = np.array([1, 0], np.float32)
+        near = index.vectors.nearest_photos("m", q, limit=10, min_score=0.5)
+        assert [(pid, round(s, 3)) for pid, s in near] == [
+            (ids["/a.jpg"], 1.0),
+            (ids["/copy/a.jpg"], 1.0),
+            (ids["/b.jpg"], 0.707),
+        ]
+        assert index.vectors.nearest_photos("m", q, limit=1) == [(ids["/a.jpg"], 1.0)]
+        assert index.vectors.nearest_photos("other model", q, limit=5) == []
+
+
+def test_the_matrix_is_reread_only_when_an_embedding_changes(tmp_path):
+    with Index(tmp_path / "i.sqlite") as index:
+        index.write(lambda db: store_clip(db, [("ha", "m", _unit(1, 0))]))
+        first = index.vectors.contents("m")
+        assert index.vectors.contents("m") is first
+        index.write(lambda db: store_clip(db, [("ha", "m", _unit(0, 1))]))  # replaced
+        second = index.vectors.contents("m")
+        assert second is not first and second.hashes == ["ha"]
+        assert second.matrix[0].tolist() == [0.0, 1.0]
+
+
+def test_close_pairs_each_once():
+    m = np.array([[1, 0], [0.99, 0.141], [0, 1]], np.float32)
+    cv = vectors.ContentVectors("m", ["a", "b", "c"], m / np.linalg.norm(m, axis=1)[:, None])
+    assert [(a, b) for a, b, _ in cv.close_pairs(0.9, block=1)] == [("a", "b")]
+    assert [(a, b) for a, b, _ in cv.close_pairs(0.9)] == [("a", "b")]
