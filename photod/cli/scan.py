@@ -67,8 +67,11 @@ def _backfill(app, no_progress: bool) -> int:
     """Embed the photos indexed while CLIP was off (see :func:`backfill_clip`)."""
     from photod.errors import ModelLoadError
     from photod.heads.backfill import backfill_clip
+    from photod.heads.features import CLIP
     from photod.ingest.decode import DecodeLimits
 
+    if not app.features.available(CLIP):
+        return 0  # the heads stage said why, once
     if not app.index.features.photos_without_clip(app.features.clip.model_id):
         return 0
     bar = tqdm(unit="photo", disable=no_progress, desc="CLIP embeddings")
