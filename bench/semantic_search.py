@@ -154,9 +154,11 @@ def main() -> None:
     db = args.db or Path(f"/tmp/photod-bench-semantic-{args.count}.sqlite")
     result: dict = {"count": args.count, "dim": DIM, "cores": os.cpu_count()}
     if db.exists():
-        with Index(db, readonly=True) as index:
-            if len(index.vectors.contents(MODEL)) != args.count:
-                raise SystemExit(f"{db} holds another count: remove it")
+        index = Index(db, readonly=True)
+        held = len(index.vectors.contents(MODEL))
+        index.close()
+        if held != args.count:
+            raise SystemExit(f"{db} holds {held} embeddings, not {args.count}: remove it")
         result["build"] = "reused " + str(db)
     else:
         result["build"] = build(db, args.count)
