@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import sqlite_utils
@@ -108,15 +109,11 @@ class ContentVectors:
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two contents of this matrix."""
-        row = self._rows()
-        return float(self.matrix[row[a]] @ self.matrix[row[b]])
+        return float(self.matrix[self._rows[a]] @ self.matrix[self._rows[b]])
 
+    @cached_property
     def _rows(self) -> dict[str, int]:
-        rows = self.__dict__.get("_row_of")
-        if rows is None:
-            rows = {h: i for i, h in enumerate(self.hashes)}
-            object.__setattr__(self, "_row_of", rows)
-        return rows
+        return {h: i for i, h in enumerate(self.hashes)}
 
     def close_pairs(self, min_score: float, block: int = 4096) -> Iterator[tuple[str, str, float]]:
         """(hash a, hash b, similarity) of every pair of distinct contents scoring at least
