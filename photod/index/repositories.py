@@ -3,6 +3,7 @@ caller's read connection or writes (one transaction) through the index's writer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -205,16 +206,19 @@ class VectorRepository(_Repository):
     def __init__(self, index: Index) -> None:
         super().__init__(index)
         self._loaded: dict[str, vectors.ContentVectors] = {}
+        self._lock = threading.Lock()  # one reader brings the matrix up to date at a time
 
     def contents(self, model: str) -> vectors.ContentVectors:
-        """Every embedding of ``model``; re-read from the index only when it changed."""
+        """Every embedding of ``model``: read once, then only the rows stored since."""
         db = self._index.reader()
-        version = vectors.signature(db)
-        held = self._loaded.get(model)
-        if held is None or held.version != version:
-            hashes, matrix = vectors.content_matrix(db, model)
-            held = self._loaded[model] = vectors.ContentVectors(model, hashes, matrix, version)
-        return held
+        with self._lock:
+            last = vectors.last_rowid(db)
+            held = self._loaded.get(model)
+            if held is None or last < held.version:  # rows deleted at the end: start over
+                held = self._loaded[model] = vectors.ContentVectors(model)
+            if last != held.version:
+                held.add(*vectors.embeddings_after(db, model, held.version), version=last)
+            return held
 
     def nearest_photos(
         self, model: str, query: np.ndarray, limit: int, min_score: float = -1.0
