@@ -44,4 +44,8 @@ def backfill_clip(
             done += len(images)
         if progress is not None:
             progress(min(start + batch, len(todo)), len(todo))
+    if done:
+        # The cache writes are queued on the writer, not awaited: one more (empty) write
+        # returns once they are committed, so the caller reads every new embedding.
+        index.write(lambda db: None)
     return done
