@@ -34,3 +34,13 @@ def test_search_imports_none_of_the_heavy_modules(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_command_run_on_its_own_first_still_gets_h_through_the_group():
+    from photod.cli.duplicates import duplicates_command
+
+    assert CliRunner().invoke(duplicates_command, ["--help"]).exit_code == 0  # caches "--help"
+    cli.commands.pop("duplicates", None)  # as if the group had not loaded it yet
+    result = CliRunner().invoke(cli, ["duplicates", "-h"])
+    assert result.exit_code == 0, result.output
+    assert "-h, --help" in result.output

@@ -129,6 +129,12 @@ def _same_help_option(command: click.Command) -> None:
     # context built without its parent (a test, a docs generator) would lose the inherited
     # "-h". Giving every command the setting makes `-h` work the same everywhere.
     command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    # A lazily loaded command may have been run on its own (a test) before the group loads
+    # it, and cached a help option without "-h": drop it, click builds it again (click has
+    # no public way to do this).
+    cached = getattr(command, "_help_option", None)
+    if cached is not None and "-h" not in cached.opts:
+        command._help_option = None
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _same_help_option(sub)
