@@ -69,6 +69,7 @@ SUBCOMMANDS = {
     "failures": "photod.cli.query:failures_command",
     "plugins": "photod.cli.query:plugins_command",
     "duplicates": "photod.cli.duplicates:duplicates_command",
+    "serve": "photod.cli.web:serve_command",
 }
 
 

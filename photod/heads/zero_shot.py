@@ -18,7 +18,7 @@ from photod.heads.features import CLIP, SharedFeatures
 from photod.pipeline.task import Detection, PhotoTask, Tag
 
 if TYPE_CHECKING:
-    from photod.services import Services
+    from photod.app import App
 
 SOURCE = "clip"
 
@@ -37,13 +37,13 @@ class ZeroShotTags(HeadBase):
         self._text: np.ndarray | None = None  # [words, dim], encoded on the first photo
 
     @classmethod
-    def create(cls, services: Services, features: SharedFeatures) -> ZeroShotTags | None:
+    def create(cls, app: App) -> ZeroShotTags | None:
         """None when CLIP is off or the vocabulary is empty."""
-        c = services.config.clip
+        c = app.config.clip
         words = list(dict.fromkeys(w.strip() for w in c.zero_shot_tags if w.strip()))
         if not c.enabled or not words:
             return None
-        return cls(features, words, c.zero_shot_threshold)
+        return cls(app.features, words, c.zero_shot_threshold)
 
     @property
     def model_id(self) -> str:

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 from concept_fixtures import builtin_registry, index_photos, make_config
 
+from photod.app import App, build_app
 from photod.config import ClipConfig
-from photod.heads.features import SharedFeatures
 from photod.index import Index
 from photod.search.semantic import ClipRanker
-from photod.services import Services
 from photod_lab.toyworld.fixture import fixture_dir
 from photod_lab.toyworld.scenes import SceneGenerator
 
@@ -28,7 +27,7 @@ CHECK_SEED = 202
 
 @pytest.fixture
 def library(tmp_path: Path):
-    """Twelve held-out scenes with distinct descriptions, indexed; yields (services, photos)."""
+    """Twelve held-out scenes with distinct descriptions, indexed; yields (app, photos)."""
     config = make_config(
         tmp_path, f"  search_threshold: {TOY_THRESHOLD}\n", clip_dir=fixture_dir("toy-clip")
     )
@@ -42,24 +41,21 @@ def library(tmp_path: Path):
         path = config.library.roots[0] / f"scene-{i:02}.png"
         scene.image().save(path)
         photos[scene.caption()] = str(path)
-    with Index(config.index_path) as index:
-        services = Services(config=config, index=index, plugins=builtin_registry())
-        stages = index_photos(services, list(photos.values()))
-        yield services, photos
-        for stage in stages:
-            stage.close()
+    with build_app(config, plugins=builtin_registry()) as app:
+        index_photos(app, list(photos.values()))
+        yield app, photos
 
 
-def _ranker(services: Services) -> ClipRanker:
-    ranker = ClipRanker.create(services.config.clip, services.index, SharedFeatures(services).clip)
+def _ranker(app: App) -> ClipRanker:
+    ranker = ClipRanker.create(app.config.clip, app.index, app.features.clip)
     assert ranker is not None
     return ranker
 
 
 def test_held_out_scenes_are_found_by_their_description(library):
-    services, photos = library
-    ranker = _ranker(services)
-    ids = {services.index.photos.id_of(p): caption for caption, p in photos.items()}
+    app, photos = library
+    ranker = _ranker(app)
+    ids = {app.index.photos.id_of(p): caption for caption, p in photos.items()}
     assert None not in ids
     first = {}
     for caption in photos:
@@ -74,8 +70,8 @@ def test_held_out_scenes_are_found_by_their_description(library):
 
 
 def test_a_description_of_nothing_in_the_library_finds_nothing(library):
-    services, photos = library
-    assert _ranker(services).rank("a yellow person above a purple triangle", 5) == []
+    app, photos = library
+    assert _ranker(app).rank("a yellow person above a purple triangle", 5) == []
 
 
 def test_no_ranker_when_clip_is_off(tmp_path):

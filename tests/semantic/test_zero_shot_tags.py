@@ -7,9 +7,8 @@ from pathlib import Path
 
 from concept_fixtures import builtin_registry, index_photos, make_config
 
-from photod.index import Index
+from photod.app import build_app
 from photod.index.tags import photo_tags
-from photod.services import Services
 from photod_lab.toyworld.fixture import fixture_dir
 from photod_lab.toyworld.scenes import SceneGenerator
 
@@ -30,10 +29,9 @@ def _tags(tmp_path: Path, extra: str) -> dict[str, list[tuple]]:
         path = config.library.roots[0] / f"{name.replace(' ', '-')}.png"
         scenes[name].image().save(path)
         paths.append(str(path))
-    with Index(config.index_path) as index:
-        services = Services(config=config, index=index, plugins=builtin_registry())
-        for stage in index_photos(services, paths):
-            stage.close()
+    with build_app(config, plugins=builtin_registry()) as app:
+        index = app.index
+        index_photos(app, paths)
         return {
             Path(p).stem.replace("-", " "): [
                 (t.value, t.source, t.model)
