@@ -21,6 +21,8 @@ from photod.errors import ConfigError
 from photod.presets import vlm_preset
 
 ENV_PREFIX = "PHOTOD_"
+#: Semantic search threshold (cosine similarity); see docs/duplicates-and-semantic.md.
+SEARCH_THRESHOLD = 0.2
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -242,6 +244,25 @@ class ClipConfig(Section):
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, ...")
     batch_size: int = Field(16, ge=1)
     idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
+    search_threshold: float = Field(
+        SEARCH_THRESHOLD,
+        ge=-1,
+        le=1,
+        description="semantic search: least cosine similarity of a photo to the query's words",
+    )
+    zero_shot_tags: list[str] = Field(
+        default_factory=list,
+        description="words to tag photos with when CLIP finds them (empty: no zero-shot tags)",
+    )
+    zero_shot_threshold: float = Field(
+        0.25, ge=-1, le=1, description="least cosine similarity of a photo to a zero-shot word"
+    )
+    duplicate_similarity: float = Field(
+        0.95,
+        ge=-1,
+        le=1,
+        description="photod duplicates: least cosine similarity of two near-duplicate photos",
+    )
 
 
 class ConceptsConfig(Section):

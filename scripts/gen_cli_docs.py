@@ -20,15 +20,15 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[s
     """Every command path below ``command`` (``()`` is photod itself), depth first."""
     yield path
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name], (*path, name))
+        for name in command.list_commands(None):  # subcommands load lazily
+            yield from walk(command.get_command(None, name), (*path, name))
 
 
 def command_at(path: tuple[str, ...]) -> click.Command:
     """The command object at ``path``."""
     command: click.Command = cli
     for name in path:
-        command = command.commands[name]  # type: ignore[attr-defined]
+        command = command.get_command(None, name)  # type: ignore[attr-defined]
     return command
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,7 +50,53 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Every subcommand, as "module:attribute": imported only when it runs or its help is shown,
+#: so `photod search` does not pay for the daemon, the models and training at start-up.
+SUBCOMMANDS = {
+    "run": "photod.cli.daemon:run_command",
+    "service": "photod.cli.service:service_group",
+    "doctor": "photod.cli.doctor:doctor_command",
+    "models": "photod.cli.models:models_group",
+    "scan": "photod.cli.scan:scan_command",
+    "concept": "photod.cli.concepts:concept_group",
+    "faces": "photod.cli.concepts:faces_group",
+    "metadata": "photod.cli.metadata:metadata_group",
+    "caption": "photod.cli.vlm:caption_command",
+    "ask": "photod.cli.vlm:ask_command",
+    "eval": "photod.cli.eval:eval_command",
+    "status": "photod.cli.query:status_command",
+    "search": "photod.cli.query:search_command",
+    "failures": "photod.cli.query:failures_command",
+    "plugins": "photod.cli.query:plugins_command",
+    "duplicates": "photod.cli.duplicates:duplicates_command",
+    "serve": "photod.cli.web:serve_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported by name on first use (``lazy``)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        """Every command name, loaded or not."""
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        """The command, importing its module the first time."""
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attr)
+            _same_help_option(command)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(
+    cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--config",
     "config_path",
@@ -77,50 +125,20 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     ctx.obj = Context(config_path)
 
 
-def _register() -> None:
-    from photod.cli import (
-        concepts,
-        daemon,
-        doctor,
-        metadata,
-        models,
-        query,
-        scan,
-        service,
-        vlm,
-        web,
-    )
-    from photod.cli import eval as evaluation
-
-    cli.add_command(daemon.run_command)
-    cli.add_command(service.service_group)
-    cli.add_command(doctor.doctor_command)
-    cli.add_command(models.models_group)
-    cli.add_command(scan.scan_command)
-    cli.add_command(concepts.concept_group)
-    concepts.concept_group.add_command(query.concept_photos_command)
-    cli.add_command(concepts.faces_group)
-    cli.add_command(metadata.metadata_group)
-    cli.add_command(vlm.caption_command)
-    cli.add_command(vlm.ask_command)
-    cli.add_command(evaluation.eval_command)
-    cli.add_command(web.serve_command)
-    for command in query.COMMANDS:
-        cli.add_command(command)
-    _same_help_option(cli)
-
-
 def _same_help_option(command: click.Command) -> None:
     # Click caches each command's help option from the first context that asks for it; a
     # context built without its parent (a test, a docs generator) would lose the inherited
     # "-h". Giving every command the setting makes `-h` work the same everywhere.
     command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    # A lazily loaded command may have been run on its own (a test) before the group loads
+    # it, and cached a help option without "-h": drop it, click builds it again (click has
+    # no public way to do this).
+    cached = getattr(command, "_help_option", None)
+    if cached is not None and "-h" not in cached.opts:
+        command._help_option = None
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _same_help_option(sub)
-
-
-_register()
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import click
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
+from photod.cli.query import concept_photos_command
 from photod.concepts import teach
 from photod.concepts.scheduler import request_training
 from photod.humantime import relative
@@ -117,6 +118,10 @@ def _add_examples(
 @click.group("concept")
 def concept_group() -> None:
     """Manage your concepts (people, pets, objects) and their examples."""
+
+
+# `concept photos` is a search (it lives with the search command) but belongs to this group.
+concept_group.add_command(concept_photos_command)
 
 
 @concept_group.command("add")

@@ -84,6 +84,20 @@ def moment_date(taken_at: str | None) -> str:
     return taken_at.replace("T", " ")[:16] if taken_at else ""
 
 
+def _ranker(config, index: Index):
+    """Semantic ranking with the configured CLIP (None when it is off: the engine says so).
+
+    The model loads only when a query has words and the index holds embeddings."""
+    from photod.heads.features import SharedFeatures
+    from photod.models.cache import ModelSessions
+    from photod.search.semantic import ClipRanker
+
+    if not config.clip.enabled:
+        return None
+    clip = SharedFeatures(config, index, ModelSessions()).clip
+    return ClipRanker.create(config.clip, index, clip)
+
+
 def _run_search(as_json: bool, search) -> None:
     from photod.search.query import QueryError
 
@@ -132,7 +146,8 @@ def search_command(
     from photod.search.engine import SearchEngine
     from photod.search.query import from_argv
 
-    engine = SearchEngine(_index(ctx))  # no semantic ranker yet: the engine notes it
+    index = _index(ctx)
+    engine = SearchEngine(index, None if mode == "exact" else _ranker(ctx.config(), index))
     text = from_argv(query)
     _run_search(as_json, lambda: engine.search(text, limit=limit, mode=mode or "auto"))
 

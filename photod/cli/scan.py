@@ -54,8 +54,38 @@ def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress
             bar.n = processor.done + processor.failed
             bar.close()
         removed = processor.purge_missing()
+        embedded = _backfill(app, no_progress) if config.clip.enabled else 0
     click.echo(
         f"{found.seen} photos found, {processor.done} indexed, {processor.failed} failed"
         + (f", {removed} removed" if removed else "")
+        + (f", {embedded} embedded for search" if embedded else "")
         + (" (see `photod failures`)" if processor.failed else "")
     )
+
+
+def _backfill(app, no_progress: bool) -> int:
+    """Embed the photos indexed while CLIP was off (see :func:`backfill_clip`)."""
+    from photod.errors import ModelLoadError
+    from photod.heads.backfill import backfill_clip
+    from photod.heads.features import CLIP
+    from photod.ingest.decode import DecodeLimits
+
+    if not app.features.available(CLIP):
+        return 0  # the heads stage said why, once
+    if not app.index.features.photos_without_clip(app.features.clip.model_id):
+        return 0
+    bar = tqdm(unit="photo", disable=no_progress, desc="CLIP embeddings")
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    try:
+        return backfill_clip(
+            app.index, app.features, DecodeLimits.from_config(app.config.ingest), progress=progress
+        )
+    except ModelLoadError as exc:  # already said once by the heads stage; not a scan failure
+        click.echo(f"photod: photos not embedded for search: {exc}", err=True)
+        return 0
+    finally:
+        bar.close()

@@ -11,8 +11,9 @@ from photod.plugins import hookimpl
 
 @hookimpl
 def photod_heads() -> list[type]:
-    """The person head and the object/pet head."""
+    """The person head, the object/pet head and the CLIP zero-shot tagger."""
     from photod.heads.object import ObjectHead
     from photod.heads.person import PersonHead
+    from photod.heads.zero_shot import ZeroShotTags
 
-    return [PersonHead, ObjectHead]
+    return [PersonHead, ObjectHead, ZeroShotTags]

@@ -104,6 +104,11 @@ class SharedFeatures:
         if CLIP in needs:
             self._compute_clip(tasks)
 
+    def available(self, name: str) -> bool:
+        """False once feature ``name`` was turned off because its model could not load (the
+        error was logged then: callers need not try, and say it, again)."""
+        return name not in self._broken
+
     def _reuse_faces(self, task: PhotoTask) -> bool:
         # A forced re-run (after a retrain) of unchanged content: the stored faces are exact.
         if not task.job.payload.get("force") or task.info is None:

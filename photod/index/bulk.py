@@ -27,6 +27,7 @@ class BulkPhoto:
     captions: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     concept_ids: list[int] = field(default_factory=list)
+    content_hash: str | None = None
 
 
 def add_photos(
@@ -38,10 +39,10 @@ def add_photos(
     begin_bulk(db)
     ids = range(first, first + len(photos))
     db.conn.executemany(
-        "INSERT INTO photos (id, path, taken_at, camera, lens, place, status) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'indexed')",
+        "INSERT INTO photos (id, path, content_hash, taken_at, camera, lens, place, status) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'indexed')",
         [
-            (i, p.path, p.taken_at, p.camera, p.lens, p.place)
+            (i, p.path, p.content_hash, p.taken_at, p.camera, p.lens, p.place)
             for i, p in zip(ids, photos, strict=True)
         ],
     )

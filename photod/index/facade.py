@@ -29,6 +29,7 @@ from photod.index.repositories import (
     PhotoRepository,
     SearchRepository,
     TrainingRepository,
+    VectorRepository,
 )
 from photod.index.writer import IndexWriter
 
@@ -58,6 +59,7 @@ class Index:
         self.clusters = ClusterRepository(self)
         self.meta = MetaRepository(self)
         self.search = SearchRepository(self)
+        self.vectors = VectorRepository(self)
 
     def start(self) -> Index:
         """Open (creating and migrating if needed) the index in the writer thread."""

@@ -3,6 +3,7 @@ caller's read connection or writes (one transaction) through the index's writer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,6 +22,7 @@ from photod.index import (
     search,
     search_results,
     training,
+    vectors,
 )
 
 if TYPE_CHECKING:
@@ -230,6 +232,47 @@ class FeatureRepository(_Repository):
     def stored_faces(self, path: Path | str, content_hash: str, model: str) -> list[tuple]:
         """(box, score, embedding, landmarks) of the faces stored for this content."""
         return features.stored_faces(self._index.reader(), str(path), content_hash, model)
+
+
+class VectorRepository(_Repository):
+    """CLIP embeddings as one searchable matrix per model, kept in memory between calls."""
+
+    def __init__(self, index: Index) -> None:
+        super().__init__(index)
+        self._loaded: dict[str, vectors.ContentVectors] = {}
+        self._lock = threading.Lock()  # one reader brings the matrix up to date at a time
+
+    def contents(self, model: str) -> vectors.ContentVectors:
+        """Every embedding of ``model``: read once, then only the rows stored since."""
+        db = self._index.reader()
+        with self._lock:
+            last = vectors.last_rowid(db)
+            held = self._loaded.get(model)
+            if held is None or last < held.version:  # rows deleted at the end: start over
+                held = self._loaded[model] = vectors.ContentVectors(model)
+            if last != held.version:
+                held.add(*vectors.embeddings_after(db, model, held.version), version=last)
+            return held
+
+    def nearest_photos(
+        self, model: str, query: np.ndarray, limit: int, min_score: float = -1.0
+    ) -> list[tuple[int, float]]:
+        """(photo id, cosine similarity) of up to ``limit`` present photos nearest to
+        ``query`` and scoring at least ``min_score``, best first."""
+        # Twice the contents asked for: some may be of photos that are gone.
+        near = self.contents(model).nearest(query, 2 * limit + 8, min_score)
+        score = dict(near)
+        photos = self.photos_of([h for h, _ in near])
+        ranked = sorted(((-score[h], pid) for pid, _, h in photos))
+        return [(pid, -s) for s, pid in ranked[:limit]]
+
+    def photos_of(self, hashes: Sequence[str]) -> list[tuple[int, str, str]]:
+        """(id, path, content hash) of the present photos with these contents, by path."""
+        return vectors.photos_of(self._index.reader(), hashes)
+
+    def exact_copies(self) -> list[str]:
+        """Content hashes that more than one present photo has."""
+        return vectors.exact_copies(self._index.reader())
 
 
 class ClusterRepository(_Repository):

@@ -90,6 +90,7 @@ class ClipEmbedder(ModelSession[tuple]):
         self._offline = offline
         # One batch at a time: open_clip models are not re-entrant across threads.
         self._infer = threading.Lock()
+        self._tokenizer = None  # the text side's, loaded on the first encode_text
 
     def model_files(self) -> ModelFiles | None:
         """The hub copy photod downloaded (never a ``local-dir`` the user points at)."""
@@ -176,4 +177,25 @@ class ClipEmbedder(ModelSession[tuple]):
                     feats = model.encode_image(batch.to(device)).float()
                 feats = torch.nn.functional.normalize(feats, dim=-1)
                 chunks.append(feats.cpu().numpy())
+            return np.concatenate(chunks).astype(np.float32)
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """``[len(texts), dim]`` float32, L2-normalised: the text tower, in the image
+        embeddings' space (semantic search, zero-shot tags). Loads like :meth:`embed`."""
+        with self.use() as (torch, model, _, device), self._infer:
+            if self._tokenizer is None:
+                import open_clip
+
+                # The tokenizer comes with the model reference (a local-dir's own files).
+                name, _ = parse_reference(self.reference)
+                with _quiet_open_clip():
+                    self._tokenizer = open_clip.get_tokenizer(name, cache_dir=str(self._cache_dir))
+            chunks = []
+            for i in range(0, len(texts), self._batch_size):
+                tokens = self._tokenizer(list(texts[i : i + self._batch_size]))
+                with torch.inference_mode():
+                    feats = model.encode_text(tokens.to(device)).float()
+                chunks.append(torch.nn.functional.normalize(feats, dim=-1).cpu().numpy())
+            if not chunks:
+                return np.zeros((0, int(model.visual.output_dim)), np.float32)
             return np.concatenate(chunks).astype(np.float32)

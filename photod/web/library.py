@@ -30,7 +30,7 @@ def routes(ctx: WebContext) -> list[Route]:
             offset = max(0, int(request.query_params.get("offset", 0)))
         except ValueError:
             offset = 0
-        photos = search(index, q, ctx.cfg.page_size, offset)
+        photos = search(index, ctx.search_engine, q, ctx.cfg.page_size, offset)
         more = offset + ctx.cfg.page_size if len(photos) == ctx.cfg.page_size else None
         return q, photos, more
 

@@ -12,13 +12,15 @@ from photod.search.engine import SearchEngine
 from photod.search.query import QueryError
 
 
-def search(index: Index, text: str, limit: int, offset: int = 0) -> list[GridPhoto]:
+def search(
+    index: Index, engine: SearchEngine, text: str, limit: int, offset: int = 0
+) -> list[GridPhoto]:
     """One page of the photos matching ``text``, best first; the whole library, newest
     first, if empty. A malformed query finds nothing."""
     if not text.strip():
         return index.read(lambda db: browse.library_page(db, limit, offset))
     try:
-        results = SearchEngine(index).search(text, limit=limit, offset=offset)
+        results = engine.search(text, limit=limit, offset=offset)
     except QueryError:
         return []
     page = [r.photo_id for r in results.results]

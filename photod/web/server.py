@@ -12,6 +12,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from photod.config import WebConfig
+from photod.search.engine import SearchEngine
+from photod.search.semantic import ClipRanker
 from photod.web import security
 from photod.web.images import ImageCache
 
@@ -47,6 +50,13 @@ class WebContext:
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(HERE / "templates"))
     )
+
+    @cached_property
+    def search_engine(self) -> SearchEngine:
+        """The search engine of ``photod search``, semantic ranking included when CLIP is on."""
+        config = self.app.config
+        ranker = ClipRanker.create(config.clip, self.app.index, self.app.features.clip)
+        return SearchEngine(self.app.index, ranker)
 
     def render(self, request: Request, name: str, status: int = 200, **values: Any) -> Response:
         """A template with what every page shows: the CSRF token, a message, the login."""

@@ -58,7 +58,7 @@ def test_grid_pages_load_more_as_you_scroll(shared_library):
             url = m.group(1).replace("&amp;", "&") if m else None
     assert len(seen) == len(set(seen)) == 7
     # The same order as the query layer's pages: newest first.
-    assert seen == [p.id for p in search(lib.app.index, "", 100)]
+    assert seen == [p.id for p in search(lib.app.index, SearchEngine(lib.app.index), "", 100)]
 
 
 def test_photo_page_draws_each_face_with_name_and_score(shared_library):
