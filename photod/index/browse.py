@@ -69,6 +69,48 @@ def library_page(db: sqlite_utils.Database, limit: int, offset: int = 0) -> list
     return [GridPhoto(*r) for r in rows]
 
 
+@dataclass
+class Facet:
+    """A filter chip of the library page: a label and the query it runs."""
+
+    kind: str  # date | folder | place
+    label: str
+    query: str
+    count: int
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"' if any(c in value for c in ' "') else value
+
+
+def facets(db: sqlite_utils.Database, per_kind: int = 8) -> list[Facet]:
+    """The years, folders and places with the most photos (newest years first)."""
+    present = "status != 'missing'"
+    years = db.conn.execute(
+        f"SELECT substr(taken_at, 1, 4) AS y, count(*) FROM photos WHERE {present} "
+        "AND taken_at IS NOT NULL GROUP BY y ORDER BY y DESC LIMIT ?",
+        (per_kind,),
+    ).fetchall()
+    # The folder a photo is in: rtrim by every character but '/' leaves the parent path.
+    folders = db.conn.execute(
+        "SELECT rtrim(d, '/') AS folder, count(*) AS n FROM (SELECT "
+        f"rtrim(path, replace(path, '/', '')) AS d FROM photos WHERE {present}) "
+        "GROUP BY folder ORDER BY n DESC, folder LIMIT ?",
+        (per_kind,),
+    ).fetchall()
+    # The town is the first part of "town, county, region, country".
+    places = db.conn.execute(
+        "SELECT CASE WHEN instr(place, ',') THEN substr(place, 1, instr(place, ',') - 1) "
+        f"ELSE place END AS town, count(*) AS n FROM photos WHERE {present} "
+        "AND place IS NOT NULL GROUP BY town ORDER BY n DESC, town LIMIT ?",
+        (per_kind,),
+    ).fetchall()
+    out = [Facet("date", y, f"after:{y} before:{int(y) + 1}", n) for y, n in years if y.isdigit()]
+    out += [Facet("folder", f.rsplit("/", 1)[-1] or f, f"in:{_quoted(f)}", n) for f, n in folders]
+    out += [Facet("place", t.strip(), f"near:{_quoted(t.strip())}", n) for t, n in places if t]
+    return out
+
+
 def grid_photos(db: sqlite_utils.Database, ids: list[int]) -> list[GridPhoto]:
     """The tiles of these photos, in the order of ``ids``."""
     if not ids:

@@ -10,6 +10,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from photod.index import browse
+from photod.search.query import QueryError
 from photod.web.images import OutsideLibrary
 from photod.web.queries import search
 
@@ -24,23 +25,37 @@ def routes(ctx: WebContext) -> list[Route]:
     """The library's routes."""
     index = ctx.app.index
 
-    def page(request: Request) -> tuple[str, list, int]:
+    def page(request: Request) -> tuple[str, list, int | None, str | None]:
         q = request.query_params.get("q", "").strip()
         try:
             offset = max(0, int(request.query_params.get("offset", 0)))
         except ValueError:
             offset = 0
-        photos = search(index, ctx.search_engine, q, ctx.cfg.page_size, offset)
+        try:
+            photos = search(index, ctx.search_engine, q, ctx.cfg.page_size, offset)
+        except QueryError as exc:
+            return q, [], None, str(exc)
         more = offset + ctx.cfg.page_size if len(photos) == ctx.cfg.page_size else None
-        return q, photos, more
+        return q, photos, more, None
 
     async def library(request: Request) -> Response:
-        q, photos, more = await asyncio.to_thread(page, request)
+        q, photos, more, error = await asyncio.to_thread(page, request)
         chips = await asyncio.to_thread(index.concepts.all)
-        return ctx.render(request, "library.html", q=q, photos=photos, more=more, chips=chips)
+        facets = await asyncio.to_thread(index.read, browse.facets)
+        return ctx.render(
+            request,
+            "library.html",
+            status=400 if error else 200,
+            q=q,
+            photos=photos,
+            more=more,
+            chips=chips,
+            facets=facets,
+            error=error,
+        )
 
     async def grid(request: Request) -> Response:
-        q, photos, more = await asyncio.to_thread(page, request)
+        q, photos, more, _ = await asyncio.to_thread(page, request)
         return ctx.render(request, "_grid.html", q=q, photos=photos, more=more)
 
     async def photo(request: Request) -> Response:

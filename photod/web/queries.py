@@ -9,19 +9,16 @@ from __future__ import annotations
 from photod.index import Index, browse
 from photod.index.browse import GridPhoto
 from photod.search.engine import SearchEngine
-from photod.search.query import QueryError
 
 
 def search(
     index: Index, engine: SearchEngine, text: str, limit: int, offset: int = 0
 ) -> list[GridPhoto]:
     """One page of the photos matching ``text``, best first; the whole library, newest
-    first, if empty. A malformed query finds nothing."""
+    first, if empty. A malformed query raises :class:`QueryError` (its message names the
+    bad part, for the page to show)."""
     if not text.strip():
         return index.read(lambda db: browse.library_page(db, limit, offset))
-    try:
-        results = engine.search(text, limit=limit, offset=offset)
-    except QueryError:
-        return []
+    results = engine.search(text, limit=limit, offset=offset)
     page = [r.photo_id for r in results.results]
     return index.read(lambda db: browse.grid_photos(db, page))

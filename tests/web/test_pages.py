@@ -37,8 +37,23 @@ def test_library_grid_and_search_by_person(shared_library):
         blurry = {r.photo_id for r in found}
         both_ways = set(_tiles(client.get("/", params={"q": "person:eileen blurry"}).text))
         assert both_ways == _ids(lib, [*lib.eileen, lib.both]) & blurry
-        r = client.get("/", params={"q": "person:Nobody"})
+        r = client.get("/", params={"q": "person:Eileen -person:Eileen"})
         assert _tiles(r.text) == [] and "No photos match" in r.text
+        # A malformed query says what is wrong, as `photod search` does.
+        r = client.get("/", params={"q": "person:Nobody"})
+        assert r.status_code == 400 and _tiles(r.text) == []
+        assert "Bad query: " in r.text and "Nobody" in unescape(r.text)
+
+
+def test_folder_chips_search_their_folder(shared_library):
+    lib = shared_library
+    with web_client(lib) as client:
+        html = unescape(client.get("/").text)
+        chips = dict(re.findall(r'class="chip kind-folder" href="([^"]+)"[^>]*>([^<]+)<', html))
+        by_label = {label: href for href, label in chips.items()}
+        assert {"2024", "2023"} <= set(by_label)
+        r = client.get(by_label["2023"])
+        assert set(_tiles(r.text)) == _ids(lib, lib.strangers)
 
 
 def test_grid_pages_load_more_as_you_scroll(shared_library):
