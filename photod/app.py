@@ -179,7 +179,15 @@ def build_stages(app: App) -> tuple[list[Stage], list[str]]:
         inactive.append(PlacesStage.name)
     stages += slots["after_ingest"]
     if app.heads:
-        stages.append(HeadsStage(app.catalog, app.features, app.heads, config.clip.batch_size))
+        stages.append(
+            HeadsStage(
+                app.catalog,
+                app.features,
+                app.heads,
+                config.clip.batch_size,
+                rejected=app.index.concepts.rejected_on,
+            )
+        )
     else:
         inactive.append(HeadsStage.name)
     stages += slots["after_heads"]

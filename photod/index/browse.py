@@ -13,6 +13,9 @@ from typing import Any
 
 import sqlite_utils
 
+from photod.index import jobs
+from photod.index.tags import CONCEPT_SOURCE
+
 
 @dataclass
 class GridPhoto:
@@ -311,13 +314,34 @@ def drop_not_faces(db: sqlite_utils.Database, photo_id: int) -> None:
 
 
 def not_this_concept(db: sqlite_utils.Database, photo_id: int, concept: str) -> int:
-    """Delete the concept's detections on a photo (the user says it is not them)."""
-    cur = db.conn.execute(
-        "DELETE FROM detections WHERE photo_id = ? AND concept_id IN "
-        "(SELECT id FROM concepts WHERE name = ? COLLATE NOCASE)",
+    """The user says ``concept`` is not in the photo: remember it for the photo's content (the
+    heads never name the concept there again), delete its detections and tags now, and queue
+    the photo once more so its captions are written without it. Returns detections dropped."""
+    row = db.conn.execute(
+        "SELECT p.path, p.content_hash, c.id, c.name FROM photos p, concepts c "
+        "WHERE p.id = ? AND c.name = ? COLLATE NOCASE",
         (photo_id, concept),
+    ).fetchone()
+    if row is None:
+        return 0
+    path, content_hash, concept_id, name = row
+    if content_hash:
+        db.conn.execute(
+            "INSERT OR REPLACE INTO not_concepts (content_hash, concept_id, marked_at) "
+            "VALUES (?, ?, ?)",
+            (content_hash, concept_id, time.time()),
+        )
+    cur = db.conn.execute(
+        "DELETE FROM detections WHERE photo_id = ? AND concept_id = ?", (photo_id, concept_id)
     )
-    return cur.rowcount
+    dropped = cur.rowcount
+    db.conn.execute(
+        "DELETE FROM tags WHERE photo_id = ? AND source = ? AND value = ?",
+        (photo_id, CONCEPT_SOURCE, name),
+    )
+    if dropped:
+        jobs.enqueue(db, jobs.INDEX, path, {"force": True})
+    return dropped
 
 
 def present_hashes(db: sqlite_utils.Database) -> set[str]:

@@ -247,3 +247,18 @@ def detected_photo_ids(db: sqlite_utils.Database, concept_id: int) -> set[int]:
         "SELECT DISTINCT photo_id FROM detections WHERE concept_id = ?", (concept_id,)
     )
     return {r[0] for r in rows.fetchall()}
+
+
+def rejected_on(db: sqlite_utils.Database, hashes: list[str]) -> dict[str, set[int]]:
+    """The concepts the user said are not in each photo content ("this is not Alice")."""
+    out: dict[str, set[int]] = {}
+    for i in range(0, len(hashes), 500):
+        chunk = hashes[i : i + 500]
+        rows = db.conn.execute(
+            "SELECT content_hash, concept_id FROM not_concepts "
+            f"WHERE content_hash IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        for content_hash, concept_id in rows:
+            out.setdefault(content_hash, set()).add(concept_id)
+    return out

@@ -300,6 +300,21 @@ def _m0007_search_index(db: sqlite_utils.Database) -> None:
     backfill(db)
 
 
+def _m0008_not_concepts(db: sqlite_utils.Database) -> None:
+    # "This is not Alice" on a photo: the heads never name her on that content again.
+    run_script(
+        db,
+        """
+        CREATE TABLE not_concepts (
+            content_hash TEXT NOT NULL,
+            concept_id INTEGER NOT NULL REFERENCES concepts(id) ON DELETE CASCADE,
+            marked_at REAL NOT NULL,
+            PRIMARY KEY (content_hash, concept_id)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
@@ -308,6 +323,7 @@ MIGRATIONS: list[Migration] = [
     ("0005_detection_boxes", _m0005_detection_boxes),
     ("0006_web", _m0006_web),
     ("0007_search_index", _m0007_search_index),
+    ("0008_not_concepts", _m0008_not_concepts),
 ]
 
 

@@ -172,6 +172,10 @@ class ConceptRepository(_Repository):
         """(name, identifier) of a concept, or None."""
         return concepts.names(self._index.reader(), concept_id)
 
+    def rejected_on(self, hashes: list[str]) -> dict[str, set[int]]:
+        """Concept ids the user rejected, by photo content hash (see ``not_concepts``)."""
+        return concepts.rejected_on(self._index.reader(), hashes)
+
 
 class TrainingRepository(_Repository):
     """Queued and running concept trainings."""

@@ -11,7 +11,7 @@ re-runs must see the new version, never the old).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from photod.concepts.catalog import ConceptCatalog
 from photod.heads.features import SharedFeatures
@@ -27,9 +27,17 @@ class HeadsStage(BaseStage):
     name = "heads"
 
     def __init__(
-        self, catalog: ConceptCatalog, features: SharedFeatures, heads: list, batch_size: int
+        self,
+        catalog: ConceptCatalog,
+        features: SharedFeatures,
+        heads: list,
+        batch_size: int,
+        rejected: Callable[[list[str]], dict[str, set[int]]] = lambda hashes: {},
     ) -> None:
+        """``rejected``: the concept ids the user said are not in each photo content (the
+        index's ``concepts.rejected_on``); those never fire there."""
         self._catalog = catalog
+        self._rejected = rejected
         self.features = features
         self.heads = heads
         # Photos waiting together are featurised together (CLIP runs on a batch).
@@ -67,13 +75,17 @@ class HeadsStage(BaseStage):
             elif head.wants_features():
                 optional |= set(head.needs)
         self.features.compute(tasks, needs, optional)
+        rejected = self._rejected([t.info.content_hash for t in tasks if t.info])
         for task in tasks:
+            not_here = rejected.get(task.info.content_hash, set()) if task.info else set()
             for head in self.heads:
                 try:
-                    task.detections.extend(head.score(task))
+                    found = head.score(task)
                 except Exception:
                     # Attributed to the head; the photo keeps the other heads' results.
                     log.exception("head %s failed on %s", head.name, task.path)
+                    continue
+                task.detections.extend(d for d in found if d.concept_id not in not_here)
 
     def close(self) -> None:
         """Free the models."""

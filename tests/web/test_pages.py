@@ -189,6 +189,12 @@ def test_corrections_on_a_photo(library):
         assert r.status_code == 204
         page = client.get(f"/photo/{both}").text
         assert "not Eileen: 1 detection(s) removed." in page and "This is not Eileen" not in page
+        # The photo was queued once more: the re-run's heads do not name her there again.
+        assert run_queue(lib.app, listeners=True) >= 1
+        again = lib.app.index.read(lambda db: browse.photo_detail(db, both))
+        assert "Eileen" not in {b.concept for b in again.boxes}
+        found = SearchEngine(lib.app.index).search("person:Eileen", limit=50).results
+        assert both not in {r.photo_id for r in found} and found
         plain = lib.app.index.photos.id_of(lib.plain)
         r = client.post(f"/photo/{plain}/example", data={"concept": "Eileen"}, headers=token)
         assert r.status_code == 204
