@@ -73,7 +73,9 @@ class PhotodInstallation:
 
         result = self._runner.invoke(cli, ["--config", str(self.config_path), *args])
         if result.exit_code != 0:
-            raise RuntimeError(f"photod {' '.join(args)} failed: {result.output}")
+            raise RuntimeError(
+                f"photod {' '.join(args)} failed: {result.output}"
+            ) from result.exception
         return result.output
 
     @property
