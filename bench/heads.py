@@ -30,10 +30,9 @@ def main() -> None:
     from photod.heads.person import PersonHead
     from photod.index import Index, jobs
     from photod.index.concepts import Concept
+    from photod.models.cache import ModelSessions
     from photod.models.clip import ClipEmbedder
     from photod.pipeline.task import PhotoInfo, PhotoTask
-    from photod.plugins import PluginRegistry
-    from photod.services import Services
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=8)
@@ -41,9 +40,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     config = make_config(tmp)
     index = Index(config.index_path).start()
-    services = Services(config, index, PluginRegistry())
     clip = ClipEmbedder("ViT-B-32/random", config.paths.cache_dir)
-    features = SharedFeatures(services, clip=clip)
+    features = SharedFeatures(config, index, ModelSessions(), clip=clip)
     images = [composite(i).resize((1024, 512)) for i in range(args.photos)]
     tasks = [
         PhotoTask(

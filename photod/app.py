@@ -1,93 +1,78 @@
 """The composition root: ``build_app(config)`` wires every component from the config.
 
-Nothing else in photod constructs services; components get what they need through their
-constructors (see :class:`photod.services.Services`).
+Nothing else in photod constructs shared components. :func:`build_app` builds, once: the
+index, the model sessions, the shared features (face backend and CLIP), the VLM runtime (when
+one is configured), the concept catalog (the one owner of the ``concepts/<id>/v<N>/``
+layout), the concept heads, the trainer and its scheduler, the stages and the listeners.
+Each built-in component receives what it uses through its constructor; a plugin class's
+``create(app)`` receives the host :class:`App` and reads its settings through
+``app.plugins.settings(name, Model)``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
-from photod.concepts.catalog import ConceptCatalog
+from photod.concepts.catalog import ConceptCatalog, artifact_store
+from photod.concepts.scheduler import TrainingScheduler
 from photod.concepts.training import Trainer
 from photod.config import Config
-from photod.errors import PluginError
+from photod.heads.base import ConceptHead
 from photod.heads.features import SharedFeatures
 from photod.index import Index
-from photod.index.concepts import ConceptError
 from photod.index.db import ensure_private_dir
+from photod.ingest.decode import DecodeLimits
+from photod.metadata.listener import MetadataListener
 from photod.models.cache import ModelSessions
 from photod.pipeline.events import CommitListener
-from photod.pipeline.stage import Stage
+from photod.pipeline.stage import SLOTS, Stage
 from photod.plugins import PluginRegistry, load_plugins
 from photod.processor import JobProcessor
-from photod.services import Services
 from photod.stages.heads import HeadsStage
+from photod.stages.index import IndexStage
+from photod.stages.ingest import IngestStage
 from photod.stages.personalize import PersonalizeStage
 
+if TYPE_CHECKING:
+    from photod.vlm.runtime import VlmRuntime
+    from photod.watch.watcher import LibraryWatcher
+
 log = logging.getLogger(__name__)
-
-S = TypeVar("S", bound=Stage)
-
-# Stages the daemon cannot work without: if one of these fails to build, start-up fails.
-ESSENTIAL_STAGES = {"ingest", "index"}
 
 
 @dataclass
 class App:
-    """One wired photod: services, the active stages and listeners, and the job processor."""
+    """One wired photod: its shared components, the active stages and listeners.
+
+    Built by :func:`build_app` only; ``heads``, ``trainer``, ``scheduler``, the stages and
+    the listeners are filled in there once the components they use exist (a plugin's
+    ``create(app)`` may read the fields set before it).
+    """
 
     config: Config
-    services: Services
-    stages: list[Stage]
+    #: The one index facade (reads, and writes through its single writer).
+    index: Index
+    #: The plugin registry (what ``photod plugins`` lists; validated plugin settings).
+    plugins: PluginRegistry
+    #: Every model session (the daemon's tick unloads the idle ones).
+    models: ModelSessions
+    #: The one concept catalog (active versions, the artifact store and its layout).
+    catalog: ConceptCatalog
+    #: One face backend and one CLIP per process, for the heads stage and training.
+    features: SharedFeatures
+    #: The VLMs of ``vlm.models`` (None: no VLM configured, or no backend registered).
+    vlm: VlmRuntime | None = None
+    #: The concept heads (built-in and plugin), shared by the heads stage and training.
+    heads: list[ConceptHead] = field(default_factory=list)
+    trainer: Trainer = field(init=False)
+    scheduler: TrainingScheduler = field(init=False)
+    stages: list[Stage] = field(default_factory=list)
     inactive_stages: list[str] = field(default_factory=list)
     listeners: list[CommitListener] = field(default_factory=list)
     inactive_listeners: list[str] = field(default_factory=list)
-
-    @property
-    def index(self) -> Index:
-        """The one index facade (reads, and writes through its single writer)."""
-        return self.services.index
-
-    @property
-    def catalog(self) -> ConceptCatalog:
-        """The one concept catalog (active versions, artifact layout)."""
-        return self.services.concepts
-
-    @property
-    def plugins(self) -> PluginRegistry:
-        """The plugin registry (what ``photod plugins`` lists)."""
-        return self.services.plugins
-
-    @property
-    def models(self) -> ModelSessions:
-        """Every model session (the daemon's tick unloads the idle ones)."""
-        return self.services.models
-
-    @property
-    def features(self) -> SharedFeatures:
-        """The heads stage's shared features (one face backend and CLIP per process); a
-        private set, loading nothing until used, when the heads stage is off."""
-        stage = self._stage(HeadsStage)
-        return stage.features if stage is not None else SharedFeatures(self.services)
-
-    def trainer(self, *, progress: bool = False) -> Trainer:
-        """The concept trainer over the stages' own models (a VLM is loaded once per
-        process); a heads or personalize stage that is off is built for training alone."""
-        heads = self._stage(HeadsStage) or HeadsStage.create(self.services)
-        if heads is None:
-            raise ConceptError("no concept head is installed (see `photod plugins`)")
-        personalize = self._stage(PersonalizeStage) or PersonalizeStage.create(self.services)
-        vlm = personalize.runtime if personalize is not None else None
-        return Trainer(
-            self.services, heads.features, heads.heads_by_name, vlm=vlm, progress=progress
-        )
-
-    def _stage(self, cls: type[S]) -> S | None:
-        return next((s for s in self.stages if isinstance(s, cls)), None)
 
     def processor(self, *, threaded: bool = True) -> JobProcessor:
         """A job processor over this app's stages."""
@@ -99,10 +84,20 @@ class App:
             listeners=self.listeners,
         )
 
+    def library_watcher(self, wake: Callable[[], None]) -> LibraryWatcher:
+        """A (not yet started) watcher of the photo folders that queues into the index."""
+        # Imported here: watchdog is only needed by the daemon, not by every CLI command.
+        from photod.watch.watcher import LibraryWatcher
+
+        library = self.config.library
+        return LibraryWatcher(
+            library, self.index, wake=wake, poll_interval=library.poll_interval_seconds
+        )
+
     def close(self) -> None:
         """Free the models and close the index (stages are closed by their processor)."""
-        self.services.models.close()
-        self.services.index.close()
+        self.models.close()
+        self.index.close()
 
     def __enter__(self) -> App:
         return self
@@ -122,69 +117,151 @@ def prepare_dirs(config: Config) -> None:
                 root.mkdir(parents=True, exist_ok=True)
 
 
-def build_stages(services: Services) -> tuple[list[Stage], list[str]]:
-    """Instantiate every registered stage class in position order.
+def build_vlm(config: Config, plugins: PluginRegistry, models: ModelSessions) -> VlmRuntime | None:
+    """The VLM runtime of ``vlm.models`` (models load lazily), or None when there is none."""
+    if not config.vlm.models:
+        return None
+    backends = plugins.collect("photod_vlm_backends")
+    if not backends:
+        log.warning("vlm.models is set but no VLM backend is registered: no captions")
+        return None
+    # Imported here: the runtime's backends need torch, which a daemon without VLM never loads.
+    from photod.vlm.runtime import VlmRuntime
 
-    Returns (active stages, names of stages that configured themselves off). A non-essential
-    stage that fails to build is logged with its plugin and left out.
+    runtime = VlmRuntime(
+        config.vlm, backends, config.paths.cache_dir, offline=config.models.offline
+    )
+    for model in runtime.models.values():
+        models.add(model)
+    return runtime
+
+
+def build_heads(app: App) -> list[ConceptHead]:
+    """Every registered head class built with ``create(app)``; a head that fails to build is
+    logged and skipped, one that returns None is configured off."""
+    heads = []
+    # dict.fromkeys: a head registered twice (entry point + loose file) runs once.
+    for head_cls in dict.fromkeys(app.plugins.collect("photod_heads")):
+        head = _create("head", head_cls, app)
+        if head is not None:
+            heads.append(head)
+    return heads
+
+
+def build_stages(app: App) -> tuple[list[Stage], list[str]]:
+    """The pipeline, in order: ingest, heads, personalize, index, with each plugin stage
+    after the built-in stage its ``slot`` names.
+
+    Returns (active stages, names of the stages that are off). The heads stage is off with no
+    head, personalize with no VLM; a plugin stage that fails to build is logged and left out.
     """
-    classes = sorted(services.plugins.collect("photod_stages"), key=lambda c: c.position)
-    active, inactive = _create_all("stage", classes, services, ESSENTIAL_STAGES)
-    names = [s.name for s in active]
-    missing = ESSENTIAL_STAGES - set(names)
-    if missing:
-        raise PluginError(f"no {', '.join(sorted(missing))} stage registered (disabled plugin?)")
-    return active, inactive
-
-
-def build_listeners(services: Services) -> tuple[list[CommitListener], list[str]]:
-    """Instantiate every registered listener class, in registration order.
-
-    Returns (active listeners, names of those that configured themselves off); one that fails
-    to build is logged and left out.
-    """
-    return _create_all("listener", services.plugins.collect("photod_listeners"), services)
-
-
-def _create_all(
-    what: str, classes: list[type], services: Services, essential: Collection[str] = ()
-) -> tuple[list, list[str]]:
-    active: list = []
+    config = app.config
+    slots: dict[str, list[Stage]] = {slot: [] for slot in SLOTS}
     inactive: list[str] = []
-    for cls in classes:
-        try:
-            part = cls.create(services)
-        except Exception as exc:
-            if cls.name in essential:
-                raise PluginError(f"{what} {cls.name} could not start: {exc}") from exc
-            log.error("%s %s could not start and is skipped: %s", what, cls.name, exc)
-            inactive.append(cls.name)
+    for cls in app.plugins.collect("photod_stages"):
+        slot = getattr(cls, "slot", None)
+        if slot not in slots:
+            log.error("stage %s names no slot of %s and is skipped", _name(cls), list(SLOTS))
+            inactive.append(_name(cls))
             continue
-        if part is None:
-            inactive.append(cls.name)
+        stage = _create("stage", cls, app)
+        if stage is None:
+            inactive.append(_name(cls))
         else:
-            active.append(part)
+            slots[slot].append(stage)
+    limits = DecodeLimits.from_config(config.ingest)
+    stages: list[Stage] = [IngestStage(app.index, limits, config.pipeline.ingest_workers)]
+    stages += slots["after_ingest"]
+    if app.heads:
+        stages.append(HeadsStage(app.catalog, app.features, app.heads, config.clip.batch_size))
+    else:
+        inactive.append(HeadsStage.name)
+    stages += slots["after_heads"]
+    if app.vlm is not None:
+        stages.append(PersonalizeStage(app.catalog, app.vlm))
+    else:
+        inactive.append(PersonalizeStage.name)
+    stages += slots["after_personalize"]
+    stages.append(IndexStage(app.index))
+    return stages, inactive
+
+
+def build_listeners(app: App) -> tuple[list[CommitListener], list[str]]:
+    """Metadata write-back, then the plugin listeners in registration order.
+
+    Returns (active listeners, names of those that are off); a plugin listener that fails to
+    build is logged and left out.
+    """
+    active: list[CommitListener] = []
+    inactive: list[str] = []
+    if MetadataListener.wanted(app.config.metadata):
+        active.append(MetadataListener(app.config.metadata, app.index))
+    else:
+        inactive.append(MetadataListener.name)
+    for cls in app.plugins.collect("photod_listeners"):
+        listener = _create("listener", cls, app)
+        if listener is None:
+            inactive.append(_name(cls))
+        else:
+            active.append(listener)
     return active, inactive
 
 
-def build_app(config: Config) -> App:
-    """Wire photod from ``config``: folders, plugins, the index, the stages."""
-    prepare_dirs(config)
-    plugins = load_plugins(config.plugins)
-    index = Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
-    services = Services(config=config, index=index, plugins=plugins)
+def _name(cls: type) -> str:
+    return getattr(cls, "name", cls.__name__)
+
+
+def _create(what: str, cls: type, app: App):
+    """``cls.create(app)``; a plugin part that raises is logged and counted as off."""
     try:
-        stages, inactive = build_stages(services)
-        listeners, listeners_off = build_listeners(services)
+        return cls.create(app)
+    except Exception as exc:  # a broken plugin must not stop photod
+        log.error("%s %s could not start and is skipped: %s", what, _name(cls), exc)
+        return None
+
+
+def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
+    """Wire photod from ``config``: folders, plugins, the index, the models, the concepts,
+    the stages and the listeners.
+
+    ``plugins``: an already loaded registry instead of the installed plugins (tests).
+    """
+    prepare_dirs(config)
+    plugins = plugins if plugins is not None else load_plugins(config.plugins)
+    index = Index(config.index_path, busy_timeout_ms=config.index.busy_timeout_ms).start()
+    models = ModelSessions()
+    try:
+        catalog = ConceptCatalog(
+            artifact_store(config.paths.data_dir),
+            index.concepts,
+            vlm_ids=[m.id for m in config.vlm.models],
+        )
+        app = App(
+            config=config,
+            index=index,
+            plugins=plugins,
+            models=models,
+            catalog=catalog,
+            features=SharedFeatures(config, index, models),
+            vlm=build_vlm(config, plugins, models),
+        )
+        app.heads = build_heads(app)
+        app.trainer = Trainer(
+            index,
+            app.features,
+            {h.name: h for h in app.heads},
+            catalog,
+            app.vlm,
+            clip_enabled=config.clip.enabled,
+            concepts_cfg=config.concepts,
+            limits=DecodeLimits.from_config(config.ingest),
+        )
+        app.scheduler = TrainingScheduler(index, app.trainer.train, config.concepts)
+        app.stages, app.inactive_stages = build_stages(app)
+        app.listeners, app.inactive_listeners = build_listeners(app)
     except BaseException:
+        models.close()
         index.close()
         raise
-    log.debug("stages: %s (off: %s)", [s.name for s in stages], inactive)
-    return App(
-        config=config,
-        services=services,
-        stages=stages,
-        inactive_stages=inactive,
-        listeners=listeners,
-        inactive_listeners=listeners_off,
-    )
+    log.debug("stages: %s (off: %s)", [s.name for s in app.stages], app.inactive_stages)
+    return app

@@ -396,6 +396,21 @@ class VlmConfig(Section):
         return {**data, "models": [entry, *models]}
 
 
+class WebConfig(Section):
+    """The web app (``photod serve``, or in the daemon with ``enabled``); docs/web.md."""
+
+    enabled: bool = Field(False, description="serve the web app inside `photod run`")
+    host: str = Field("127.0.0.1", description="any address but loopback needs password_hash")
+    port: int = Field(8180, ge=1, le=65535)
+    password_hash: str | None = Field(
+        None, description="argon2 hash from `photod serve --set-password`; required off loopback"
+    )
+    secure_cookies: bool = Field(False, description="true when served through HTTPS (a proxy)")
+    thumbnail_size: int = Field(320, ge=64, le=2048, description="longest side, pixels")
+    thumbnail_quality: int = Field(80, ge=30, le=95, description="JPEG quality")
+    page_size: int = Field(60, ge=10, le=500, description="photos per page of the grid")
+
+
 class Config(Section):
     """The whole configuration; components receive their own section."""
 
@@ -412,6 +427,7 @@ class Config(Section):
     clip: ClipConfig = Field(default_factory=ClipConfig)
     concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)
     vlm: VlmConfig = Field(default_factory=VlmConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @property
     def index_path(self) -> Path:

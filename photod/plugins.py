@@ -36,15 +36,20 @@ Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class PhotodHookSpecs:
-    """The hooks a plugin may implement. Each returns classes, not instances."""
+    """The hooks a plugin may implement. Each returns classes, not instances.
+
+    photod builds a stage, head or listener class once with ``cls.create(app)``: the host
+    :class:`photod.app.App` (its ``config``, ``index``, ``features``, ``catalog`` ...), and
+    the plugin's validated settings from ``app.plugins.settings(name, Model)``.
+    """
 
     @hookspec
     def photod_stages(self) -> list[type]:
-        """Pipeline stage classes (see :mod:`photod.pipeline.stage`)."""
+        """Pipeline stage classes, each naming its ``slot`` (see :mod:`photod.pipeline.stage`)."""
 
     @hookspec
     def photod_heads(self) -> list[type]:
-        """Concept head classes (see :mod:`photod.heads`)."""
+        """Concept head classes (see :mod:`photod.heads.base`)."""
 
     @hookspec
     def photod_vlm_backends(self) -> list[type]:

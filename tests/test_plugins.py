@@ -26,7 +26,7 @@ from photod.plugins import hookimpl
 
 class Stamp(BaseStage):
     name = "stamp"
-    position = 450
+    slot = "after_personalize"
     runs_on_unchanged = True
     def process(self, task):
         task.extras["stamped"] = True
@@ -40,10 +40,11 @@ def photod_stages():
 def test_builtins_and_shipped_plugin_register_through_entry_points():
     registry = load_plugins(PluginsConfig())
     names = {p.name: p for p in registry.loaded}
-    assert names["builtin_stages"].hooks == ["photod_listeners", "photod_stages"]
+    assert names["builtin_heads"].hooks == ["photod_heads"]
+    assert names["builtin_vlm_backends"].hooks == ["photod_vlm_backends"]
     assert names["sharpness"].source == "entry point photod-sharpness"
-    stage_names = [c.name for c in registry.collect("photod_stages")]
-    assert {"ingest", "heads", "personalize", "index", "sharpness"} <= set(stage_names)
+    # The built-in stages are written out by the composition root, not registered.
+    assert [c.name for c in registry.collect("photod_stages")] == ["sharpness"]
 
 
 def test_loose_plugin_files_load_and_broken_ones_are_reported(tmp_path):
@@ -73,7 +74,7 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     result = CliRunner().invoke(cli, ["--config", str(cfg), "plugins"])
     assert result.exit_code == 0, result.output
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
-    assert "stages: ingest -> heads -> sharpness -> index -> stamp" in result.output
+    assert "stages: ingest -> heads -> sharpness -> stamp -> index" in result.output
     assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
     assert "after commit" not in result.output
 
@@ -127,8 +128,17 @@ def test_plugin_settings_reach_the_plugin(tmp_path, photo_root):
         assert stage.threshold == 12.5
 
 
-def test_build_app_orders_stages_by_position(config):
-    with build_app(config) as app:
-        positions = [s.position for s in app.stages]
-        assert positions == sorted(positions)
-        assert [s.name for s in app.stages][0] == "ingest"
+def test_plugin_stages_run_in_their_slots(tmp_path, photo_root):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    for name, slot in (("early", "after_ingest"), ("late", "after_personalize"), ("lost", "x")):
+        (folder / f"{name}.py").write_text(
+            GOOD_PLUGIN.replace('"stamp"', repr(name)).replace('"after_personalize"', repr(slot))
+        )
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_yaml(tmp_path, photo_root, f"plugins:\n  paths: [{folder}]\n"))
+    with build_app(load_config(cfg, environ={})) as app:
+        names = [s.name for s in app.stages]
+        assert names == ["ingest", "early", "heads", "sharpness", "late", "index"]
+        # A stage naming no slot is left out and reported, never fatal.
+        assert "lost" in app.inactive_stages

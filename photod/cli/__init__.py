@@ -78,7 +78,18 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
 
 
 def _register() -> None:
-    from photod.cli import concepts, daemon, doctor, metadata, models, query, scan, service, vlm
+    from photod.cli import (
+        concepts,
+        daemon,
+        doctor,
+        metadata,
+        models,
+        query,
+        scan,
+        service,
+        vlm,
+        web,
+    )
     from photod.cli import eval as evaluation
 
     cli.add_command(daemon.run_command)
@@ -92,6 +103,7 @@ def _register() -> None:
     cli.add_command(vlm.caption_command)
     cli.add_command(vlm.ask_command)
     cli.add_command(evaluation.eval_command)
+    cli.add_command(web.serve_command)
     for command in query.COMMANDS:
         cli.add_command(command)
     _same_help_option(cli)

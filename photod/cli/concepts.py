@@ -10,7 +10,7 @@ import click
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
-from photod.concepts.catalog import artifact_store
+from photod.concepts import teach
 from photod.concepts.scheduler import request_training
 from photod.humantime import relative
 from photod.index import concepts as store
@@ -45,11 +45,10 @@ def _check_person_examples(
     import numpy as np
 
     from photod.faces.base import distances
-    from photod.heads.context import TrainContext
     from photod.heads.examples import choose_faces
 
-    trainer = app.trainer()
-    ctx = TrainContext.build(app.services, trainer.features)
+    trainer = app.trainer
+    ctx = trainer.context()
     known = app.index.concepts.examples(concept.id)
     new = [store.Example(0, concept.id, p, box, "cli") for p in paths]
     backend = trainer.features.face_backend
@@ -111,12 +110,7 @@ def _add_examples(
                 index.write(lambda db: store.remove_concept(db, concept.id))
             _fail(str(exc))
 
-        def add(db) -> float:
-            for p in paths:
-                store.add_example(db, concept.id, p, face_box=box, caption=caption)
-            return request_training(db, concept.id, config.concepts)
-
-        due = index.write(add)
+        due = teach.add_examples(index, concept, paths, config.concepts, box=box, caption=caption)
     click.echo(f"{concept.name}: {len(paths)} example(s) added; retraining {relative(due)}.")
 
 
@@ -221,7 +215,7 @@ def remove_command(ctx: Context, name: str) -> None:
             return len(paths)
 
         n = app.index.write(remove)
-        artifact_store(config.paths.data_dir).remove(c.id)
+        app.catalog.artifacts.remove(c.id)
     click.echo(f"{c.name} removed; {n} photo(s) will be re-processed.")
 
 
@@ -239,7 +233,7 @@ def train_command(ctx: Context, name: str, later: bool) -> None:
                 due = app.index.write(lambda db: request_training(db, c.id, config.concepts))
                 click.echo(f"{c.name}: training scheduled, {relative(due)}.")
                 return
-            out = app.trainer(progress=sys.stderr.isatty()).train(c.id)
+            out = app.trainer.train(c.id, progress=sys.stderr.isatty())
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(
@@ -296,13 +290,8 @@ def examples_remove(ctx: Context, name: str, paths: tuple[str, ...]) -> None:
         except ConceptError as exc:
             _fail(str(exc))
 
-        def remove(db) -> int:
-            n = sum(store.remove_example(db, c.id, str(Path(p).resolve())) for p in paths)
-            if n:
-                request_training(db, c.id, config.concepts)
-            return n
-
-        n = app.index.write(remove)
+        resolved = [str(Path(p).resolve()) for p in paths]
+        n = teach.remove_examples(app.index, c, resolved, config.concepts)
     click.echo(f"{c.name}: {n} example(s) removed" + ("; retraining scheduled." if n else "."))
 
 
@@ -316,15 +305,13 @@ def faces_group() -> None:
 @pass_context
 def clusters_command(ctx: Context, min_size: int | None) -> None:
     """Update and list the groups of faces that match no person."""
-    from photod.faces.clusters import list_clusters, update_clusters
+    from photod.faces.clusters import list_clusters
 
     config = ctx.config()
     size = min_size or config.concepts.min_cluster_size
     with build_app(config) as app:
-        f = app.features
-        eps = config.concepts.cluster_eps or f.face_threshold
-        backend = f.face_backend
-        app.index.write(lambda db: update_clusters(db, backend.model_id, backend.metric, eps, size))
+        cfg = config.concepts.model_copy(update={"min_cluster_size": size})
+        teach.refresh_clusters(app.index, app.features, cfg)
         clusters = list_clusters(app.index, size)
     if not clusters:
         click.echo("no groups of unnamed faces yet")
@@ -340,28 +327,10 @@ def clusters_command(ctx: Context, min_size: int | None) -> None:
 @pass_context
 def name_command(ctx: Context, cluster: int, name: str, class_word: str) -> None:
     """Make the faces of CLUSTER examples of person NAME (created if new)."""
-    from photod.index import clusters
-
     config = ctx.config()
     with build_app(config) as app:
-
-        def name_it(db) -> int:
-            faces = clusters.cluster_faces(db, cluster)
-            if not faces:
-                raise ConceptError(f"no cluster {cluster}; see `photod faces clusters`")
-            c = store.find_concept(db, name) or store.add_concept(
-                db, name, kind="person", class_word=class_word
-            )
-            if c.kind != "person":
-                raise ConceptError(f"{name} is a {c.kind}, not a person")
-            for path, box in faces:
-                store.add_example(db, c.id, path, face_box=box, source="cluster")
-            clusters.remove(db, cluster)
-            request_training(db, c.id, config.concepts)
-            return len(faces)
-
         try:
-            n = app.index.write(name_it)
+            _, n = teach.name_cluster(app.index, cluster, name, config.concepts, class_word)
         except ConceptError as exc:
             _fail(str(exc))
     click.echo(f"{name}: {n} face(s) added as examples; retraining scheduled.")

@@ -35,14 +35,11 @@ def _photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
 
 
 def _runtime(app):
-    from photod.stages.personalize import PersonalizeStage
-
-    stage = next((s for s in app.stages if isinstance(s, PersonalizeStage)), None)
-    if stage is None:
+    if app.vlm is None:
         raise click.ClickException(
             "no VLM is configured: add a model under 'vlm: models:' (see docs/personalization.md)"
         )
-    return stage.runtime
+    return app.vlm
 
 
 def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model_id, as_json):

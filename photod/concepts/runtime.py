@@ -10,27 +10,19 @@ import logging
 from collections.abc import Callable
 
 from photod.concepts.examples_folder import ExamplesWatcher, sync_examples_folder
-from photod.concepts.scheduler import TrainingScheduler
 
 log = logging.getLogger(__name__)
 
 
 class ConceptRuntime:
-    """Training scheduler + examples-folder watcher, wired from an :class:`photod.app.App`."""
+    """The app's training scheduler + an examples-folder watcher (:class:`photod.app.App`)."""
 
     def __init__(self, app, wake: Callable[[], None] | None = None, *, sync_seconds: float = 5):
         self._app = app
         self._wake = wake or (lambda: None)
-        cfg = app.config
-        self.trainer = app.trainer()
-        self.scheduler = TrainingScheduler(
-            app.index,
-            lambda cid: self.trainer.train(cid),
-            cfg.concepts,
-            sync_seconds=sync_seconds,
-            on_trained=self._wake,  # re-run jobs were queued: let the loop claim them
-        )
-        self.folder = cfg.examples_dir
+        self._sync_seconds = sync_seconds
+        self.scheduler = app.scheduler
+        self.folder = app.config.examples_dir
         self.watcher = ExamplesWatcher(self.folder, self.examples_changed)
 
     def examples_changed(self) -> list[int]:
@@ -46,7 +38,8 @@ class ConceptRuntime:
     def start(self) -> ConceptRuntime:
         """Start watching the examples folder and scheduling training."""
         self.watcher.start()
-        self.scheduler.start()
+        # Re-run jobs were queued after a training: let the loop claim them.
+        self.scheduler.start(on_trained=self._wake, sync_seconds=self._sync_seconds)
         self.examples_changed()  # what changed while photod was not running
         return self
 

@@ -52,26 +52,27 @@ def request_training(
 
 
 class TrainingScheduler:
-    """Runs due training jobs, one at a time, in an APScheduler background thread."""
+    """Runs due training jobs, one at a time, in an APScheduler background thread.
 
-    def __init__(
-        self,
-        index: Index,
-        train: Callable[[int], object],
-        cfg: ConceptsConfig,
-        *,
-        sync_seconds: float = 5.0,
-        on_trained: Callable[[], None] | None = None,
-    ) -> None:
+    Built once by the composition root (nothing runs until :meth:`start`).
+    """
+
+    def __init__(self, index: Index, train: Callable[[int], object], cfg: ConceptsConfig) -> None:
         self._index = index
         self._train = train
         self._cfg = cfg
-        self._sync_seconds = sync_seconds
-        self._on_trained = on_trained
+        self._on_trained: Callable[[], None] | None = None
         self._scheduler = None
 
-    def start(self) -> TrainingScheduler:
-        """Re-queue what a crash left running, then mirror the table into APScheduler."""
+    def start(
+        self, *, on_trained: Callable[[], None] | None = None, sync_seconds: float = 5.0
+    ) -> TrainingScheduler:
+        """Re-queue what a crash left running, then mirror the table into APScheduler.
+
+        ``on_trained``: called after each successful training (its re-run jobs are queued);
+        ``sync_seconds``: how often the queued rows are re-read.
+        """
+        self._on_trained = on_trained
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -91,7 +92,7 @@ class TrainingScheduler:
         )
         self._scheduler.start()
         self._scheduler.add_job(
-            self.sync, "interval", seconds=self._sync_seconds, id="sync", executor="sync"
+            self.sync, "interval", seconds=sync_seconds, id="sync", executor="sync"
         )
         self.sync()
         return self

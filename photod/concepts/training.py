@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photod.concepts.artifacts import ArtifactStore
+from photod.concepts.catalog import ConceptCatalog
+from photod.config import ConceptsConfig
 from photod.heads.base import LoadedConcept
 from photod.heads.context import TrainContext
 from photod.heads.features import SharedFeatures
-from photod.index import concepts, jobs, queries, training
+from photod.index import Index, concepts, jobs, queries, training
 from photod.index.concepts import Concept, ConceptError, Example
-from photod.services import Services
+from photod.ingest.decode import DecodeLimits
 
 if TYPE_CHECKING:
     from photod.vlm.runtime import VlmRuntime
@@ -46,41 +47,60 @@ class TrainOutcome:
 
 
 class Trainer:
-    """Trains concepts with the heads (and their shared models) of the heads stage, and
-    their VLM embeddings with the personalize stage's VLMs (``vlm`` None: heads only)."""
+    """Trains concepts with the heads (and their shared models) the heads stage scores with,
+    and their VLM embeddings with the personalize stage's VLM runtime (``vlm`` None: heads
+    only). Built once by the composition root.
+
+    ``clip_enabled``: whether CLIP is on (to say why an object concept has no head);
+    ``concepts_cfg`` and ``limits``: the training settings and the pipeline's decode limits.
+    """
 
     def __init__(
         self,
-        services: Services,
+        index: Index,
         features: SharedFeatures,
         heads: dict[str, Any],
-        artifacts: ArtifactStore | None = None,
+        catalog: ConceptCatalog,
         vlm: VlmRuntime | None = None,
         *,
-        progress: bool = False,
+        clip_enabled: bool,
+        concepts_cfg: ConceptsConfig,
+        limits: DecodeLimits,
     ) -> None:
-        self.services = services
+        self.index = index
         self.features = features
         self.heads = heads
-        self.artifacts = artifacts or services.concepts.artifacts
+        self.catalog = catalog
         self.vlm = vlm
-        self.progress = progress  # a progress bar per embedding (the CLI on a terminal)
+        self._clip_enabled = clip_enabled
+        self._concepts_cfg = concepts_cfg
+        self._limits = limits
 
-    def train(self, concept_id: int, *, seed: int = 0) -> TrainOutcome:
-        """Train and switch to a new version; the previous one stays active on any failure."""
+    def context(self, seed: int = 0) -> TrainContext:
+        """What a head's training may use (decoded examples, shared features, the library)."""
+        return TrainContext(self.index, self.features, self._concepts_cfg, self._limits, seed)
+
+    def train(self, concept_id: int, *, seed: int = 0, progress: bool = False) -> TrainOutcome:
+        """Train and switch to a new version; the previous one stays active on any failure.
+
+        ``progress``: a progress bar per VLM embedding (the CLI on a terminal).
+        """
+        if not self.heads:
+            raise ConceptError("no concept head is installed (see `photod plugins`)")
         started = time.time()
-        index = self.services.index
+        index = self.index
+        artifacts = self.catalog.artifacts
         concept = index.concepts.get(concept_id)
         examples = index.concepts.examples(concept_id)
         head = self.heads.get(concept.head_name)
         if head is None:
             why = "which is not installed"
-            if concept.head_name == "object" and not self.services.config.clip.enabled:
+            if concept.head_name == "object" and not self._clip_enabled:
                 why = "which needs CLIP: set clip.enabled: true"  # the head is off without it
             raise ConceptError(f"{concept.name} needs the {concept.head_name!r} head, {why}")
-        ctx = TrainContext.build(self.services, self.features, seed=seed)
+        ctx = self.context(seed)
         trained = head.train(concept, examples, ctx)
-        version = self.artifacts.next_version(concept_id, concept.version)
+        version = artifacts.next_version(concept_id, concept.version)
         meta = {
             **trained.meta,
             "head": head.name,
@@ -94,9 +114,9 @@ class Trainer:
         if self.vlm is not None and self.vlm.model_ids:
             used = set(trained.training_paths or [e.path for e in examples])
             fill = self._embeddings_writer(
-                concept, [e for e in examples if e.path in used], ctx, vlm_timing
+                concept, [e for e in examples if e.path in used], ctx, vlm_timing, progress
             )
-        self.artifacts.write(concept_id, version, trained.tensors, meta, fill)
+        artifacts.write(concept_id, version, trained.tensors, meta, fill)
         new = LoadedConcept(replace(concept, version=version), trained.tensors, meta)
         fires = head.fires_on(new, index)
         unknown = getattr(head, "unknown_photos", None)
@@ -121,7 +141,7 @@ class Trainer:
         if vlm_timing:
             metrics["vlm_seconds"] = round(vlm_timing["seconds"], 3)
         rerun = index.write(switch)
-        self.artifacts.prune(concept_id, version, concept.version)
+        artifacts.prune(concept_id, version, concept.version)
         log.info(
             "concept %s: version %d active, %d photo(s) to re-run, metrics %s",
             concept.name,
@@ -132,7 +152,12 @@ class Trainer:
         return TrainOutcome(concept_id, version, metrics, rerun, time.time() - started)
 
     def _embeddings_writer(
-        self, concept: Concept, examples: list[Example], ctx, timing: dict[str, float]
+        self,
+        concept: Concept,
+        examples: list[Example],
+        ctx: TrainContext,
+        timing: dict[str, float],
+        progress: bool,
     ):
         """The ``fill`` callback that trains one embedding per configured VLM into a
         version folder; returns the metadata merged into the version's ``meta.json``."""
@@ -143,7 +168,7 @@ class Trainer:
             images = [ctx.image(e.path)[0] for e in examples]
             # The user's own captions replace the generated targets of their photos.
             overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
-            active = self.services.concepts.active()
+            active = self.catalog.active()
             distractors = {
                 vlm_id: active.embeddings_except(vlm_id, concept.id)
                 for vlm_id in self.vlm.model_ids
@@ -158,7 +183,7 @@ class Trainer:
                     images=images,
                     version_dir=folder,
                     targets=overrides,
-                    progress=self.progress,
+                    progress=progress,
                     distractors=distractors,
                 )
             except (ValueError, OSError) as exc:

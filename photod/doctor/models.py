@@ -18,9 +18,13 @@ def check_faces(config: Config) -> Check:
     faces = config.faces
     if faces.backend == "insightface":
         where = pack_dir(faces.insightface, config.paths.cache_dir)
-        if importlib.util.find_spec("onnxruntime") is None:
+        missing = [m for m in ("insightface", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
             return Check(
-                "faces", FAIL, "insightface: onnxruntime missing", "pip install onnxruntime"
+                "faces",
+                FAIL,
+                f"insightface backend: {', '.join(missing)} not installed",
+                "pip install 'photod[insightface]'",
             )
         if not any(where.glob("*.onnx")):
             return Check(

@@ -1,15 +1,17 @@
 """The insightface backend: an SCRFD detector and an ArcFace recognizer from a model pack.
 
-A pack (e.g. ``buffalo_l``: ``det_10g.onnx`` + ``w600k_r50.onnx``) is a folder of ONNX files;
-photod runs them with onnxruntime directly (CUDA when available, else CPU), so the
-``insightface`` Python package is not needed. The packs are licensed for non-commercial
-research only; the dlib backend is the freely licensed alternative.
+A pack (e.g. ``buffalo_l``: ``det_10g.onnx`` + ``w600k_r50.onnx``) is a folder of ONNX files,
+loaded through the ``insightface`` package's model zoo, which maintains SCRFD's decoding and
+ArcFace's alignment (``pip install 'photod[insightface]'``). The packs are licensed for
+non-commercial research only; the dlib backend is the freely licensed alternative.
+The package (and OpenCV with it) is imported only when the backend loads its models.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,11 +21,13 @@ from PIL import Image
 from photod.config import InsightfaceConfig
 from photod.errors import ModelLoadError
 from photod.faces.base import normalise_box
-from photod.faces.scrfd import ARCFACE_TEMPLATE, decode_scrfd, letterbox, similarity_transform
 from photod.models.session import ModelSession
 from photod.pipeline.task import Face
 
 log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
 
 
 def pack_dir(cfg: InsightfaceConfig, cache_dir: Path) -> Path:
@@ -42,8 +46,21 @@ def missing_pack_message(cfg: InsightfaceConfig, where: Path) -> str:
     )
 
 
+def choose_providers(wanted: Sequence[str], available: Sequence[str]) -> list[str]:
+    """The onnxruntime providers to run with: ``wanted`` (default CUDA then CPU) that exist.
+
+    ``available`` is ``onnxruntime.get_available_providers()``: CUDA is listed there only
+    when the ``onnxruntime-gpu`` distribution is installed (the ``gpu`` extra). CPU is always
+    the last resort, so a pack runs on any machine.
+    """
+    chosen = [p for p in (wanted or [CUDA, CPU]) if p in available]
+    if CPU not in chosen:
+        chosen.append(CPU)
+    return chosen
+
+
 class InsightfaceBackend(ModelSession[tuple]):
-    """SCRFD + ArcFace through onnxruntime; models load on first use."""
+    """SCRFD + ArcFace through insightface's model zoo; models load on first use."""
 
     metric = "cosine"
 
@@ -61,57 +78,55 @@ class InsightfaceBackend(ModelSession[tuple]):
         self._dir = pack_dir(cfg, cache_dir)
         self._min_face_px = min_face_px
         self._infer = threading.Lock()
+        #: The providers the loaded models run on (empty until they load).
+        self.active_providers: list[str] = []
         self.model_id = f"insightface-{cfg.pack}"
-
-    def _providers(self, ort) -> list[str]:
-        available = ort.get_available_providers()
-        wanted = self._cfg.providers or ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        chosen = [p for p in wanted if p in available]
-        return chosen or ["CPUExecutionProvider"]
 
     def _load(self) -> tuple:
         try:
             import onnxruntime as ort
+            from insightface.model_zoo import get_model
         except ImportError as exc:
-            raise ModelLoadError("the insightface backend needs `pip install onnxruntime`") from exc
+            raise ModelLoadError(
+                f"the insightface backend needs `pip install 'photod[insightface]'` ({exc})"
+            ) from exc
+        # Its alignment calls a scikit-image API deprecated in 0.26: one FutureWarning per
+        # process in the daemon's log that the user can do nothing about.
+        warnings.filterwarnings(
+            "ignore", category=FutureWarning, module=r"insightface\.utils\.face_align"
+        )
         files = sorted(self._dir.glob("*.onnx")) if self._dir.is_dir() else []
         if not files:
             raise ModelLoadError(missing_pack_message(self._cfg, self._dir))
-        providers = self._providers(ort)
+        providers = choose_providers(self._cfg.providers, ort.get_available_providers())
         det = rec = None
         for f in files:
-            # Tell the models apart by their signature, as insightface's model zoo does.
-            sess = ort.InferenceSession(str(f), providers=providers)
-            shape = sess.get_inputs()[0].shape
-            if len(sess.get_outputs()) >= 6 and det is None:
-                det = sess
-            elif shape[-2:] == [112, 112] and rec is None:
-                rec = sess
+            # The zoo tells the pack's models apart by their inputs and outputs.
+            model = get_model(str(f), providers=providers)
+            task = getattr(model, "taskname", None)
+            if task == "detection" and det is None and model.use_kps:
+                det = model
+            elif task == "recognition" and rec is None:
+                rec = model
         if det is None or rec is None:
             raise ModelLoadError(
-                f"{self._dir} lacks an SCRFD detector or an ArcFace recognizer. "
+                f"{self._dir} lacks an SCRFD detector with landmarks or an ArcFace recognizer. "
                 + missing_pack_message(self._cfg, self._dir)
             )
-        log.info("insightface pack %s loaded with %s", self._dir, providers)
+        size = self._cfg.det_size
+        det.prepare(0, input_size=(size, size), det_thresh=self._cfg.det_threshold)
+        # What the session runs on: onnxruntime-gpu without a usable GPU falls back to CPU.
+        active = list(det.session.get_providers())
+        if active != self.active_providers:  # logged once, not on each reload after idling
+            log.info("insightface pack %s runs on %s", self._dir, ", ".join(active))
+            self.active_providers = active
         return (det, rec)
 
-    def _detect_one(self, det, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        size = self._cfg.det_size
-        canvas, scale = letterbox(arr, size)
-        blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
-        outs = det.run(None, {det.get_inputs()[0].name: blob})
-        return decode_scrfd(outs, size, scale, self._cfg.det_threshold)
+    def _embed(self, rec, bgr: np.ndarray, kps: np.ndarray) -> np.ndarray:
+        from insightface.utils import face_align  # loaded with the models, so already imported
 
-    def _embed(self, rec, arr: np.ndarray, kps: np.ndarray) -> np.ndarray:
-        crops = []
-        image = Image.fromarray(arr)
-        for points in kps:
-            # Inverse map (output pixel -> input pixel) for PIL's affine warp.
-            m = similarity_transform(ARCFACE_TEMPLATE, points)
-            crop = image.transform((112, 112), Image.AFFINE, m[:2].ravel(), Image.BILINEAR)
-            crops.append(np.asarray(crop, dtype=np.float32))
-        blob = ((np.stack(crops) - 127.5) / 127.5).transpose(0, 3, 1, 2)
-        emb = rec.run(None, {rec.get_inputs()[0].name: blob})[0]
+        crops = [face_align.norm_crop(bgr, landmark=k, image_size=rec.input_size[0]) for k in kps]
+        emb = rec.get_feat(crops)
         return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
     def detect(self, images: Sequence[Image.Image]) -> list[list[Face]]:
@@ -119,9 +134,11 @@ class InsightfaceBackend(ModelSession[tuple]):
         out: list[list[Face]] = []
         with self.use() as (det, rec), self._infer:
             for image in images:
-                arr = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
-                h, w = arr.shape[:2]
-                boxes, kps = self._detect_one(det, arr)
+                # insightface takes OpenCV's BGR channel order.
+                rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+                bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+                h, w = bgr.shape[:2]
+                boxes, kps = det.detect(bgr)
                 keep = [
                     i
                     for i, b in enumerate(boxes)
@@ -130,7 +147,7 @@ class InsightfaceBackend(ModelSession[tuple]):
                 if not keep:
                     out.append([])
                     continue
-                embs = self._embed(rec, arr, kps[keep])
+                embs = self._embed(rec, bgr, kps[keep])
                 out.append(
                     [
                         Face(

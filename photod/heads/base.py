@@ -1,8 +1,9 @@
 """The concept head interface (built-in heads and plugin heads implement the same one).
 
-A head class is returned by the ``photod_heads`` plugin hook. The heads stage builds it once
-with ``HeadClass.create(services, features)`` (None: configured off), hands it the active
-versions of the concepts it serves with :meth:`ConceptHead.load`, and calls
+A head class is returned by the ``photod_heads`` plugin hook. The composition root builds it
+once with ``HeadClass.create(app)`` (the host :class:`photod.app.App`; None: configured off)
+and shares it between the heads stage and training. The stage hands it the active versions
+of the concepts it serves with :meth:`ConceptHead.load`, and calls
 :meth:`ConceptHead.score` for each photo after computing the shared features the head
 ``needs`` ("faces", "clip"). Training (:meth:`ConceptHead.train`) returns tensors and
 metadata that the concept store versions on disk; :meth:`ConceptHead.fires_on` tells which
@@ -17,12 +18,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
+    from photod.app import App
     from photod.heads.context import TrainContext
-    from photod.heads.features import SharedFeatures
     from photod.index import Index
     from photod.index.concepts import Concept, Example
     from photod.pipeline.task import Detection, PhotoTask
-    from photod.services import Services
 
 
 @dataclass
@@ -88,8 +88,8 @@ class HeadBase:
         self.concepts: list[LoadedConcept] = []
 
     @classmethod
-    def create(cls, services: Services, features: SharedFeatures) -> HeadBase | None:
-        """Build the head (no model loading here)."""
+    def create(cls, app: App) -> HeadBase | None:
+        """Build the head from the host app (no model loading here)."""
         return cls()
 
     @property

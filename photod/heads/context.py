@@ -11,10 +11,10 @@ from PIL import Image
 from photod.config import ConceptsConfig
 from photod.errors import PhotoError
 from photod.heads.features import SharedFeatures
+from photod.index import Index
 from photod.index.concepts import ConceptError
 from photod.ingest.decode import DecodeLimits, decode_photo
 from photod.pipeline.task import Face
-from photod.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +23,19 @@ log = logging.getLogger(__name__)
 class TrainContext:
     """Per-training helpers; images are decoded like the pipeline does (oriented, bounded)."""
 
-    services: Services
+    index: Index
     features: SharedFeatures
     config: ConceptsConfig
+    #: The pipeline's decode limits (``ingest``): an example is decoded as a library photo is.
+    limits: DecodeLimits
     seed: int = 0
     _images: dict[str, tuple[Image.Image, str]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def build(cls, services: Services, features: SharedFeatures, seed: int = 0) -> TrainContext:
-        """A context from the services' configuration."""
-        return cls(services, features, services.config.concepts, seed)
 
     def image(self, path: str) -> tuple[Image.Image, str]:
         """(working image, content hash) of an example photo."""
         if path not in self._images:
             try:
-                decoded = decode_photo(path, DecodeLimits.from_config(self.services.config.ingest))
+                decoded = decode_photo(path, self.limits)
             except PhotoError as exc:
                 raise ConceptError(f"example {path}: {exc}") from exc
             self._images[path] = (decoded.image, decoded.info.content_hash)
@@ -56,7 +53,7 @@ class TrainContext:
         When fewer than ``want`` are cached (photos indexed before CLIP was on), embeds a
         random sample of the others now and caches them.
         """
-        stored = self.services.index.features
+        stored = self.index.features
         model = self.features.clip.model_id
         rows = [r for r in stored.library_clip(model) if r[0] not in exclude]
         hashes = [h for h, _ in rows]

@@ -15,12 +15,14 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
+from photod.config import Config
 from photod.errors import ModelLoadError
 from photod.faces import create_face_backend, match_threshold
 from photod.faces.base import FaceBackend
+from photod.index import Index
+from photod.models.cache import ModelSessions
 from photod.models.clip import ClipEmbedder
 from photod.pipeline.task import Face, PhotoTask
-from photod.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +30,25 @@ FACES, CLIP = "faces", "clip"
 
 
 class SharedFeatures:
-    """Lazily built face backend and CLIP embedder plus the per-photo feature computation."""
+    """Lazily built face backend and CLIP embedder plus the per-photo feature computation.
+
+    Built once by the composition root; each model session is added to ``models`` (which
+    unloads it when idle) when it is first used. ``face_backend`` / ``clip``: ready sessions
+    to use instead of the configured ones (a benchmark's own CLIP).
+    """
 
     def __init__(
         self,
-        services: Services,
+        config: Config,
+        index: Index,
+        models: ModelSessions,
         *,
         face_backend: FaceBackend | None = None,
         clip: ClipEmbedder | None = None,
     ) -> None:
-        self._services = services
-        self._cfg = services.config
+        self._cfg = config
+        self._index = index
+        self._models = models
         self._broken: set[str] = set()
         if face_backend is not None:
             self.__dict__["face_backend"] = face_backend
@@ -48,15 +58,13 @@ class SharedFeatures:
     @cached_property
     def face_backend(self) -> FaceBackend:
         """The configured face backend (models load on first detection)."""
-        return self._services.models.add(
-            create_face_backend(self._cfg.faces, self._cfg.paths.cache_dir)
-        )
+        return self._models.add(create_face_backend(self._cfg.faces, self._cfg.paths.cache_dir))
 
     @cached_property
     def clip(self) -> ClipEmbedder:
         """The configured CLIP embedder (the model loads on first embedding)."""
         c = self._cfg.clip
-        return self._services.models.add(
+        return self._models.add(
             ClipEmbedder(
                 c.model,
                 self._cfg.paths.cache_dir,
@@ -101,7 +109,7 @@ class SharedFeatures:
         if not task.job.payload.get("force") or task.info is None:
             return False
         model = self.face_backend.model_id
-        rows = self._services.index.features.stored_faces(task.path, task.info.content_hash, model)
+        rows = self._index.features.stored_faces(task.path, task.info.content_hash, model)
         if not rows or any(emb is None for _, _, emb, _ in rows):
             return False
         task.faces = [
@@ -114,7 +122,7 @@ class SharedFeatures:
         """Cached CLIP embeddings of these content hashes (current model)."""
         if not hashes:
             return {}
-        return self._services.index.features.cached_clip(self.clip.model_id, hashes)
+        return self._index.features.cached_clip(self.clip.model_id, hashes)
 
     def clip_by_hash(self, images: Sequence[Image.Image], hashes: Sequence[str]) -> np.ndarray:
         """CLIP embeddings of images with known content hashes, through the cache."""
@@ -127,7 +135,7 @@ class SharedFeatures:
                 cached[hashes[i]] = e
                 rows.append((hashes[i], self.clip.model_id, e.astype(np.float32).tobytes()))
             # Not awaited: the cache is an optimisation, the photo's commit does not need it.
-            self._services.index.features.store_clip(rows)
+            self._index.features.store_clip(rows)
         return np.stack([cached[h] for h in hashes])
 
     def _compute_clip(self, tasks: Sequence[PhotoTask]) -> None:

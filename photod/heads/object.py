@@ -7,7 +7,7 @@ much as one next to the CLIP forward pass.
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -20,7 +20,9 @@ from photod.heads.negatives import mine_negatives
 from photod.index import Index
 from photod.index.concepts import Concept, ConceptError, Example
 from photod.pipeline.task import Detection, PhotoTask
-from photod.services import Services
+
+if TYPE_CHECKING:
+    from photod.app import App
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,15 @@ class ObjectHead(HeadBase):
         self._thr = np.zeros(0, np.float32)
 
     @classmethod
-    def create(cls, services: Services, features: SharedFeatures) -> ObjectHead | None:
+    def create(cls, app: App) -> ObjectHead | None:
         """The CLIP embedding is always indexed: it feeds negative mining and re-runs.
 
         None (no head) when ``clip.enabled`` is false.
         """
-        if not services.config.clip.enabled:
+        if not app.config.clip.enabled:
             log.info("CLIP is off (clip.enabled: false): object and pet concepts are not used")
             return None
-        return cls(features, always=True)
+        return cls(app.features, always=True)
 
     @property
     def model_id(self) -> str:

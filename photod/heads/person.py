@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -21,7 +21,9 @@ from photod.heads.features import FACES, SharedFeatures
 from photod.index import Index
 from photod.index.concepts import Concept, ConceptError, Example
 from photod.pipeline.task import Detection, PhotoTask
-from photod.services import Services
+
+if TYPE_CHECKING:
+    from photod.app import App
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,9 @@ class PersonHead(HeadBase):
         self._owner = np.zeros(0, np.int64)  # index into self.concepts per key
 
     @classmethod
-    def create(cls, services: Services, features: SharedFeatures) -> PersonHead:
+    def create(cls, app: App) -> PersonHead:
         """Always on: faces are indexed even before the first person, for clustering."""
-        return cls(features)
+        return cls(app.features)
 
     @property
     def model_id(self) -> str:

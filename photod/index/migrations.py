@@ -273,12 +273,32 @@ def _m0005_detection_boxes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0006_web(db: sqlite_utils.Database) -> None:
+    # The web app's library grid reads photos newest first (a NULL date sorts last in DESC);
+    # faces the user marked "not a face" are kept by content and box, so a re-run of the
+    # photo (which replaces its faces rows) still knows them: never clustered, never named.
+    run_script(
+        db,
+        """
+        CREATE INDEX photos_taken ON photos(taken_at DESC, id DESC);
+        CREATE TABLE not_faces (
+            content_hash TEXT NOT NULL,
+            model TEXT NOT NULL,
+            x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+            marked_at REAL NOT NULL,
+            PRIMARY KEY (content_hash, model, x, y)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
     ("0003_example_captions", _m0003_example_captions),
     ("0004_tags", _m0004_tags),
     ("0005_detection_boxes", _m0005_detection_boxes),
+    ("0006_web", _m0006_web),
 ]
 
 

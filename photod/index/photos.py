@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlite_utils
 
+from photod.index.browse import drop_not_faces
 from photod.index.tags import insert_tags
 
 if TYPE_CHECKING:  # the index stores tasks; it is below the pipeline that makes them
@@ -123,6 +124,7 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
             (photo_id, ans.question, ans.answer, ans.model, json.dumps(ans.concept_versions), now),
         )
     insert_tags(db, photo_id, task.tags)
+    drop_not_faces(db, photo_id)  # faces the user marked "not a face" stay gone
 
 
 def record_own_write(

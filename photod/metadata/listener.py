@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from photod.config import MetadataConfig
+from photod.index import Index
 from photod.metadata.rewrite import IndexedRewriter
 from photod.metadata.writer import MetadataWriter, WriterOptions
 
 if TYPE_CHECKING:
     from photod.pipeline.task import PhotoTask
-    from photod.services import Services
 
 
 class MetadataListener:
@@ -17,17 +18,14 @@ class MetadataListener:
 
     name: ClassVar[str] = "metadata"
 
-    def __init__(self, rewriter: IndexedRewriter) -> None:
-        self._rewriter = rewriter
-
-    @classmethod
-    def create(cls, services: Services) -> MetadataListener | None:
-        """The listener, or None when ``metadata.enabled`` is off or nothing would be written."""
-        config = services.config.metadata
-        if not config.enabled or not (config.exif or config.sidecar):
-            return None
+    def __init__(self, config: MetadataConfig, index: Index) -> None:
         writer = MetadataWriter(WriterOptions.from_config(config))
-        return cls(IndexedRewriter(writer, config, services.index))
+        self._rewriter = IndexedRewriter(writer, config, index)
+
+    @staticmethod
+    def wanted(config: MetadataConfig) -> bool:
+        """Whether ``metadata`` asks for any write-back (the listener is off otherwise)."""
+        return config.enabled and bool(config.exif or config.sidecar)
 
     def committed(self, task: PhotoTask) -> None:
         """Write the photo's metadata; raises ``PhotoError(stage="metadata")`` on failure."""

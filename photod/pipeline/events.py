@@ -1,7 +1,8 @@
 """Work that reacts to a committed photo: listeners, called once its results are in the index.
 
-A listener class is registered through the ``photod_listeners`` plugin hook and built once
-with ``ListenerClass.create(services)`` (None: configured off), like a stage. After the index
+The built-in metadata write-back is built by the composition root; a plugin listener class
+is registered through the ``photod_listeners`` plugin hook and built once with
+``ListenerClass.create(app)`` (None: configured off), like a plugin stage. After the index
 stage committed a photo, :func:`notify_committed` calls every listener's ``committed(task)``
 in registration order. A listener reads what the index now holds (``task.photo_id``); its
 failure is recorded as the photo's failure (``stage`` = the listener's name), as a stage's is.

@@ -1,14 +1,15 @@
 """The stage interface every pipeline stage implements (built-in or plugin).
 
-A stage *class* is registered through the ``photod_stages`` plugin hook. At start-up photod
-calls ``StageClass.create(services)`` once; it returns a ready stage, or ``None`` when the
-configuration turns the stage off. Model loading belongs in the stage's lazily created
-sessions, not in ``create``, so that start-up stays fast.
+The built-in stages run in the order :func:`photod.app.build_stages` writes out: ingest ->
+heads -> personalize -> index (the photo's commit). A plugin stage *class* is registered
+through the ``photod_stages`` plugin hook and names its :data:`SLOTS` entry (``slot``): it runs
+right after that built-in stage, plugin stages of one slot in registration order. At start-up
+photod calls ``StageClass.create(app)`` once with the host :class:`photod.app.App`; it returns
+a ready stage, or ``None`` when the configuration turns the stage off. Model loading belongs
+in the stage's lazily created sessions, not in ``create``, so that start-up stays fast.
 
-Stages run in the order of their ``position``: ingest 100, heads 200, personalize 300,
-index 400 (the photo's commit). A plugin picks a position between them (e.g. 250 to run after
-the heads and before captioning). Work on the committed result (metadata write-back) is a
-listener, not a stage (see :mod:`photod.pipeline.events`).
+Work on the committed result (metadata write-back) is a listener, not a stage (see
+:mod:`photod.pipeline.events`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from photod.app import App
     from photod.pipeline.task import PhotoTask
-    from photod.services import Services
 
-INGEST, HEADS, PERSONALIZE, INDEX = 100, 200, 300, 400
+#: Where a plugin stage may run: after ingest (the decoded image), after the heads (the
+#: detections), or after personalize (the captions), always before the index commit.
+SLOTS = ("after_ingest", "after_heads", "after_personalize")
 
 
 @runtime_checkable
@@ -28,7 +31,6 @@ class Stage(Protocol):
     """One step of the per-photo pipeline."""
 
     name: ClassVar[str]
-    position: ClassVar[int]
     #: Worker threads for this stage (I/O- or GIL-releasing work can use more than one).
     workers: ClassVar[int]
     #: Whether the stage also runs on photos whose content did not change (``task.unchanged``).
@@ -50,14 +52,15 @@ class BaseStage:
     """Convenient defaults for a stage: one worker, skips unchanged photos, nothing to close."""
 
     name: ClassVar[str] = "stage"
-    position: ClassVar[int] = 0
+    #: A plugin stage's place in the pipeline (one of :data:`SLOTS`).
+    slot: ClassVar[str] = "after_personalize"
     workers: ClassVar[int] = 1
     runs_on_unchanged: ClassVar[bool] = False
     batch_size: int = 1  # a stage that raises it implements process_batch
 
     @classmethod
-    def create(cls, services: Services) -> BaseStage | None:
-        """Build the stage from the services, or return None when it is configured off."""
+    def create(cls, app: App) -> BaseStage | None:
+        """Build a plugin stage from the host app, or return None when it is configured off."""
         return cls()
 
     def process(self, task: PhotoTask) -> None:  # pragma: no cover - interface

@@ -42,6 +42,7 @@ class Daemon:
         self.processor: JobProcessor | None = None
         self.watcher: LibraryWatcher | None = None
         self.concepts: ConceptRuntime | None = None
+        self.web = None  # photod.web.server.WebServer when web.enabled
         self._next_rescan = self._next_watchdog = self._next_status = 0.0
         self._idle_since_purge = False
         #: A reload waiting for photos stuck past the drain timeout (see :meth:`reload`).
@@ -91,16 +92,16 @@ class Daemon:
         # Scheduled retraining and the labelled-examples folder (it has its own watcher:
         # an example is not a library photo).
         self.concepts = ConceptRuntime(self.app, wake=self._wake.set).start()
-        self.watcher = LibraryWatcher(
-            config.library,
-            index,
-            wake=self._wake.set,
-            poll_interval=config.library.poll_interval_seconds,
-        )
+        self.watcher = self.app.library_watcher(self._wake.set)
         self.watcher.start()
         polling = json.dumps([str(p) for p in self.watcher.polling_roots])
         index.meta.set("polling_roots", polling)
         self._start_reconcile()
+        if config.web.enabled:
+            # Imported only when enabled: the daemon does not need the web stack otherwise.
+            from photod.web.server import WebServer
+
+            self.web = WebServer(self.app, config.web).start()
         now = time.monotonic()
         self._next_rescan = self._rescan_after(now)
         self._next_status = now
@@ -230,6 +231,9 @@ class Daemon:
                 return False
             self.processor.close()
             self.processor = None
+        if self.web:
+            self.web.stop()  # it uses the app's index: stop it before the index closes
+            self.web = None
         if self.app:
             self.app.index.meta.set("daemon_state", "stopped")
             self.app.close()

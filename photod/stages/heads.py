@@ -1,10 +1,11 @@
 """The heads stage: shared features once per photo, then every concept head scores it.
 
-Heads come from the ``photod_heads`` plugin hook (the built-ins register the same way). The
-features a photo needs are the union of what the heads with work to do declare, so CLIP or
-face detection is skipped when no head needs it. The active concept versions come from the
-concept catalog's snapshot, re-read when the concepts change (a cheap query per photo: a
-retrain's forced re-runs must see the new version, never the old).
+The heads are built once by the composition root from the ``photod_heads`` plugin hook (the
+built-ins register the same way) and shared with training. The features a photo needs are
+the union of what the heads with work to do declare, so CLIP or face detection is skipped
+when no head needs it. The active concept versions come from the concept catalog's
+snapshot, re-read when the concepts change (a cheap query per photo: a retrain's forced
+re-runs must see the new version, never the old).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from photod.concepts.catalog import ConceptCatalog
 from photod.heads.features import SharedFeatures
-from photod.pipeline.stage import HEADS, BaseStage
+from photod.pipeline.stage import BaseStage
 from photod.pipeline.task import PhotoTask
-from photod.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -24,32 +25,16 @@ class HeadsStage(BaseStage):
     """Run the registered concept heads on each photo."""
 
     name = "heads"
-    position = HEADS
 
-    def __init__(self, services: Services, features: SharedFeatures, heads: list) -> None:
-        self._services = services
+    def __init__(
+        self, catalog: ConceptCatalog, features: SharedFeatures, heads: list, batch_size: int
+    ) -> None:
+        self._catalog = catalog
         self.features = features
         self.heads = heads
-        self._catalog = services.concepts
         # Photos waiting together are featurised together (CLIP runs on a batch).
-        self.batch_size = services.config.clip.batch_size
+        self.batch_size = batch_size
         self._signature: tuple | None = None
-
-    @classmethod
-    def create(cls, services: Services) -> HeadsStage | None:
-        """Off when no head is registered; a head that fails to build is logged and skipped."""
-        features = SharedFeatures(services)
-        heads = []
-        # dict.fromkeys: a head registered twice (entry point + loose file) runs once.
-        for head_cls in dict.fromkeys(services.plugins.collect("photod_heads")):
-            try:
-                head = head_cls.create(services, features)
-            except Exception as exc:  # a broken plugin head must not stop photod
-                log.error("head %s could not start: %s", getattr(head_cls, "name", head_cls), exc)
-                continue
-            if head is not None:
-                heads.append(head)
-        return cls(services, features, heads) if heads else None
 
     @property
     def heads_by_name(self) -> dict[str, object]:

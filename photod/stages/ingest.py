@@ -6,27 +6,22 @@ import warnings
 
 from PIL import Image
 
+from photod.index import Index
 from photod.ingest.decode import DecodeLimits, decode_photo
-from photod.pipeline.stage import INGEST, BaseStage
+from photod.pipeline.stage import BaseStage
 from photod.pipeline.task import PhotoTask
-from photod.services import Services
 
 
 class IngestStage(BaseStage):
     """Read, hash and decode each photo into a bounded working image."""
 
     name = "ingest"
-    position = INGEST
     runs_on_unchanged = True
 
-    def __init__(self, services: Services, limits: DecodeLimits, workers: int) -> None:
-        self._services = services
+    def __init__(self, index: Index, limits: DecodeLimits, workers: int) -> None:
+        self._index = index
         self._limits = limits
         self.workers = workers  # decoding releases the GIL: threads scale on cores
-
-    @classmethod
-    def create(cls, services: Services) -> IngestStage:
-        """Build from the ``ingest`` and ``pipeline`` config sections."""
         import pillow_heif
 
         # Registering the HEIF opener is a process-wide PIL setting; do it when the stage is
@@ -36,8 +31,6 @@ class IngestStage(BaseStage):
         # merely big photos would only add noise. A filter set once here, because
         # warnings.catch_warnings() around each decode is not thread-safe.
         warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-        limits = DecodeLimits.from_config(services.config.ingest)
-        return cls(services, limits, services.config.pipeline.ingest_workers)
 
     def process(self, task: PhotoTask) -> None:
         """Decode ``task.path``; mark the task unchanged if the same content is indexed."""
@@ -45,5 +38,5 @@ class IngestStage(BaseStage):
         task.info, task.image = decoded.info, decoded.image
         if task.job.payload.get("force"):
             return
-        indexed = self._services.index.photos.indexed_hash(task.path)
+        indexed = self._index.photos.indexed_hash(task.path)
         task.unchanged = indexed == decoded.info.content_hash

@@ -72,14 +72,13 @@ def test_faces_clusters_and_naming(cli_env, tmp_path):
     runner, root, config = cli_env
     from concept_fixtures import builtin_registry
 
-    from photod.index import Index
-    from photod.services import Services
+    from photod.app import build_app
 
     lib = tmp_path / "photos"
     photos = [save(face_variant("camera", s), lib / f"c{s}.jpg") for s in range(4)]
     photos.append(save(face_variant("astronaut", 1), lib / "a.jpg"))
-    with Index(config.index_path) as index:
-        index_photos(Services(config, index, builtin_registry()), photos)
+    with build_app(config, plugins=builtin_registry()) as app:
+        index_photos(app, photos)
     r = runner.invoke(root, ["faces", "clusters", "--min-size", "3"])
     assert r.exit_code == 0 and "cluster 1: 4 faces" in r.output, r.output
     assert "cluster 2" not in r.output  # the lone astronaut face is noise

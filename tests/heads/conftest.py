@@ -1,3 +1,3 @@
 """Fixtures for the heads tests (shared with the other concept test folders)."""
 
-from concept_fixtures import concept_services  # noqa: F401
+from concept_fixtures import concept_app  # noqa: F401

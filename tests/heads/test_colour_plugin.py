@@ -9,13 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from concept_fixtures import detections, index_photos, run_queue, save, source_image
+from concept_fixtures import (
+    builtin_registry,
+    detections,
+    index_photos,
+    make_config,
+    run_queue,
+    save,
+    source_image,
+)
 
-from photod.app import build_stages
-from photod.concepts.training import Trainer
+from photod.app import build_app
 from photod.heads.augment import augment
 from photod.index import concepts as store
-from photod.stages.heads import HeadsStage
 
 PLUGIN = Path(__file__).parents[2] / "plugins" / "photod-colour"
 
@@ -34,13 +40,17 @@ def test_entry_point_is_declared():
     assert meta["project"]["entry-points"]["photod"] == {"colour": "photod_colour"}
 
 
-def test_colour_concept_recognises_the_cat_not_grey_photos(
-    concept_services, colour_plugin, tmp_path
-):
-    services = concept_services
-    services.plugins.register(colour_plugin, "colour", "test")
-    stage = HeadsStage.create(services)
-    assert set(stage.heads_by_name) == {"person", "object", "colour"}
+@pytest.fixture
+def app(colour_plugin, tmp_path):
+    """An app with the built-in heads and the colour plugin registered."""
+    plugins = builtin_registry()
+    plugins.register(colour_plugin, "colour", "test")
+    with build_app(make_config(tmp_path), plugins=plugins) as app:
+        yield app
+
+
+def test_colour_concept_recognises_the_cat_not_grey_photos(app, tmp_path):
+    assert {h.name for h in app.heads} == {"person", "object", "colour"}
     rng = np.random.default_rng(0)
     cat = source_image("chelsea")
     lib = tmp_path / "photos"
@@ -50,8 +60,7 @@ def test_colour_concept_recognises_the_cat_not_grey_photos(
         for i, v in enumerate(augment(source_image(n).resize((160, 160)), 2, rng))
     ]
 
-    stages, _ = build_stages(services)
-    index_photos(services, others, stages=stages)
+    index_photos(app, others)
     examples = [save(v, tmp_path / f"ex/cat{i}.jpg") for i, v in enumerate(augment(cat, 4, rng))]
 
     def add(db):
@@ -60,15 +69,14 @@ def test_colour_concept_recognises_the_cat_not_grey_photos(
             store.add_example(db, c.id, p)
         return c.id
 
-    cid = services.index.write(add)
-    heads_stage = next(s for s in stages if isinstance(s, HeadsStage))
-    out = Trainer(services, heads_stage.features, heads_stage.heads_by_name).train(cid)
+    cid = app.index.write(add)
+    out = app.trainer.train(cid)
     assert out.metrics["leave_one_out_recall"] >= 0.75 and out.metrics["negatives"] == 8
     assert len(out.rerun) == 8  # the head cannot tell from stored features: all photos re-run
     new_cat = save(augment(cat, 1, np.random.default_rng(5))[0], lib / "cat.jpg")
-    index_photos(services, [new_cat], stages=stages)
-    [(name, _, version, head_model)] = detections(services, new_cat)
+    index_photos(app, [new_cat])
+    [(name, _, version, head_model)] = detections(app, new_cat)
     assert (name, version, head_model) == ("Ginger", 1, "colour-hist-18x4")
 
-    run_queue(services, stages)  # the forced re-runs of the library
-    assert sum(bool(detections(services, p)) for p in others) <= 1
+    run_queue(app)  # the forced re-runs of the library
+    assert sum(bool(detections(app, p)) for p in others) <= 1

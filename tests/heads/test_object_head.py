@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from concept_fixtures import detections, index_photos, save, source_image
+from concept_fixtures import (
+    builtin_registry,
+    detections,
+    index_photos,
+    make_config,
+    save,
+    source_image,
+)
 
-from photod.concepts.training import Trainer
+from photod.app import build_app
 from photod.heads.augment import augment
 from photod.heads.linear import choose_threshold
 from photod.heads.negatives import mine_negatives
 from photod.index import concepts as store
-from photod.stages.heads import HeadsStage
 from tests.conftest import write_photo
 
 OTHERS = ["astronaut", "camera", "chelsea", "rocket", "horse", "page", "moon", "text"]
@@ -23,12 +29,12 @@ def _views(name, seed, n):
 
 
 @pytest.fixture
-def mug(concept_services, tmp_path):
+def mug(concept_app, tmp_path):
     """A library of other photos, and 'my mug' with 5 examples of scikit-image's coffee cup."""
-    services = concept_services
+    app = concept_app
     lib = tmp_path / "photos"
     library = [save(v, lib / f"{n}{i}.jpg") for n in OTHERS for i, v in enumerate(_views(n, 1, 4))]
-    stages = index_photos(services, library)
+    stages = index_photos(app, library)
     examples = [save(v, tmp_path / f"ex/mug{i}.jpg") for i, v in enumerate(_views("coffee", 2, 5))]
 
     def add(db):
@@ -37,34 +43,33 @@ def mug(concept_services, tmp_path):
             store.add_example(db, c.id, p)
         return c.id
 
-    cid = services.index.write(add)
-    stage = next(s for s in stages if isinstance(s, HeadsStage))
-    return services, stages, Trainer(services, stage.features, stage.heads_by_name), cid, library
+    cid = app.index.write(add)
+    return app, stages, app.trainer, cid, library
 
 
 def test_trains_from_mined_negatives_and_recognises_new_views(mug, tmp_path):
-    services, stages, trainer, cid, library = mug
+    app, stages, trainer, cid, library = mug
     outcome = trainer.train(cid)
     m = outcome.metrics
     assert outcome.version == 1 and m["hard_negatives"] > 0 and m["negatives"] > 20
     assert m["held_out_positives"] == 1 and m["recall"] == 1.0
     assert 0.05 <= m["threshold"] <= 0.95 and m["seconds"] < 30
-    concept = store.get_concept(services.index.reader(), cid)
+    concept = store.get_concept(app.index.reader(), cid)
     assert concept.head_model.startswith("linear:local-dir:") and concept.metrics["recall"] == 1.0
     new = [save(v, tmp_path / f"photos/new{i}.jpg") for i, v in enumerate(_views("coffee", 9, 3))]
-    index_photos(services, new, stages=stages)
-    hits = [p for p in new if detections(services, p)]
+    index_photos(app, new, stages=stages)
+    hits = [p for p in new if detections(app, p)]
     assert len(hits) >= 2
-    [(name, _, version, head_model)] = detections(services, hits[0])
+    [(name, _, version, head_model)] = detections(app, hits[0])
     assert (name, version, head_model) == ("my mug", 1, concept.head_model)
-    fired_on_others = sum(bool(detections(services, p)) for p in library)
+    fired_on_others = sum(bool(detections(app, p)) for p in library)
     assert fired_on_others <= 2  # the re-run after training scored the whole library
 
 
 def test_a_failed_training_keeps_the_previous_version(mug, monkeypatch):
-    services, _, trainer, cid, _ = mug
+    app, _, trainer, cid, _ = mug
     first = trainer.train(cid)
-    dirs = trainer.artifacts.versions(cid)
+    dirs = app.catalog.artifacts.versions(cid)
 
     def die(*a, **k):
         raise OSError("disk full")
@@ -72,14 +77,15 @@ def test_a_failed_training_keeps_the_previous_version(mug, monkeypatch):
     monkeypatch.setattr("safetensors.numpy.save_file", die)  # the failure, not the component
     with pytest.raises(OSError):
         trainer.train(cid)
-    assert store.get_concept(services.index.reader(), cid).version == first.version
-    assert trainer.artifacts.versions(cid) == dirs
-    tensors, meta = trainer.artifacts.load(cid, first.version)
+    assert store.get_concept(app.index.reader(), cid).version == first.version
+    assert app.catalog.artifacts.versions(cid) == dirs
+    tensors, meta = app.catalog.artifacts.load(cid, first.version)
     assert meta["threshold"] == pytest.approx(first.metrics["threshold"])
     monkeypatch.undo()
     second = trainer.train(cid)  # the orphaned temp folder does not block the next version
     assert second.version == first.version + 1
-    mode = (trainer.artifacts.concept_dir(cid) / f"v{second.version}" / "head.safetensors").stat()
+    folder = app.catalog.artifacts.concept_dir(cid) / f"v{second.version}"
+    mode = (folder / "head.safetensors").stat()
     assert mode.st_mode & 0o077 == 0
 
 
@@ -97,15 +103,14 @@ def test_threshold_is_half_when_it_separates_else_balanced_cut():
     assert 0.2 < t < 0.4
 
 
-def test_training_examples_obey_the_ingest_size_limit(concept_services, tmp_path):
+def test_training_examples_obey_the_ingest_size_limit(tmp_path):
     """Examples are decoded with the library's limits (one source: ``ingest``)."""
-    from photod.heads.context import TrainContext
-    from photod.heads.features import SharedFeatures
     from photod.index.concepts import ConceptError
 
     big = write_photo(tmp_path / "big.png", size=(400, 400), seed=3)  # PNG: noise stays big
-    services = concept_services
-    services.config.ingest.max_file_mb = big.stat().st_size / 2**20 / 2
-    ctx = TrainContext.build(services, SharedFeatures(services))
-    with pytest.raises(ConceptError, match="file too large"):
-        ctx.image(str(big))
+    limit = big.stat().st_size / 2**20 / 2
+    config = make_config(tmp_path, f"ingest:\n  max_file_mb: {limit}\n")
+    with build_app(config, plugins=builtin_registry()) as app:
+        ctx = app.trainer.context()
+        with pytest.raises(ConceptError, match="file too large"):
+            ctx.image(str(big))

@@ -19,7 +19,7 @@ RED, BLUE, GREY = (230, 20, 20), (20, 20, 230), (128, 128, 128)
 
 @pytest.fixture(autouse=True, scope="module")
 def _heif() -> None:
-    pillow_heif.register_heif_opener()  # what IngestStage.create does in the daemon
+    pillow_heif.register_heif_opener()  # what building IngestStage does in the daemon
 
 
 def gradient(width: int, height: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from photod.plugins import hookimpl
 
 class Painter(BaseStage):
     name = "painter"
-    position = 350
+    slot = "after_personalize"
     def process(self, task):
         task.faces.append(Face(box={face!r}, score=0.99, model="test"))
         face = len(task.faces) - 1
@@ -57,7 +57,7 @@ from photod.plugins import hookimpl
 
 class Toucher(BaseStage):
     name = "toucher"
-    position = 350
+    slot = "after_personalize"
     def process(self, task):
         st = os.stat(task.path)
         os.utime(task.path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
@@ -86,12 +86,12 @@ def _process(config: Config, photo: Path) -> None:
     """What the daemon does with a new photo: queue it, run the pipeline, commit, notify."""
     with build_app(config) as app:
         now = time.time()
-        app.services.index.write(lambda db: [
+        app.index.write(lambda db: [
             db["concepts"].insert({"name": name, "identifier": f"<{name}>", "kind": kind,
                 "class_word": "thing", "created_at": now, "updated_at": now})
             for name, kind in (("Alice", "person"), ("Rex", "pet"))
         ])  # fmt: skip
-        app.services.index.write(lambda db: jobs.enqueue(db, jobs.INDEX, str(photo)))
+        app.index.write(lambda db: jobs.enqueue(db, jobs.INDEX, str(photo)))
         processor = app.processor(threaded=False).start()
         assert processor.pump() == 1
         processor.close()

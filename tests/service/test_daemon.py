@@ -17,7 +17,7 @@ from photod.plugins import hookimpl
 
 class Slow(BaseStage):
     name = "slow"
-    position = 250
+    slot = "after_heads"
     def process(self, task):
         time.sleep({delay})
         task.extras["slow"] = True

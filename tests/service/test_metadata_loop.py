@@ -20,7 +20,7 @@ from photod.plugins import hookimpl
 
 class Captioner(BaseStage):
     name = "captioner"
-    position = 300
+    slot = "after_personalize"
     def process(self, task):
         with open({log!r}, "a") as fh:
             fh.write(str(task.path) + "\\n")

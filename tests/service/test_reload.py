@@ -20,7 +20,7 @@ from photod.plugins import hookimpl
 
 class Gate(BaseStage):
     name = "gate"
-    position = 250
+    slot = "after_heads"
     def process(self, task):
         open({started!r}, "w").close()
         while not os.path.exists({gate!r}):
@@ -58,7 +58,7 @@ def test_reload_after_drain_timeout_never_runs_two_writers(tmp_path: Path, photo
     try:
         _step_until(daemon, started.exists, "the photo to reach the gate")
         old_app = daemon.app
-        old_writer = old_app.services.index._writer  # the one IndexWriter of that app
+        old_writer = old_app.index._writer  # the one IndexWriter of that app
         daemon.request_reload()
         for _ in range(3):
             daemon.step(time.monotonic())
@@ -68,7 +68,7 @@ def test_reload_after_drain_timeout_never_runs_two_writers(tmp_path: Path, photo
         gate.touch()
         _step_until(daemon, lambda: daemon.app is not old_app, "the reload to finish")
         assert old_writer._thread is None  # closed before the new app was built
-        assert daemon.app.services.index._writer is not old_writer
+        assert daemon.app.index._writer is not old_writer
     finally:
         daemon.shutdown()
     index = load_config(cfg, environ={}).index_path

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import images, tiny_llava
 
 import photod.vlm.registry as vlm_registry
+from photod.app import App, build_app
 from photod.cli import Context
 from photod.cli.vlm import ask_command, caption_command
 from photod.concepts.catalog import artifact_store
@@ -22,7 +23,6 @@ from photod.index.concepts import add_concept
 from photod.index.jobs import Job
 from photod.pipeline.task import Detection, PhotoTask
 from photod.plugins import PluginRegistry
-from photod.services import Services
 from photod.stages.personalize import PersonalizeStage
 from photod.vlm.embeddings import list_embeddings, load_embedding, save_embedding
 
@@ -64,6 +64,10 @@ def _registry() -> PluginRegistry:
     return reg
 
 
+def _personalize(app: App) -> PersonalizeStage | None:
+    return next((s for s in app.stages if isinstance(s, PersonalizeStage)), None)
+
+
 def _task(image, detections=()) -> PhotoTask:
     return PhotoTask(
         job=Job(1, "index", "/x.png"), path=Path("/x.png"), image=image, detections=list(detections)
@@ -73,15 +77,14 @@ def _task(image, detections=()) -> PhotoTask:
 def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, model_dir):
     config.vlm = _vlm_config(model_dir)
     img = images(1)[0]
-    with Index(config.index_path) as index:
-        services = Services(config, index, _registry())
-        rex = index.write(
+    with build_app(config, plugins=_registry()) as app:
+        rex = app.index.write(
             lambda db: add_concept(db, "Rex", kind="pet", class_word="dog", identifier="rex").id
         )
         emb = torch.rand(1, 48)
         save_embedding(_vdir(config, rex, 1), "tiny", emb, {"steps": 3})
-        stage = PersonalizeStage.create(services)
-        assert stage is not None
+        stage = _personalize(app)
+        assert stage is not None and stage.runtime is app.vlm
         fired = _task(img, [Detection(rex, 0.9, "head", 1), Detection(rex, 0.7, "head", 1)])
         stage.process(fired)
         assert [(c.model, c.concept_versions) for c in fired.captions] == [("tiny", {"Rex": 1})]
@@ -103,18 +106,21 @@ def test_stage_captions_with_fired_concepts_and_plain_photos(config: Config, mod
         assert plain.captions[0].text == expected.strip()
         stage.close()
 
-        config.vlm = _vlm_config(model_dir, plain_captions=False)
-        stage = PersonalizeStage.create(services)
+    config.vlm = _vlm_config(model_dir, plain_captions=False)
+    with build_app(config, plugins=_registry()) as app:
+        stage = _personalize(app)
         quiet = _task(img)
         stage.process(quiet)
         assert quiet.captions == [] and quiet.answers == []
 
 
 def test_stage_is_off_without_models_or_backends(config: Config, model_dir):
-    with Index(config.index_path) as index:
-        assert PersonalizeStage.create(Services(config, index, _registry())) is None
-        config.vlm = _vlm_config(model_dir)
-        assert PersonalizeStage.create(Services(config, index, PluginRegistry())) is None
+    with build_app(config, plugins=_registry()) as app:
+        assert _personalize(app) is None and app.vlm is None
+        assert "personalize" in app.inactive_stages
+    config.vlm = _vlm_config(model_dir)
+    with build_app(config, plugins=PluginRegistry()) as app:
+        assert _personalize(app) is None and app.vlm is None
 
 
 def test_vlm_config_section(tmp_path):
@@ -264,15 +270,14 @@ def test_concept_training_entry_point_writes_one_embedding_per_vlm(config: Confi
 
 def test_two_fired_concepts_each_append_a_token(config: Config, model_dir):
     config.vlm = _vlm_config(model_dir)
-    with Index(config.index_path) as index:
-        services = Services(config, index, _registry())
+    with build_app(config, plugins=_registry()) as app:
         ids = [
-            index.write(lambda db, n=n: add_concept(db, n, kind="pet", class_word="dog").id)
+            app.index.write(lambda db, n=n: add_concept(db, n, kind="pet", class_word="dog").id)
             for n in ("Rex", "Luna")
         ]
         for cid in ids:
             save_embedding(_vdir(config, cid, 1), "tiny", torch.rand(1, 48))
-        stage = PersonalizeStage.create(services)
+        stage = _personalize(app)
         seen = []
         session = stage.runtime.session("tiny")
         real = session.place_concepts

@@ -51,8 +51,8 @@ class ColourHead(HeadBase):
     needs: ClassVar[frozenset[str]] = frozenset()  # reads the working image itself
 
     @classmethod
-    def create(cls, services, features) -> ColourHead:
-        """No model to load."""
+    def create(cls, app) -> ColourHead:
+        """No model to load, nothing to read from the host app."""
         return cls()
 
     @property
@@ -98,7 +98,7 @@ class ColourHead(HeadBase):
         return Trained({"histograms": pos}, {"threshold": threshold}, self.model_id, metrics)
 
     def _library_sample(self, ctx, exclude: set[str]) -> np.ndarray:
-        rows = ctx.services.index.photos.sample_indexed(NEGATIVE_SAMPLE)
+        rows = ctx.index.photos.sample_indexed(NEGATIVE_SAMPLE)
         hists = []
         for path, h in rows:
             if h in exclude:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from photod.pipeline.stage import HEADS, BaseStage
+from photod.pipeline.stage import BaseStage
 from photod.pipeline.task import PhotoTask, Tag
 from photod.plugins import hookimpl
 
@@ -36,15 +36,15 @@ class SharpnessStage(BaseStage):
     """Scores each photo's sharpness; blurry ones get the tag ``blurry``."""
 
     name: ClassVar[str] = NAME
-    position: ClassVar[int] = HEADS + 50  # needs only the working image; before captioning
+    slot: ClassVar[str] = "after_heads"  # needs only the working image; before captioning
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
 
     @classmethod
-    def create(cls, services) -> SharpnessStage:
-        """Reads ``plugins.settings.sharpness`` (validated at start-up)."""
-        return cls(services.plugins.settings(NAME, SharpnessSettings).threshold)
+    def create(cls, app) -> SharpnessStage:
+        """Reads ``plugins.settings.sharpness`` (validated at start-up) from the host app."""
+        return cls(app.plugins.settings(NAME, SharpnessSettings).threshold)
 
     def process(self, task: PhotoTask) -> None:
         """Tag the photo ``blurry`` (with its score) if it scores below the threshold."""
