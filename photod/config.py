@@ -190,6 +190,11 @@ class DlibFacesConfig(Section):
     hog_threshold: float = Field(
         -0.3, description="HOG score cut; dlib's 0.0 misses turned faces (see docs/concepts.md)"
     )
+    verify_below: float | None = Field(
+        0.5,
+        description="HOG faces scoring below this are kept only if the CNN detector confirms "
+        "them on a crop (precision; see docs/concepts.md); null: keep every HOG face",
+    )
     landmarks: int = Field(5, description="5- or 68-point shape predictor")
 
     @field_validator("landmarks")

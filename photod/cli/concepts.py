@@ -102,7 +102,7 @@ def _add_examples(
                 (config.examples_dir / concept.name).mkdir(parents=True, exist_ok=True, mode=0o700)
             else:
                 concept = index.concepts.require(name)
-            if concept.kind == "person" and paths:
+            if concept.head_name == "person" and paths:
                 # A refused new concept is not kept: the fix is the same `concept add` again.
                 again = _add_again(concept) if create is not None else ""
                 _check_person_examples(app, concept, paths, box, force, again)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import tempfile
 from pathlib import Path
 
 import click
@@ -70,23 +71,34 @@ def make_personalizer(spec: str, model_dir: Path):
 )
 @click.option(
     "--personalizer",
-    default="base",
+    default="myvlm",
     show_default=True,
-    help="'base' (no concept embedding: the floor), 'substitute' (text-level "
-    "reference), 'myvlm' (photod's concept training and captions, the model's settings), "
-    "an ablation of it (no_kv_norm, no_regulariser, no_distractors, joint_attention, "
-    "reference...) or package.module:factory.",
+    help="'myvlm' (photod's concept training and captions, the model's settings), "
+    "'base' (no concept embedding: the floor), 'substitute' (text-level reference), "
+    "an ablation of myvlm (no_kv_norm, no_regulariser, no_distractors, joint_attention, "
+    "reference...) or package.module:factory; the last four with --gate oracle or always.",
 )
 @click.option("--splits", default=5, show_default=True, help="Random training sets per concept.")
 @click.option("--shots", default=4, show_default=True, help="Training images per set.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random splits.")
 @click.option(
     "--gate",
-    type=click.Choice(["oracle", "always"]),
-    default="oracle",
+    type=click.Choice(["heads", "oracle", "always"]),
+    default="heads",
     show_default=True,
-    help="Which photos the concept fires on.",
+    help="Which photos a concept's embedding is appended on: where its head fires "
+    "(photod itself: `photod concept add` + `train`, then the daemon), exactly where it is "
+    "(oracle), or on every photo (always).",
 )
+@click.option(
+    "--targets",
+    type=click.Choice(["generated", "dataset"]),
+    default="generated",
+    show_default=True,
+    help="Embedding training captions: written by the base model (as `photod concept train` "
+    "does) or the dataset's (as if they were the user's own captions).",
+)
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (default: all).")
 @click.option("--concept", "concepts", multiple=True, help="Only these concept folders.")
 @click.option(
     "--identifier",
@@ -113,6 +125,12 @@ def make_personalizer(spec: str, model_dir: Path):
     help="open_clip reference or directory for CLIPScore; 'none' to skip.",
 )
 @click.option(
+    "--head-clip",
+    default="toy-clip",
+    show_default=True,
+    help="CLIP model folder or toy fixture name of the object heads (--gate heads).",
+)
+@click.option(
     "--text-model",
     default="minilm",
     show_default=True,
@@ -135,12 +153,15 @@ def eval_command(
     shots: int,
     seed: int,
     gate: str,
+    targets: str,
+    threads: int | None,
     concepts: tuple[str, ...],
     identifier: str | None,
     max_heldout: int | None,
     max_negatives: int | None,
     max_multi: int | None,
     clip_model: str,
+    head_clip: str,
     text_model: str,
     json_path: Path,
     no_progress: bool,
@@ -148,11 +169,19 @@ def eval_command(
     """Evaluate personalization on DATASET (MyVLM layout: <concept>/{images, captions.json}).
 
     Prints a table (recall, false identifier rate, text similarity, CLIPScore, toy-world
-    scene accuracy; multi-concept precision/recall/F1) and writes the full report as JSON.
+    scene accuracy beside the base model's; with --gate heads each concept head's true and
+    false positive rates and threshold; multi-concept precision/recall/F1) and writes the
+    full report as JSON.
     """
     _require_lab()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     from photod_lab.evaluation.dataset import load_dataset
     from photod_lab.evaluation.harness import EvalConfig, Evaluator
+    from photod_lab.evaluation.heads_gate import HeadsEvaluator
+    from photod_lab.evaluation.product import PhotodInstallation
     from photod_lab.evaluation.report import format_table, write_json
     from photod_lab.evaluation.scoring import ClipScorer, make_text_embedder
 
@@ -170,10 +199,20 @@ def eval_command(
         )
         text_model = "clip" if clip is not None else "none"
     embedder = None if text_model == "none" else make_text_embedder(text_model, clip)
-    cfg = EvalConfig(splits, shots, seed, gate, max_heldout, max_negatives, max_multi)
-    report = Evaluator(
-        make_personalizer(personalizer, model_dir), cfg, clip, embedder, progress=not no_progress
-    ).run(data)
+    cfg = EvalConfig(splits, shots, seed, gate, targets, max_heldout, max_negatives, max_multi)
+    if gate == "heads":
+        if personalizer != "myvlm":
+            raise click.BadParameter(
+                "--gate heads measures photod itself (--personalizer myvlm); "
+                "other personalizers run with --gate oracle or always"
+            )
+        with tempfile.TemporaryDirectory(prefix="photod-eval-") as work:
+            photod = PhotodInstallation(dataset, model_dir, _clip_dir(head_clip), Path(work))
+            report = HeadsEvaluator(photod, cfg, clip, embedder, not no_progress).run(data)
+    else:
+        report = Evaluator(
+            make_personalizer(personalizer, model_dir), cfg, clip, embedder, not no_progress
+        ).run(data)
     report.update(
         dataset=str(dataset),
         model=str(model_dir),
@@ -190,3 +229,11 @@ def _fixture_or_ref(ref: str) -> str:
     from photod_lab.toyworld.fixture import fixture_dir
 
     return str(fixture_dir(ref)) if fixture_dir(ref).is_dir() else ref
+
+
+def _clip_dir(ref: str) -> Path:
+    """The CLIP model folder the heads use under --gate heads (the CLIPScore model's)."""
+    path = Path(ref) if Path(ref).is_dir() else Path(_fixture_or_ref(ref))
+    if not path.is_dir():
+        raise click.BadParameter(f"--gate heads needs a CLIP model folder, not {ref!r}")
+    return path

@@ -2,8 +2,9 @@
 
 An example with one face uses it; one where the user pointed at a face (``face_box``) uses the
 face overlapping that box; one with several faces uses the single face that matches the
-person's other (unambiguous) examples. Anything else is refused with a message that says how
-to fix it.
+person's other (unambiguous) examples or, when every example has several faces, the single
+face of each that recurs in all the others (the one person they have in common). Anything else
+is refused with a message that says how to fix it.
 """
 
 from __future__ import annotations
@@ -71,8 +72,12 @@ def choose_faces(
             refused[ex.path] = f"{ex.path}: no face found."
         else:
             crowded.append((ex, faces))
+    if not chosen:
+        chosen.update(_recurring(crowded, metric, threshold))
     anchors = np.stack([f.embedding for f in chosen.values()]) if chosen else None
     for ex, faces in crowded:
+        if ex.path in chosen:
+            continue
         boxes = [",".join(f"{v:.2f}" for v in f.box) for f in faces]
         hint = (
             f"say which face with --face x,y,w,h (fractions; faces at {'; '.join(boxes)}), "
@@ -94,3 +99,24 @@ def choose_faces(
                 f"{ex.path}: {len(faces)} faces and {what} the person's other examples; {hint}."
             )
     return chosen, refused
+
+
+def _recurring(
+    crowded: list[tuple[Example, list[Face]]], metric: str, threshold: float
+) -> dict[str, Face]:
+    """For examples that all have several faces: in each, the single face that matches a face
+    of every other example (nothing when any example has none or several such faces)."""
+    if len(crowded) < 2:
+        return {}
+    picked: dict[str, Face] = {}
+    for i, (ex, faces) in enumerate(crowded):
+        mine = np.stack([f.embedding for f in faces])
+        everywhere = np.ones(len(faces), bool)
+        for j, (_, others) in enumerate(crowded):
+            if j != i:
+                d = distances(metric, mine, np.stack([f.embedding for f in others]))
+                everywhere &= d.min(axis=1) <= threshold
+        if everywhere.sum() != 1:
+            return {}
+        picked[ex.path] = faces[int(np.argmax(everywhere))]
+    return picked

@@ -48,9 +48,13 @@ MIRRORS = {"horizontal": ImageOps.mirror, "vertical": ImageOps.flip}
 
 def _mention(text: str, class_phrase: str, class_word: str, *, bare: bool = True) -> str | None:
     """The pattern of the text's first mention of the concept: the class phrase, the class
-    word with an article, or (``bare``) the word alone; None when it mentions none of them."""
+    word with an article (and up to two describing words), or (``bare``) the word alone;
+    None when it mentions none of them."""
     word = re.escape(class_word)
-    patterns = [re.escape(class_phrase), rf"\b(?:a|an|the)\s+{word}\b"]
+    # "a yellow star", "the old red mug": the whole noun phrase, so that the identifier
+    # replaces it as a name does ("bob", not "a yellow bob"); up to two describing words.
+    describing = r"(?:(?!(?:a|an|the|and|or|of|with)\b)\w+\s+){0,2}"
+    patterns = [re.escape(class_phrase), rf"\b(?:a|an|the)\s+{describing}{word}\b"]
     if bare:
         patterns.append(rf"\b{word}\b")
     for pattern in patterns:

@@ -11,6 +11,7 @@ from concept_fixtures import face_variant, index_photos, make_config, save
 
 from photod.cli import Context
 from photod.cli.concepts import concept_group, faces_group
+from photod.concepts.catalog import artifact_store
 from photod.index import concepts as store
 from photod.index.db import connect
 
@@ -127,3 +128,34 @@ def test_with_clip_off_a_pet_says_how_to_turn_it_on(cli_env, tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(root, ["concept", "train", "Rex"], env=off)
     assert r.exit_code == 1 and "set clip.enabled: true" in r.output
+
+
+@pytest.mark.parametrize("with_composite", [False, True])
+def test_the_astronaut_photo_teaches_eileen(cli_env, tmp_path, with_composite):
+    from concept_fixtures import composite, source_image
+
+    from photod.config import DlibFacesConfig
+    from photod.faces.base import distances
+    from photod.faces.dlib_backend import DlibBackend
+
+    runner, root, config = cli_env
+    photos = [save(source_image("astronaut"), tmp_path / "ex/astronaut.jpg")]
+    if with_composite:  # the cameraman left, Eileen right: her face matches the other photo
+        photos.append(save(composite(7), tmp_path / "ex/both.jpg"))
+    r = runner.invoke(
+        root, ["concept", "add", "Eileen", "--kind", "person", "--class", "woman", *photos]
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(root, ["concept", "train", "Eileen"])
+    assert r.exit_code == 0 and "version 1 active" in r.output, r.output
+    db = connect(config.index_path, readonly=True)
+    eileen = store.find_concept(db, "Eileen")
+    assert eileen.metrics["keys"] == len(photos) and eileen.metrics["refused"] == {}
+    from safetensors.numpy import load_file
+
+    vdir = artifact_store(config.paths.data_dir).version_dir(eileen.id, 1)
+    keys = load_file(vdir / "head.safetensors")["keys"]
+    backend = DlibBackend(DlibFacesConfig())
+    [her], [him] = backend.detect([face_variant("astronaut", 5), face_variant("camera", 5)])
+    assert (distances("l2", keys, her.embedding[None]) < 0.6).all()  # every key is Eileen's
+    assert (distances("l2", keys, him.embedding[None]) > 0.6).all()

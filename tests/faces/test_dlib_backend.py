@@ -43,3 +43,21 @@ def test_composite_has_two_faces_left_and_right():
 def test_min_face_size_filters_small_faces():
     backend = DlibBackend(DlibFacesConfig(), min_face_px=500)
     assert backend.detect([face_variant("astronaut", 1)]) == [[]]
+
+
+def test_weak_hog_faces_must_be_confirmed_precision_on_real_photos():
+    from concept_fixtures import FACES, source_image
+
+    strict = DlibBackend(DlibFacesConfig())
+    loose = DlibBackend(DlibFacesConfig(verify_below=None))
+    photos = [source_image(n) for n in ("astronaut", "camera", "coffee", "rocket", "coins")]
+    # HOG alone at -0.3 finds Eileen Collins and two false faces on her suit; the cameraman's
+    # real face scores -0.11, above one false face (-0.15) and below the other (0.12), so no
+    # HOG cut keeps him and drops both: the CNN confirms weak HOG faces instead.
+    assert [len(f) for f in loose.detect(photos[:2])] == [3, 1]
+    found = strict.detect(photos)
+    assert [len(f) for f in found] == [1, 1, 0, 0, 0]
+    for faces, name in zip(found, ("astronaut", "camera"), strict=False):
+        x, y, w, h = faces[0].box
+        (cx, cy), _ = FACES[name]
+        assert abs((x + w / 2) * 512 - cx) < 25 and abs((y + h / 2) * 512 - cy) < 40

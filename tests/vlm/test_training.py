@@ -83,7 +83,10 @@ def test_gating_is_per_image(small, monkeypatch):
 def test_personalise_replaces_the_class_phrase():
     assert personalise("a dog on a beach", "rex", "the dog", "dog") == "rex on a beach"
     assert personalise("the Dog runs", "rex", "the dog", "dog") == "rex runs"
-    assert personalise("a brown dog", "rex", "the dog", "dog") == "a brown rex"
+    # The whole noun phrase is the concept: a name replaces it ("a yellow bob" reads wrong).
+    assert personalise("a brown dog", "rex", "the dog", "dog") == "rex"
+    assert personalise("a big brown dog sleeps", "rex", "the dog", "dog") == "rex sleeps"
+    assert personalise("a cat and a dog", "rex", "the dog", "dog") == "a cat and rex"
     assert personalise("a beach", "rex", "the dog", "dog") == "rex, a beach"
 
 

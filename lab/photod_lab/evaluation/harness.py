@@ -12,9 +12,15 @@ is held out. For each split every concept is trained, then measured:
   the generic scene caption, i.e. the rest of the scene is still described exactly;
 - multi-concept photos: micro precision/recall/F1 of the identifiers named.
 
-Gating: ``oracle`` fires exactly the concepts present (measures the communicate stage);
-``always`` fires the evaluated concept on every photo, negatives included (measures how much
-the learned embedding leaks its name when the head errs).
+Gating: ``heads`` (:mod:`photod_lab.evaluation.product`) is photod itself: each concept is
+taught with ``photod concept add`` + ``photod concept train`` and the daemon's heads decide
+where embeddings are appended; ``oracle`` fires exactly the concepts present (measures the
+communicate stage alone); ``always`` fires the evaluated concept on every photo, negatives
+included (measures how much the learned embedding leaks its name when the head errs).
+Targets: ``dataset`` trains embeddings on the dataset's captions, ``generated`` on captions
+the base model writes (what ``photod concept train`` does without the user's captions).
+
+Beside each scene accuracy, ``base_scene_accuracy`` is the base model's on the same photos.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class EvalConfig:
     shots: int = 4
     seed: int = 0
     gate: str = "oracle"
+    targets: str = "dataset"
     max_heldout: int | None = None
     max_negatives: int | None = None
     max_multi: int | None = None
@@ -81,7 +88,8 @@ class _Images:
         return [self._cache[p] for p in paths]
 
 
-def _mean(xs: list[float]) -> float | None:
+def mean_of(xs: list[float | None]) -> float | None:
+    """The mean of the defined values (None: there are none)."""
     xs = [x for x in xs if x is not None and not np.isnan(x)]
     return float(np.mean(xs)) if xs else None
 
@@ -91,13 +99,14 @@ class Evaluator:
 
     def __init__(
         self,
-        personalizer: Personalizer,
+        personalizer: Personalizer | None,
         config: EvalConfig,
         clip: ClipScorer | None = None,
         embedder: TextEmbedder | None = None,
         progress: bool = True,
     ) -> None:
         self.p = personalizer
+        self.name = personalizer.name if personalizer is not None else "photod"
         self.cfg = config
         self.clip = clip
         self.embedder = embedder
@@ -123,27 +132,22 @@ class Evaluator:
         """Similarity metrics of one concept's held-out captions."""
         ident, phrase = c.info.identifier, c.info.class_phrase
         clean = [replace_word(t, ident, phrase) for t in caps]
-        out: dict[str, Any] = {"recall": _mean([float(contains_word(t, ident)) for t in caps])}
+        out: dict[str, Any] = {"recall": mean_of([float(contains_word(t, ident)) for t in caps])}
         if self.embedder is not None:
             refs = [
                 [replace_word(r, ident, phrase) for r in c.captions.get(p.name, [])] for p in paths
             ]
             keep = [i for i, r in enumerate(refs) if r]
             if keep:
-                out["text_similarity"] = _mean(
+                out["text_similarity"] = mean_of(
                     text_similarity(
                         self.embedder, [clean[i] for i in keep], [refs[i] for i in keep]
                     )
                 )
         if self.clip is not None:
-            out["clipscore"] = _mean(self.clip.clipscore(self.images(paths), clean))
+            out["clipscore"] = mean_of(self.clip.clipscore(self.images(paths), clean))
         if c.scene_captions:
-            out["scene_accuracy"] = _mean(
-                [
-                    float(t == c.scene_captions.get(p.name))
-                    for t, p in zip(clean, paths, strict=False)
-                ]
-            )
+            out["scene_accuracy"] = scene_accuracy(c, paths, caps)
         return out
 
     def run(self, data: EvalDataset) -> dict[str, Any]:
@@ -164,7 +168,7 @@ class Evaluator:
         bar.close()
         return {
             "config": asdict(self.cfg),
-            "personalizer": self.p.name,
+            "personalizer": self.name,
             "splits": per_split,
             **summarise(per_split),
         }
@@ -174,9 +178,10 @@ class Evaluator:
         for c in data.concepts:
             train_idx, test_idx = splits[c.info.key][k]
             train = [c.images[i] for i in train_idx]
-            states[c.info.key] = self.p.train(
-                c.info, self.images(train), [c.captions.get(p.name, []) for p in train]
-            )
+            targets = [
+                c.captions.get(p.name, []) if self.cfg.targets == "dataset" else [] for p in train
+            ]
+            states[c.info.key] = self.p.train(c.info, self.images(train), targets)
             held[c.info.key] = [c.images[i] for i in test_idx][: self.cfg.max_heldout]
             bar.update(1)
         caps = {
@@ -190,6 +195,9 @@ class Evaluator:
         for c in data.concepts:
             key, ident = c.info.key, c.info.identifier
             row = self._score(c, held[key], caps[key])
+            if c.scene_captions:
+                base = self._caption(held[key], [[] for _ in held[key]])
+                row["base_scene_accuracy"] = scene_accuracy(c, held[key], base)
             if self.cfg.gate == "always":
                 others = negatives + [
                     p for o in data.concepts if o.info.key != key for p in held[o.info.key]
@@ -199,7 +207,7 @@ class Evaluator:
                 other_caps = neg_caps + [
                     t for o in data.concepts if o.info.key != key for t in caps[o.info.key]
                 ]
-            row["false_identifier_rate"] = _mean(
+            row["false_identifier_rate"] = mean_of(
                 [float(contains_word(t, ident)) for t in other_caps]
             )
             row["examples"] = [
@@ -212,34 +220,54 @@ class Evaluator:
         return result
 
     def _multi(self, data: EvalDataset, states: dict, multi) -> dict[str, Any]:
-        """Identifier precision/recall/F1 (micro) and scene accuracy on multi-concept photos,
-        pooled and per number of concepts in the photo (``by_count``: the issue's target is
-        about two concepts in one scene; the dataset also has photos of three)."""
-        infos = {c.info.key: c.info for c in data.concepts}
+        """Multi-concept scores (:func:`multi_scores`) with the oracle's firing."""
         caps = self._caption(
             [m.image for m in multi], [[states[k] for k in m.concepts] for m in multi]
         )
-        counts: dict[int, list[int]] = {}  # concepts in the photo -> [tp, fp, fn]
-        exact = []
-        for m, t in zip(multi, caps, strict=False):
-            present = {infos[k].identifier for k in m.concepts}
-            named = {i.identifier for i in infos.values() if contains_word(t, i.identifier)}
-            c = counts.setdefault(len(present), [0, 0, 0])
-            c[0] += len(present & named)
-            c[1] += len(named - present)
-            c[2] += len(present - named)
-            if m.scene_caption is not None:
-                clean = t
-                for key in m.concepts:
-                    clean = replace_word(clean, infos[key].identifier, infos[key].class_phrase)
-                exact.append(float(clean == m.scene_caption))
-        pooled = [sum(c[i] for c in counts.values()) for i in range(3)]
-        return {
-            **_prf(*pooled),
-            "scene_accuracy": _mean(exact),
-            "n": len(multi),
-            "by_count": {str(n): _prf(*c) for n, c in sorted(counts.items())},
-        }
+        out = multi_scores(data, multi, caps)
+        base = self._caption([m.image for m in multi], [[] for _ in multi])
+        out["base_scene_accuracy"] = multi_scores(data, multi, base)["scene_accuracy"]
+        return out
+
+
+def scene_accuracy(c: ConceptData, paths: list[Path], caps: list[str]) -> float | None:
+    """Share of captions that, identifier replaced by the class phrase, are the scene's
+    generic caption (the rest of the scene described exactly)."""
+    ident, phrase = c.info.identifier, c.info.class_phrase
+    return mean_of(
+        [
+            float(replace_word(t, ident, phrase) == c.scene_captions.get(p.name))
+            for t, p in zip(caps, paths, strict=True)
+        ]
+    )
+
+
+def multi_scores(data: EvalDataset, multi, caps: list[str]) -> dict[str, Any]:
+    """Identifier precision/recall/F1 (micro) and scene accuracy on multi-concept photos,
+    pooled and per number of concepts in the photo (``by_count``: the issue's target is
+    about two concepts in one scene; the dataset also has photos of three)."""
+    infos = {c.info.key: c.info for c in data.concepts}
+    counts: dict[int, list[int]] = {}  # concepts in the photo -> [tp, fp, fn]
+    exact = []
+    for m, t in zip(multi, caps, strict=True):
+        present = {infos[k].identifier for k in m.concepts}
+        named = {i.identifier for i in infos.values() if contains_word(t, i.identifier)}
+        c = counts.setdefault(len(present), [0, 0, 0])
+        c[0] += len(present & named)
+        c[1] += len(named - present)
+        c[2] += len(present - named)
+        if m.scene_caption is not None:
+            clean = t
+            for key in m.concepts:
+                clean = replace_word(clean, infos[key].identifier, infos[key].class_phrase)
+            exact.append(float(clean == m.scene_caption))
+    pooled = [sum(c[i] for c in counts.values()) for i in range(3)]
+    return {
+        **_prf(*pooled),
+        "scene_accuracy": mean_of(exact),
+        "n": len(multi),
+        "by_count": {str(n): _prf(*c) for n, c in sorted(counts.items())},
+    }
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -251,7 +279,17 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": prec, "recall": rec, "f1": f1, "present": tp + fn}
 
 
-METRICS = ("recall", "false_identifier_rate", "text_similarity", "clipscore", "scene_accuracy")
+METRICS = (
+    "recall",
+    "false_identifier_rate",
+    "text_similarity",
+    "clipscore",
+    "scene_accuracy",
+    "base_scene_accuracy",
+    "head_tpr",
+    "head_fpr",
+    "head_threshold",
+)
 
 
 def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
@@ -267,7 +305,7 @@ def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
                 per_concept[key][m] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
     overall = {}
     for m in METRICS:
-        split_means = [_mean([s["concepts"][k].get(m) for k in keys]) for s in per_split]
+        split_means = [mean_of([s["concepts"][k].get(m) for k in keys]) for s in per_split]
         split_means = [v for v in split_means if v is not None]
         if split_means:
             overall[m] = {"mean": float(np.mean(split_means)), "std": float(np.std(split_means))}
@@ -276,11 +314,11 @@ def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
     if multis:
         out["multi"] = {
             m: {
-                "mean": float(np.mean([x[m] for x in multis if x[m] is not None])),
-                "std": float(np.std([x[m] for x in multis if x[m] is not None])),
+                "mean": float(np.mean([x[m] for x in multis if x.get(m) is not None])),
+                "std": float(np.std([x[m] for x in multis if x.get(m) is not None])),
             }
-            for m in ("precision", "recall", "f1", "scene_accuracy")
-            if any(x[m] is not None for x in multis)
+            for m in ("precision", "recall", "f1", "scene_accuracy", "base_scene_accuracy")
+            if any(x.get(m) is not None for x in multis)
         }
         counts = sorted({n for x in multis for n in x.get("by_count", {})}, key=int)
         out["multi"]["by_count"] = {

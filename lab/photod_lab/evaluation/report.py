@@ -14,13 +14,19 @@ HEADERS = {
     "text_similarity": "text-sim",
     "clipscore": "CLIPScore",
     "scene_accuracy": "scene-acc",
+    "base_scene_accuracy": "base scene-acc",
+    "head_tpr": "head TPR",
+    "head_fpr": "head FPR",
+    "head_threshold": "head thr",
 }
 
 
 def _cell(stat: dict[str, float] | None, metric: str) -> str:
     if not stat:
         return "-"
-    scale = 1.0 if metric == "clipscore" else 100.0
+    scale = 1.0 if metric in ("clipscore", "head_threshold") else 100.0
+    if metric == "head_threshold":
+        return f"{stat['mean']:.2f}±{stat['std']:.2f}"
     return f"{stat['mean'] * scale:.1f}±{stat['std'] * scale:.1f}"
 
 

@@ -33,6 +33,8 @@ def _run(dataset: Path, out: Path, *extra: str) -> dict:
             "--json",
             str(out),
             "--no-progress",
+            "--gate",
+            "oracle",
             *extra,
         ],
         catch_exceptions=False,
@@ -43,7 +45,7 @@ def _run(dataset: Path, out: Path, *extra: str) -> dict:
 
 
 def test_base_model_is_the_floor(small_dataset: Path, tmp_path: Path) -> None:
-    report = _run(small_dataset, tmp_path / "base.json")
+    report = _run(small_dataset, tmp_path / "base.json", "--personalizer", "base")
     assert report["personalizer"] == "base:toy-llava"
     overall = report["overall"]
     # The base model was never taught these identifiers for these looks: it is the floor.

@@ -87,7 +87,8 @@ def test_eval_trains_through_concept_training_and_captions_through_describe(
     result = CliRunner().invoke(
         eval_command,
         [str(small_dataset), "--model", str(quick_llava), "--personalizer", "myvlm"]
-        + ["--splits", "1", "--clip-model", "none", "--text-model", "none"]
+        + ["--splits", "1", "--gate", "oracle", "--targets", "dataset"]
+        + ["--clip-model", "none", "--text-model", "none"]
         + ["--json", str(out), "--no-progress"],
         catch_exceptions=False,
     )
