@@ -46,14 +46,16 @@ Target = tuple[str | None, str]  # (question, or None for a caption; target text
 MIRRORS = {"horizontal": ImageOps.mirror, "vertical": ImageOps.flip}
 
 
-def _mention(text: str, class_phrase: str, class_word: str, *, bare: bool = True) -> str | None:
+def _mention(
+    text: str, class_phrase: str, class_word: str, *, bare: bool = True, described: bool = True
+) -> str | None:
     """The pattern of the text's first mention of the concept: the class phrase, the class
-    word with an article (and up to two describing words), or (``bare``) the word alone;
-    None when it mentions none of them."""
+    word with an article (and, with ``described``, up to two describing words), or
+    (``bare``) the word alone; None when it mentions none of them."""
     word = re.escape(class_word)
     # "a yellow star", "the old red mug": the whole noun phrase, so that the identifier
     # replaces it as a name does ("bob", not "a yellow bob"); up to two describing words.
-    describing = r"(?:(?!(?:a|an|the|and|or|of|with)\b)\w+\s+){0,2}"
+    describing = r"(?:(?!(?:a|an|the|and|or|of|with)\b)\w+\s+){0,2}" if described else ""
     patterns = [re.escape(class_phrase), rf"\b(?:a|an|the)\s+{describing}{word}\b"]
     if bare:
         patterns.append(rf"\b{word}\b")
@@ -138,7 +140,8 @@ def mirrored_targets(
     return [
         (view, [(None, personalise(cap, identifier, class_phrase, word))])
         for view, cap in zip(views, captions, strict=True)
-        if _mention(cap, class_phrase, word, bare=False)
+        # Strict here: "a white star" said of a yellow one is the base model's mistake.
+        if _mention(cap, class_phrase, word, bare=False, described=False)
     ]
 
 
