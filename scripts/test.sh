@@ -33,6 +33,8 @@ if [ ! -f "$SCRFD" ]; then
 fi
 export PHOTOD_TEST_SCRFD_ONNX="$PWD/$SCRFD"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# What tests show (the web app's browser screenshots) is kept here after the run.
+export PHOTOD_TEST_ARTIFACTS="${PHOTOD_TEST_ARTIFACTS:-$PWD/.cache/test-artifacts}"
 # The layer contracts in pyproject.toml ([tool.importlinter]): a layer break fails here.
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
