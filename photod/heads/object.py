@@ -140,7 +140,6 @@ class ObjectHead(HeadBase):
             "examples": len(examples),
             "negatives": int((~neg_hold).sum()),
             "hard_negatives": neg.hard,
-            "alike_photos": neg.alike,
             "threshold": head.threshold,
             "train_recall": float((head.prob(pos) >= head.threshold).mean()),
         }

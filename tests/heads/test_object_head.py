@@ -63,10 +63,7 @@ def test_trains_from_mined_negatives_and_recognises_new_views(mug, tmp_path):
     [(name, _, version, head_model)] = detections(app, hits[0])
     assert (name, version, head_model) == ("my mug", 1, concept.head_model)
     fired_on_others = sum(bool(detections(app, p)) for p in library)
-    # The re-run after training scored the whole library. To this random-weight CLIP a few
-    # other photos are closer to the mug than its views are to each other: mining took them
-    # for the mug (alike_photos), not for negatives, so the head may fire on them.
-    assert fired_on_others <= 2 + m["alike_photos"]
+    assert fired_on_others <= 2  # the re-run after training scored the whole library
 
 
 def test_a_failed_training_keeps_the_previous_version(mug, monkeypatch):
@@ -98,15 +95,6 @@ def test_mining_picks_nearest_as_hard_and_excludes_nothing_else():
     lib = np.array([[0.9, 0.1], [0.0, 1.0], [0.7, 0.7], [-1.0, 0.0]], np.float32)
     neg = mine_negatives(pos, lib, ["a", "b", "c", "d"], hard=2, random=1, rng=rng)
     assert neg.hashes[:2] == ["a", "c"] and neg.hard == 2 and len(neg.hashes) == 3
-
-
-def test_mining_leaves_out_photos_as_alike_as_the_examples():
-    """A library photo closer to an example than two examples are to each other is taken for
-    the concept (an unlabelled photo of it), never for a negative."""
-    pos = np.array([[1.0, 0.0], [0.8, 0.6]], np.float32)  # the examples: cosine 0.8
-    lib = np.array([[0.9, 0.436], [0.0, 1.0], [-1.0, 0.0]], np.float32)  # 0.9, 0.6, -0.8
-    neg = mine_negatives(pos, lib, ["a", "b", "c"], hard=3, random=0, rng=np.random.default_rng())
-    assert neg.hashes == ["b", "c"] and neg.alike == 1
 
 
 def test_threshold_is_half_when_it_separates_else_balanced_cut():
