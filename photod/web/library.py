@@ -41,7 +41,6 @@ def routes(ctx: WebContext) -> list[Route]:
     async def library(request: Request) -> Response:
         q, photos, more, error = await asyncio.to_thread(page, request)
         chips = await asyncio.to_thread(index.concepts.all)
-        facets = await asyncio.to_thread(index.read, browse.facets)
         return ctx.render(
             request,
             "library.html",
@@ -50,7 +49,7 @@ def routes(ctx: WebContext) -> list[Route]:
             photos=photos,
             more=more,
             chips=chips,
-            facets=facets,
+            facets=ctx.facets,
             error=error,
         )
 
