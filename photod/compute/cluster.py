@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import queue
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,9 @@ from photod.config import ComputeConfig, Config
 from photod.errors import ConfigError, PhotodError
 
 log = logging.getLogger(__name__)
+
+#: Seconds to wait for the cluster's port before calling it unreachable.
+CONNECT_TIMEOUT = 5.0
 
 
 class ComputeError(PhotodError):
@@ -45,6 +50,7 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
+    _check_reachable(address)
     try:
         ray.init(
             address=address,
@@ -55,6 +61,18 @@ def connect(address: str) -> None:
         )
     except Exception as exc:  # ConnectionError, or Ray's own when no cluster is found
         raise ComputeError(f"the Ray cluster at {address} cannot be reached: {exc}") from exc
+
+
+def _check_reachable(address: str) -> None:
+    # Ray itself keeps retrying an unreachable GCS for minutes: one quick TCP connect first.
+    target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # auto without RAY_ADDRESS: Ray looks for this machine's cluster (fast)
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ComputeError(f"the Ray cluster at {target} cannot be reached: {exc}") from exc
 
 
 class WorkerPool:

@@ -44,7 +44,9 @@ def local_rows(tmp_path_factory, library):
 
 def _ray_config(tmp: Path, library: Path, cluster, **compute):
     extra = "".join(f"  {k}: {v}\n" for k, v in compute.items())
-    return library_config(tmp, library, f"compute:\n  backend: ray\n  address: '{cluster.address}'\n" + extra)
+    return library_config(
+        tmp, library, f"compute:\n  backend: ray\n  address: '{cluster.address}'\n" + extra
+    )
 
 
 def _assert_same(config, local_rows) -> None:
