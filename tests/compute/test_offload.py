@@ -100,3 +100,18 @@ def test_photod_does_not_import_ray_unless_a_cluster_is_used():
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_with_the_ray_backend_the_models_leave_the_driver(tmp_path: Path):
+    """What the daemon and the scan run: read here, the model stages offloaded (and kept
+    here for when the cluster cannot be reached), the commit here."""
+    from photod.compute.offload import OffloadStage
+
+    config = library_config(tmp_path, tmp_path / "photos", "compute:\n  backend: ray\n")
+    with build_app(config) as app:
+        assert [s.name for s in app.stages] == ["ingest", "offload", "index"]
+        offload = app.stages[1]
+        assert isinstance(offload, OffloadStage) and offload.pool is None  # connects lazily
+        assert {"heads", "personalize"} <= {s.name for s in offload.local}
+        for stage in app.stages:
+            stage.close()
