@@ -17,13 +17,14 @@ from photod.app import build_app
 from photod.cli.scan import compute_on
 from photod.compute.offload import CommitStage, ReadStage
 from photod.compute.work import apply, item_of, run_items
-from photod.config import ComputeConfig
+from photod.config import ComputeConfig, load_config
 from photod.index import jobs
 from photod.index.jobs import Job
 from photod.ingest.decode import DecodeLimits
 from photod.pipeline.task import PhotoTask
 from tests.compute.conftest import ROOT, library_config, make_photos
 from tests.compute.index_rows import index_rows
+from tests.conftest import config_yaml
 
 
 def _closed_port() -> int:
@@ -58,7 +59,11 @@ def test_an_unreachable_cluster_is_said_once_and_the_scan_runs_here(tmp_path: Pa
 
 def test_results_of_a_photo_that_changed_meanwhile_are_dropped(tmp_path: Path):
     photo, other = make_photos(tmp_path / "photos", 2, faces=0)
-    config = library_config(tmp_path, photo.parent)
+    # No models needed to show the commit's check: CLIP and the VLM stay off.
+    (tmp_path / "config.yaml").write_text(
+        config_yaml(tmp_path, photo.parent, "clip:\n  enabled: false\n")
+    )
+    config = load_config(tmp_path / "config.yaml", environ={})
     limits = DecodeLimits.from_config(config.ingest)
     with build_app(config) as app:
         read, commit = ReadStage(app.index, limits, 1), CommitStage(app.index, None)
