@@ -269,7 +269,7 @@ def build_worker(config: Config, scratch: Path) -> WorkerParts:
         raise
     versions = model_versions(config, app.heads)
     # Without ingest (the worker decodes the driver's bytes) and the index commit (the driver's).
-    return WorkerParts(stages[1:-1], catalog, versions, app.close)
+    return WorkerParts(stages[1:-1], catalog, versions, index, app.close)
 
 
 def _offloaded(app: App) -> list[Stage]:

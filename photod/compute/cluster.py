@@ -161,6 +161,10 @@ class WorkerPool:
         """Stop the workers (the cluster stays up)."""
         import ray
 
+        # Let each worker free its models and scratch folder, then end it.
+        closing = [a.close.remote() for a in self._actors]
+        if closing:
+            ray.wait(closing, num_returns=len(closing), timeout=10)
         for actor in self._actors:
             try:
                 ray.kill(actor)

@@ -21,6 +21,8 @@ from photod.compute.snapshot import SnapshotCatalog
 from photod.compute.work import WorkItem, WorkResult, run_items
 from photod.concepts.catalog import ActiveConcepts
 from photod.config import Config, PathsConfig
+from photod.index import Index
+from photod.index.features import forget_clip
 from photod.ingest.decode import DecodeLimits
 from photod.pipeline.stage import Stage
 
@@ -36,7 +38,9 @@ class WorkerParts:
     catalog: SnapshotCatalog
     #: Model name -> version (see :func:`model_versions`).
     versions: dict[str, str]
-    #: Frees the models and the worker's scratch index.
+    #: The worker's scratch index (its CLIP cache while a batch runs).
+    index: Index
+    #: Frees the models and closes the scratch index.
     close: Callable[[], None]
 
 
@@ -100,6 +104,8 @@ class ModelWorker:
             catalog.install(snapshot)
         catalog.set_rejected({i.content_hash: set(i.rejected) for i in items if i.rejected})
         results = run_items(self._parts.stages, items, self._limits)
+        # After the batch's own writes (one writer, in order): the driver keeps the embeddings.
+        self._parts.index.submit(forget_clip)
         for result in results:
             result.versions = self._parts.versions
         return results
