@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,11 +80,35 @@ def model_versions(config: Config, heads: Sequence) -> dict[str, str]:
     return versions
 
 
+#: A worker's scratch folder: ``photod-worker-<pid>-<random>`` in the temporary folder.
+SCRATCH = "photod-worker-"
+
+
+def _remove_orphans(tmp: Path) -> None:
+    # A worker killed outright (out of memory, its batch retried elsewhere) cannot clean up:
+    # the next worker on the machine removes the folders of workers that no longer run.
+    for folder in tmp.glob(f"{SCRATCH}*-*"):
+        pid = folder.name.removeprefix(SCRATCH).split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 class ModelWorker:
     """Runs the model half of the pipeline on batches of work items (one per Ray actor)."""
 
     def __init__(self, build: Build, config: Config) -> None:
-        self._scratch = tempfile.TemporaryDirectory(prefix="photod-worker-")
+        _remove_orphans(Path(tempfile.gettempdir()))
+        self._scratch = tempfile.TemporaryDirectory(prefix=f"{SCRATCH}{os.getpid()}-")
         scratch = Path(self._scratch.name)
         self._limits = DecodeLimits.from_config(config.ingest)
         self._parts = build(worker_config(config, scratch), scratch)

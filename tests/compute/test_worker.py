@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 from photod.compute.snapshot import SnapshotCatalog
@@ -60,3 +62,19 @@ def test_the_snapshot_serves_the_drivers_concepts_and_rejections():
     assert catalog.fired([Detection(3, 0.9, "object", 1)], "toy") == []  # an older version
     catalog.set_rejected({"h1": {3}})
     assert catalog.rejected_on(["h1", "h2"]) == {"h1": {3}}
+
+
+def test_the_scratch_folders_of_killed_workers_are_removed(tmp_path: Path):
+    from photod.compute.worker import SCRATCH, _remove_orphans
+
+    gone = _a_dead_pid()
+    orphan, alive = tmp_path / f"{SCRATCH}{gone}-x", tmp_path / f"{SCRATCH}{os.getpid()}-y"
+    orphan.mkdir(), alive.mkdir()
+    _remove_orphans(tmp_path)
+    assert not orphan.exists() and alive.exists()
+
+
+def _a_dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
