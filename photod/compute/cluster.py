@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for the cluster's port before calling it unreachable.
 CONNECT_TIMEOUT = 5.0
+#: Seconds for the model workers to start (a cluster without room for them never starts them).
+START_TIMEOUT = 120.0
 
 
 class ComputeError(PhotodError):
@@ -104,7 +106,11 @@ class WorkerPool:
         self._actors = [
             actor_cls.remote(self._build, self._config) for _ in range(self._compute.workers)
         ]
-        reported = ray.get([a.versions.remote() for a in self._actors])
+        try:
+            reported = ray.get([a.versions.remote() for a in self._actors], timeout=START_TIMEOUT)
+        except Exception as exc:  # no room for them (GetTimeoutError), or they failed to build
+            self.close()
+            raise ComputeError(f"the model workers did not start on the cluster: {exc}") from exc
         if any(v != reported[0] for v in reported):
             self.close()
             raise ComputeError(f"the workers run different models: {reported}")
