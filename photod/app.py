@@ -240,6 +240,28 @@ def _create(what: str, cls: type, app: App):
         return None
 
 
+def _model_app(
+    config: Config,
+    plugins: PluginRegistry,
+    index: Index,
+    models: ModelSessions,
+    catalog: ConceptCatalog,
+) -> App:
+    """An app with its shared features, VLM and heads (what the stages need), for
+    :func:`build_app` and :func:`build_worker`."""
+    app = App(
+        config=config,
+        index=index,
+        plugins=plugins,
+        models=models,
+        catalog=catalog,
+        features=SharedFeatures(config, index, models),
+        vlm=build_vlm(config, plugins, models),
+    )
+    app.heads = build_heads(app)
+    return app
+
+
 def build_worker(config: Config, scratch: Path) -> WorkerParts:
     """The model stages of a compute worker (a Ray actor, :mod:`photod.compute`): the same
     plugins, heads, VLM and stages as :func:`build_app`, over a scratch index in ``scratch``
@@ -252,16 +274,7 @@ def build_worker(config: Config, scratch: Path) -> WorkerParts:
     models = ModelSessions()
     catalog = SnapshotCatalog(vlm_ids=[m.id for m in config.vlm.models])
     try:
-        app = App(
-            config=config,
-            index=index,
-            plugins=plugins,
-            models=models,
-            catalog=catalog,
-            features=SharedFeatures(config, index, models),
-            vlm=build_vlm(config, plugins, models),
-        )
-        app.heads = build_heads(app)
+        app = _model_app(config, plugins, index, models, catalog)
         stages, _ = build_stages(app, rejected=catalog.rejected_on)
     except BaseException:
         models.close()
@@ -308,16 +321,7 @@ def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
             index.concepts,
             vlm_ids=[m.id for m in config.vlm.models],
         )
-        app = App(
-            config=config,
-            index=index,
-            plugins=plugins,
-            models=models,
-            catalog=catalog,
-            features=SharedFeatures(config, index, models),
-            vlm=build_vlm(config, plugins, models),
-        )
-        app.heads = build_heads(app)
+        app = _model_app(config, plugins, index, models, catalog)
         app.trainer = Trainer(
             index,
             app.features,
