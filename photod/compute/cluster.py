@@ -52,7 +52,7 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
-    _check_reachable(address)
+    check_reachable(address)
     try:
         ray.init(
             address=address,
@@ -65,8 +65,10 @@ def connect(address: str) -> None:
         raise ComputeError(f"the Ray cluster at {address} cannot be reached: {exc}") from exc
 
 
-def _check_reachable(address: str) -> None:
-    # Ray itself keeps retrying an unreachable GCS for minutes: one quick TCP connect first.
+def check_reachable(address: str) -> None:
+    """Raise :class:`ComputeError` when nothing answers at ``address``'s host and port (Ray
+    itself keeps retrying an unreachable cluster for minutes: one quick TCP connect first).
+    ``auto`` without ``RAY_ADDRESS`` is left to Ray, which finds this machine's cluster."""
     target = os.environ.get("RAY_ADDRESS", "") if address == "auto" else address
     host, _, port = target.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():

@@ -115,3 +115,15 @@ def test_with_the_ray_backend_the_models_leave_the_driver(tmp_path: Path):
         assert {"heads", "personalize"} <= {s.name for s in offload.local}
         for stage in app.stages:
             stage.close()
+
+
+def test_doctor_says_whether_the_cluster_answers(tmp_path: Path):
+    from photod.doctor import WARN
+    from photod.doctor.system import check_compute
+
+    local = library_config(tmp_path / "a", tmp_path / "photos")
+    assert list(check_compute(local)) == []
+    extra = f"compute:\n  backend: ray\n  address: '127.0.0.1:{_closed_port()}'\n"
+    [check] = check_compute(library_config(tmp_path / "b", tmp_path / "photos", extra))
+    assert check.status == WARN and "cannot be reached" in check.detail
+    assert "the models run here" in check.detail and "ray start --head" in check.fix
