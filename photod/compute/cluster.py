@@ -135,9 +135,10 @@ class WorkerPool:
 
     def run(self, snapshot: ActiveConcepts, items: Sequence[WorkItem]) -> list[WorkResult]:
         """Run ``items`` on the next free worker; a batch whose worker died is sent again
-        (``compute.retries`` times) before :class:`ComputeError` is raised."""
+        (``compute.retries`` times) before :class:`ComputeError` is raised. An error of
+        photod's own code on the worker is raised as it is (the photos fail, as here)."""
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayError, RayTaskError
 
         ref = self._snapshot_ref(snapshot)
         actor = self._idle.get()
@@ -145,9 +146,11 @@ class WorkerPool:
             for attempt in range(self._compute.retries + 1):
                 try:
                     return ray.get(actor.process.remote(ref, list(items)))
-                except RayActorError as exc:
+                except RayTaskError:
+                    raise  # photod's own code failed there: it would fail here too
+                except RayError as exc:  # the worker died, its node went, an object was lost
                     log.warning(
-                        "a model worker died on a batch of %d (attempt %d): %s",
+                        "a model worker failed on a batch of %d (attempt %d): %s",
                         len(items),
                         attempt + 1,
                         exc,

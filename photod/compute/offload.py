@@ -138,7 +138,7 @@ class OffloadStage(BaseStage):
                 return self._pool
             try:
                 self._pool = self._make_pool().start()
-            except ComputeError as exc:
+            except Exception as exc:  # ComputeError, or Ray's own on a broken cluster
                 self._next_try = now + self._compute.retry_seconds
                 if not self._said:  # once, not for every batch while it stays away
                     self._said = True
