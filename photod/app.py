@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photod.concepts.catalog import ConceptCatalog, artifact_store
@@ -39,6 +40,7 @@ from photod.stages.personalize import PersonalizeStage
 from photod.stages.places import PlacesStage
 
 if TYPE_CHECKING:
+    from photod.compute.worker import WorkerParts
     from photod.vlm.runtime import VlmRuntime
     from photod.watch.watcher import LibraryWatcher
 
@@ -150,12 +152,16 @@ def build_heads(app: App) -> list[ConceptHead]:
     return heads
 
 
-def build_stages(app: App) -> tuple[list[Stage], list[str]]:
+def build_stages(
+    app: App, *, rejected: Callable[[list[str]], dict[str, set[int]]] | None = None
+) -> tuple[list[Stage], list[str]]:
     """The pipeline, in order: ingest, places, heads, personalize, index, with each plugin stage
     after the built-in stage its ``slot`` names.
 
     Returns (active stages, names of the stages that are off). The heads stage is off with no
     head, personalize with no VLM; a plugin stage that fails to build is logged and left out.
+    ``rejected``: where the heads look up the concepts rejected on a photo (default: the
+    index; a compute worker gets them from the driver).
     """
     config = app.config
     slots: dict[str, list[Stage]] = {slot: [] for slot in SLOTS}
@@ -185,7 +191,7 @@ def build_stages(app: App) -> tuple[list[Stage], list[str]]:
                 app.features,
                 app.heads,
                 config.clip.batch_size,
-                rejected=app.index.concepts.rejected_on,
+                rejected=rejected or app.index.concepts.rejected_on,
             )
         )
     else:
@@ -234,6 +240,71 @@ def _create(what: str, cls: type, app: App):
         return None
 
 
+def _model_app(
+    config: Config,
+    plugins: PluginRegistry,
+    index: Index,
+    models: ModelSessions,
+    catalog: ConceptCatalog,
+) -> App:
+    """An app with its shared features, VLM and heads (what the stages need), for
+    :func:`build_app` and :func:`build_worker`."""
+    app = App(
+        config=config,
+        index=index,
+        plugins=plugins,
+        models=models,
+        catalog=catalog,
+        features=SharedFeatures(config, index, models),
+        vlm=build_vlm(config, plugins, models),
+    )
+    app.heads = build_heads(app)
+    return app
+
+
+def build_worker(config: Config, scratch: Path) -> WorkerParts:
+    """The model stages of a compute worker (a Ray actor, :mod:`photod.compute`): the same
+    plugins, heads, VLM and stages as :func:`build_app`, over a scratch index in ``scratch``
+    (the CLIP cache of this worker) and the concepts the driver sends."""
+    from photod.compute.snapshot import SnapshotCatalog
+    from photod.compute.worker import WorkerParts, model_versions
+
+    plugins = load_plugins(config.plugins)
+    index = Index(scratch / "scratch.sqlite").start()
+    models = ModelSessions()
+    catalog = SnapshotCatalog(vlm_ids=[m.id for m in config.vlm.models])
+    try:
+        app = _model_app(config, plugins, index, models, catalog)
+        stages, _ = build_stages(app, rejected=catalog.rejected_on)
+    except BaseException:
+        models.close()
+        index.close()
+        raise
+    versions = model_versions(config, app.heads)
+    # Without ingest (the worker decodes the driver's bytes) and the index commit (the driver's).
+    return WorkerParts(stages[1:-1], catalog, versions, index, app.close)
+
+
+def _offloaded(app: App) -> list[Stage]:
+    """``compute.backend: ray``: the driver's stages (see :mod:`photod.compute.offload`)."""
+    # Imported here: photod without the ray extra never reaches this module.
+    from photod.compute.cluster import WorkerPool, require_ray
+    from photod.compute.offload import offload_stages
+
+    require_ray()
+    config = app.config
+    return offload_stages(
+        app.stages,
+        app.index,
+        config.compute,
+        lambda: WorkerPool(config.compute, config, build_worker),
+        app.catalog,
+        limits=DecodeLimits.from_config(config.ingest),
+        read_workers=config.pipeline.ingest_workers,
+        clip_model=config.clip.model if config.clip.enabled else None,
+    )
+
+
 def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
     """Wire photod from ``config``: folders, plugins, the index, the models, the concepts,
     the stages and the listeners.
@@ -250,16 +321,7 @@ def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
             index.concepts,
             vlm_ids=[m.id for m in config.vlm.models],
         )
-        app = App(
-            config=config,
-            index=index,
-            plugins=plugins,
-            models=models,
-            catalog=catalog,
-            features=SharedFeatures(config, index, models),
-            vlm=build_vlm(config, plugins, models),
-        )
-        app.heads = build_heads(app)
+        app = _model_app(config, plugins, index, models, catalog)
         app.trainer = Trainer(
             index,
             app.features,
@@ -272,6 +334,8 @@ def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
         )
         app.scheduler = TrainingScheduler(index, app.trainer.train, config.concepts)
         app.stages, app.inactive_stages = build_stages(app)
+        if config.compute.backend == "ray":
+            app.stages = _offloaded(app)
         app.listeners, app.inactive_listeners = build_listeners(app)
     except BaseException:
         models.close()

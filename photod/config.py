@@ -432,6 +432,29 @@ class WebConfig(Section):
     page_size: int = Field(60, ge=10, le=500, description="photos per page of the grid")
 
 
+class ComputeConfig(Section):
+    """``compute``: where the models run (docs/scale.md).
+
+    ``local``: in this process. ``ray``: decode, heads and VLM run on a Ray cluster's workers
+    (the ``ray`` extra) while this process keeps the queue and the index.
+    """
+
+    backend: Literal["local", "ray"] = "local"
+    address: str = Field(
+        "auto",
+        description="the Ray cluster: auto (the one on this machine), HOST:PORT, ray://HOST:PORT",
+    )
+    workers: int = Field(1, ge=1, description="model workers (Ray actors), each holding the models")
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(1.0, ge=0, description="used only where the cluster has GPUs")
+    batch_size: int = Field(8, ge=1, description="photos sent to a worker together")
+    retries: int = Field(3, ge=0, description="a batch whose worker died is sent again this often")
+    on_unreachable: Literal["local", "wait"] = Field(
+        "local", description="cluster unreachable: run the models here, or wait for it"
+    )
+    retry_seconds: float = Field(60.0, gt=0, description="between attempts to reach the cluster")
+
+
 class Config(Section):
     """The whole configuration; components receive their own section."""
 
@@ -449,6 +472,7 @@ class Config(Section):
     concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)
     vlm: VlmConfig = Field(default_factory=VlmConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     @property
     def index_path(self) -> Path:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install photod with every backend. pip runs only when the project's
 # dependencies changed since the last install (pyproject.toml files, constraints.txt, extras).
-# Usage: scripts/setup.sh [EXTRAS]   (default $PHOTOD_EXTRAS or "all"; the tests use "all,test";
-# PHOTOD_EXTRAS=all,gpu scripts/run.sh runs the insightface backend on CUDA)
+# Usage: scripts/setup.sh [EXTRAS]   (default $PHOTOD_EXTRAS or "all"; the tests use
+# "all,test,ray"; PHOTOD_EXTRAS=all,gpu scripts/run.sh runs the insightface backend on CUDA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -2,7 +2,8 @@
 # Set everything up and run the test suite (what CI runs). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh all,test
+# The ray extra too: tests/compute runs a real two-node Ray cluster on loopback.
+scripts/setup.sh all,test,ray
 # exiftool reads back the metadata photod writes (tests/metadata).
 if ! command -v exiftool >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -10,8 +10,20 @@ from tqdm import tqdm
 
 from photod.app import build_app
 from photod.cli import Context, pass_context
+from photod.config import ComputeConfig
 from photod.index import Index
 from photod.watch.reconcile import reconcile
+
+
+def compute_on(compute: ComputeConfig, on: str) -> ComputeConfig:
+    """``compute`` as ``--on`` sets it: ``local``, ``ray`` or ``ray://HOST:PORT``."""
+    if on == "local":
+        return compute.model_copy(update={"backend": "local"})
+    if on == "ray":
+        return compute.model_copy(update={"backend": "ray"})
+    if on.startswith("ray://"):
+        return compute.model_copy(update={"backend": "ray", "address": on})
+    raise click.BadParameter(f"{on!r}: use local, ray or ray://HOST:PORT", param_hint="--on")
 
 
 def queued_jobs(index: Index) -> int:
@@ -23,14 +35,26 @@ def queued_jobs(index: Index) -> int:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--force", is_flag=True, help="Re-process photos even if they did not change.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (e.g. in scripts).")
+@click.option(
+    "--on",
+    "on",
+    metavar="local|ray[://HOST:PORT]",
+    help="Where the models run: here, or on a Ray cluster (default: compute.backend).",
+)
 @pass_context
-def scan_command(ctx: Context, paths: tuple[Path, ...], force: bool, no_progress: bool) -> None:
+def scan_command(
+    ctx: Context, paths: tuple[Path, ...], force: bool, no_progress: bool, on: str | None
+) -> None:
     """Index the photos under PATHS (default: the configured photo folders) and exit.
 
     Only new and changed photos are processed unless --force is given. Interrupting with
     Ctrl-C is safe: the remaining work stays queued for the next scan or the daemon.
+    With --on ray the photos are read here and their models run on the Ray cluster of
+    compute.address (--on ray://HOST:PORT: that cluster); see docs/scale.md.
     """
     config = ctx.config()
+    if on is not None:
+        config.compute = compute_on(config.compute, on)
     with build_app(config) as app:
         index = app.index
         found = reconcile(index, config.library, paths=list(paths) or None, force=force)

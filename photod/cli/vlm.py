@@ -45,7 +45,10 @@ def _runtime(app):
 def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model_id, as_json):
     from photod.app import build_app
 
-    with build_app(ctx.config()) as app:
+    config = ctx.config()
+    # One photo, answered here: never through a compute cluster (compute.backend).
+    config.compute = config.compute.model_copy(update={"backend": "local"})
+    with build_app(config) as app:
         runtime = _runtime(app)
         task = _photo_task(app, photo, concepts, plain)
         results = []

@@ -11,6 +11,7 @@ from photod.config import Config
 from photod.doctor.check import FAIL, OK, WARN, Check
 from photod.doctor.models import check_faces, check_models
 from photod.doctor.system import (
+    check_compute,
     check_disk,
     check_exiftool,
     check_index,
@@ -33,4 +34,5 @@ def run_checks(config: Config) -> list[Check]:
         *check_models(config, hub),
         check_exiftool(),
         *check_disk(config),
+        *check_compute(config),
     ]

@@ -1,8 +1,10 @@
-"""Checks of the machine: the index, the photo folders, inotify, exiftool, disk space."""
+"""Checks of the machine: the index, the photo folders, inotify, exiftool, disk space, the
+compute cluster."""
 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -117,3 +119,24 @@ def check_disk(config: Config) -> Iterator[Check]:
             yield Check(label, WARN, detail + " (models need a few GiB)")
         else:
             yield Check(label, OK, detail)
+
+
+def check_compute(config: Config) -> Iterator[Check]:
+    """With ``compute.backend: ray``: Ray installed, and the cluster answering."""
+    compute = config.compute
+    if compute.backend != "ray":
+        return
+    from photod.compute.cluster import ComputeError, check_reachable
+
+    if importlib.util.find_spec("ray") is None:
+        yield Check("compute", FAIL, "compute.backend is ray but Ray is not installed",
+                    "pip install 'photod[ray]'")  # fmt: skip
+        return
+    try:
+        check_reachable(compute.address)
+    except ComputeError as exc:
+        then = "the models run here" if compute.on_unreachable == "local" else "photod waits"
+        fix = "start the cluster (`ray start --head`, docs/scale.md) or fix compute.address"
+        yield Check("compute", WARN, f"{exc}; until it answers {then}", fix)
+        return
+    yield Check("compute", OK, f"Ray cluster: {compute.address}")

@@ -108,3 +108,9 @@ def stored_faces(
         )
         for r in rows
     ]
+
+
+def forget_clip(db: sqlite_utils.Database) -> None:
+    """Empty the CLIP cache (a compute worker's scratch index, after each batch: the driver
+    keeps the embeddings, the worker must not grow a second copy of them)."""
+    db.conn.execute("DELETE FROM clip_embeddings")
