@@ -73,3 +73,26 @@ class TrainContext:
                 embs.append(self.features.clip_by_hash([img], [h])[0])
         dim = embs[0].shape[0] if embs else 0
         return hashes, np.stack(embs) if embs else np.zeros((0, dim), np.float32)
+
+    def library_patches(self, exclude: set[str], want: int, rng: np.random.Generator) -> np.ndarray:
+        """``[photos, patches, dim]`` patch features of up to ``want`` random indexed photos
+        (not in ``exclude``), read from the cache or computed (and cached) now."""
+        stored = self.index.features
+        model = self.features.patches.model_id
+        rows = [(path, h) for _, path, h in stored.indexed_photos() if h not in exclude]
+        by_hash = {h: p for p, h in rows}  # duplicates: one content, one negative
+        hashes = sorted(by_hash)
+        picked = [hashes[i] for i in rng.permutation(len(hashes))[:want]]
+        cached = stored.cached_clip(model, picked)
+        images: list[Image.Image | None] = []
+        keep = []
+        for h in picked:
+            try:
+                images.append(None if h in cached else self.image(by_hash[h])[0])
+            except ConceptError as exc:
+                log.debug("the library sample skips %s: %s", by_hash[h], exc)
+                continue
+            keep.append(h)
+        if not keep:
+            return np.zeros((0, 1, 1), np.float32)
+        return self.features.patches_by_hash(images, keep)

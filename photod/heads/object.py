@@ -44,11 +44,17 @@ class ObjectHead(HeadBase):
         self._thr = np.zeros(0, np.float32)
 
     @classmethod
-    def create(cls, app: App) -> ObjectHead | None:
-        """The CLIP embedding is always indexed: it feeds negative mining and re-runs.
+    def create(cls, app: App) -> HeadBase | None:
+        """The configured object head: ``heads.object.backbone`` dinov2 gives the patch
+        prototype head (:class:`photod.heads.instance.PatchObjectHead`), clip this one.
 
-        None (no head) when ``clip.enabled`` is false.
+        The CLIP embedding is always indexed: it feeds negative mining and re-runs.
+        None (no head) when ``clip.enabled`` is false and the backbone is CLIP.
         """
+        if app.config.heads.object.backbone == "dinov2":
+            from photod.heads.instance import PatchObjectHead
+
+            return PatchObjectHead.create(app)
         if not app.config.clip.enabled:
             log.info("CLIP is off (clip.enabled: false): object and pet concepts are not used")
             return None
