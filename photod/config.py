@@ -274,7 +274,7 @@ class ObjectHeadConfig(Section):
     """The object/pet head: what it recognises a concept by."""
 
     backbone: str = Field(
-        "dinov2",
+        "clip",
         pattern="^(clip|dinov2)$",
         description="dinov2: patch prototypes (an instance); clip: a linear probe (a class)",
     )
