@@ -290,6 +290,12 @@ class ObjectHeadConfig(Section):
     margin: float = Field(
         0.02, ge=0, description="threshold: the examples' lowest leave-one-out score less this"
     )
+    max_library_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="threshold raised until at most this share of a random library sample fires",
+    )
 
 
 class HeadsConfig(Section):

@@ -95,7 +95,7 @@ class PatchObjectHead(HeadBase):
                     score=best,
                     head_model=self.model_id,
                     concept_version=lc.concept.version,
-                    box=box(per_patch, (side, side), float(self._thr[i])),
+                    box=box(per_patch, (side, side), _box_level(per_patch)),
                 )
             )
         return out
@@ -121,7 +121,12 @@ class PatchObjectHead(HeadBase):
         ex = [tokens[i] for i in train]
         protos = select(ex, library, head.prototypes_per_example)
         thr = calibrate(
-            ex, [tokens[i] for i in hold], library, head.prototypes_per_example, head.margin
+            ex,
+            [tokens[i] for i in hold],
+            library,
+            head.prototypes_per_example,
+            head.margin,
+            head.max_library_share,
         )
         lib_fired = photo_scores(protos, library) >= thr
         metrics = {
@@ -161,3 +166,11 @@ class PatchObjectHead(HeadBase):
         """Photos without cached patch features: whether this concept fires is unknown."""
         model = self._features.patches.model_id
         return {r[0] for r in index.features.photos_without_clip(model)}
+
+
+def _box_level(per_patch: np.ndarray) -> float:
+    """Halfway between the photo's typical patch (its background) and its best one: the
+    best patch alone is often an edge of the object (a grid cuts a small object in 2-3
+    patches), and the threshold is too low a level where the background resembles the
+    concept's colours."""
+    return float(0.5 * (per_patch.max() + np.median(per_patch)))

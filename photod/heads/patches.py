@@ -114,22 +114,28 @@ def calibrate(
     library: np.ndarray,
     per_example: int,
     margin: float,
+    max_library_share: float = 1.0,
 ) -> float:
     """The score at which the concept is present.
 
     Each training example is scored by the prototypes of the others (leave one out) and each
     held-out example by all of them: the lowest of these positive scores, less ``margin``,
-    is the threshold. The library is not used for it: its closest photos are, in a user's
-    library, mostly the concept's own unlabelled photos.
+    is the threshold. The library's closest photos cannot lower or raise it one by one: in a
+    user's library they are mostly the concept's own unlabelled photos. Only a prior bounds
+    it: the concept is in at most ``max_library_share`` of a random library sample, so the
+    threshold is raised until no more of the sample than that reaches it.
     """
     scores = []
     if len(examples) > 1:
         for i in range(len(examples)):
             rest = [e for j, e in enumerate(examples) if j != i]
-            scores.append(
-                float(photo_scores(select(rest, library, per_example), examples[i][None])[0])
-            )
+            protos = select(rest, library, per_example)
+            scores.append(float(photo_scores(protos, examples[i][None])[0]))
+    protos = select(examples, library, per_example)
     if held_out:
-        protos = select(examples, library, per_example)
         scores.extend(photo_scores(protos, np.stack(held_out)).tolist())
-    return (min(scores) if scores else 1.0) - margin
+    threshold = (min(scores) if scores else 1.0) - margin
+    if len(library) and max_library_share < 1.0:
+        cap = float(np.quantile(photo_scores(protos, library), 1.0 - max_library_share))
+        threshold = max(threshold, cap)
+    return threshold
