@@ -70,6 +70,7 @@ def main() -> None:
                 tokens[lib],
                 args.per_example,
                 args.margin,
+                args.max_library_share,
             )
             test = [i for i in range(len(paths)) if i not in train]
             s = photo_scores(protos, tokens[test])
