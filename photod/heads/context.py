@@ -41,6 +41,14 @@ class TrainContext:
             self._images[path] = (decoded.image, decoded.info.content_hash)
         return self._images[path]
 
+    def holdout(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(held-out, training) indices of ``n`` examples: ``holdout_fraction`` of them held
+        out when there are 4 or more. Whole examples are held out, never augmented views of a
+        training image: no leakage into the metrics."""
+        n_hold = int(n * self.config.holdout_fraction) if n >= 4 else 0
+        order = rng.permutation(n)
+        return order[:n_hold], order[n_hold:]
+
     def faces_of(self, path: str) -> list[Face]:
         """The faces of an example photo (current face backend)."""
         return self.features.face_backend.detect([self.image(path)[0]])[0]

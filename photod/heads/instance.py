@@ -108,9 +108,8 @@ class PatchObjectHead(HeadBase):
         rng = np.random.default_rng(ctx.seed)
         loaded = [ctx.image(ex.path) for ex in examples]
         hashes = [h for _, h in loaded]
-        n_hold = int(len(examples) * cfg.holdout_fraction) if len(examples) >= 4 else 0
-        order = rng.permutation(len(examples))
-        hold, train = order[:n_hold], order[n_hold:]
+        hold, train = ctx.holdout(len(examples), rng)
+        n_hold = len(hold)
         tokens = self._features.patches_by_hash([im for im, _ in loaded], hashes)
         library = ctx.library_patches(set(hashes), cfg.random_negatives, rng)
         if len(library) < MIN_LIBRARY:

@@ -107,10 +107,8 @@ class ObjectHead(HeadBase):
         rng = np.random.default_rng(ctx.seed)
         loaded = [ctx.image(ex.path) for ex in examples]
         hashes = [h for _, h in loaded]
-        # Hold out whole examples (never augmented views of a training image): no leakage.
-        n_hold = int(len(examples) * cfg.holdout_fraction) if len(examples) >= 4 else 0
-        order = rng.permutation(len(examples))
-        hold, train = order[:n_hold], order[n_hold:]
+        hold, train = ctx.holdout(len(examples), rng)
+        n_hold = len(hold)
         clip = self._features
         base = clip.clip_by_hash([im for im, _ in loaded], hashes)
         views = [v for i in train for v in augment(loaded[i][0], cfg.augmentations, rng)]
