@@ -42,12 +42,16 @@ def _get(report: dict, *path: str) -> float | None:
     return node["mean"] if isinstance(node, dict) else node
 
 
-def _evaluate(data_root: Path, model_dir: Path, variant: str, cfg: EvalConfig):
+def _evaluate(
+    data_root: Path, model_dir: Path, variant: str, cfg: EvalConfig, features: Path | None
+):
     """(report, training seconds per concept) of one row."""
     data = load_dataset(data_root)
     if cfg.gate == "heads":
         with tempfile.TemporaryDirectory(prefix="photod-bench-") as work:
-            photod = PhotodInstallation(data_root, model_dir, fixture_dir("toy-clip"), Path(work))
+            photod = PhotodInstallation(
+                data_root, model_dir, fixture_dir("toy-clip"), Path(work), features
+            )
             report = HeadsEvaluator(photod, cfg, progress=False).run(data)
         # The whole `photod concept train` of each concept: head and embedding.
         secs = [m["seconds"] for s in report["splits"] for m in s["training"].values()]
@@ -59,12 +63,14 @@ def _evaluate(data_root: Path, model_dir: Path, variant: str, cfg: EvalConfig):
     return Evaluator(p, cfg, progress=False).run(data), getattr(p, "seconds", [])
 
 
-def run(data_root: Path, model: str, variant: str, cfg: EvalConfig) -> dict:
+def run(
+    data_root: Path, model: str, variant: str, cfg: EvalConfig, features: Path | None = None
+) -> dict:
     """One row's report plus its mean training time per concept."""
     model_dir = fixture_dir(model) if fixture_dir(model).is_dir() else Path(model)
     manifest = read_manifest(model_dir)  # fixtures are retrained: record which one ran
     start = time.perf_counter()
-    report, secs = _evaluate(data_root, model_dir, variant, cfg)
+    report, secs = _evaluate(data_root, model_dir, variant, cfg, features)
     return {
         "dataset": str(data_root),
         "variant": variant,
@@ -85,6 +91,7 @@ def run(data_root: Path, model: str, variant: str, cfg: EvalConfig) -> dict:
         "train_seconds_mean": sum(secs) / len(secs) if secs else None,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "fixture": {k: manifest.get(k) for k in ("step", "dev_metrics", "minutes")},
+        "head_features": str(features) if features else None,
         "report": report,
     }
 
@@ -127,8 +134,15 @@ def main() -> None:
     ap.add_argument("--max-negatives", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument(
+        "--head-features",
+        default="toy-features",
+        help="toy fixture or folder of the object heads' feature model; 'none': CLIP linear",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    hf = args.head_features
+    features = None if hf == "none" else fixture_dir(hf) if fixture_dir(hf).is_dir() else Path(hf)
     rows = []
     for data_root in args.datasets:
         for model in args.model or ["toy-blip2", "toy-llava"]:
@@ -144,7 +158,7 @@ def main() -> None:
                             args.max_heldout,
                             args.max_negatives,
                         )
-                        rows.append(run(data_root, model, v, cfg))
+                        rows.append(run(data_root, model, v, cfg, features))
                         print(table(rows[-1:]).splitlines()[-1], flush=True)
                         if args.json:
                             args.json.write_text(json.dumps(rows, indent=2))

@@ -270,6 +270,40 @@ class ClipConfig(Section):
     )
 
 
+class ObjectHeadConfig(Section):
+    """The object/pet head: what it recognises a concept by."""
+
+    backbone: str = Field(
+        "clip",
+        pattern="^(clip|dinov2)$",
+        description="dinov2: patch prototypes (an instance); clip: a linear probe (a class)",
+    )
+    feature_model: str = Field(
+        "facebook/dinov2-small",
+        description="dinov2 backbone: a hub id, 'local-dir:/path' or a model folder",
+    )
+    device: str = Field("cpu", description="cpu, cuda, cuda:1, ...")
+    batch_size: int = Field(16, ge=1)
+    max_grid: int = Field(8, ge=1, description="patch grid stored per photo (pooled down to it)")
+    idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
+    prototypes_per_example: int = Field(4, ge=1, description="patches kept from each example")
+    margin: float = Field(
+        0.02, ge=0, description="threshold: the examples' lowest leave-one-out score less this"
+    )
+    max_library_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="threshold raised until at most this share of a random library sample fires",
+    )
+
+
+class HeadsConfig(Section):
+    """The built-in concept heads."""
+
+    object: ObjectHeadConfig = Field(default_factory=ObjectHeadConfig)
+
+
 class ConceptsConfig(Section):
     """Concepts: the labelled-examples folder, training and scheduled retraining."""
 
@@ -469,6 +503,7 @@ class Config(Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
     clip: ClipConfig = Field(default_factory=ClipConfig)
+    heads: HeadsConfig = Field(default_factory=HeadsConfig)
     concepts: ConceptsConfig = Field(default_factory=ConceptsConfig)
     vlm: VlmConfig = Field(default_factory=VlmConfig)
     web: WebConfig = Field(default_factory=WebConfig)

@@ -98,6 +98,26 @@ def reachable_hub(monkeypatch):
     )
 
 
+def test_the_object_heads_feature_model_is_listed_and_pulled(tmp_path, monkeypatch, reachable_hub):
+    cfg = write_config(tmp_path)
+    features = listed(cfg, "features")  # the default backbone is CLIP: listed, off
+    assert features["reference"] == "facebook/dinov2-small" and not features["configured"]
+    assert features["licence"] == "Apache-2.0" and features["hub_repo"] == "facebook/dinov2-small"
+    cfg = write_config(tmp_path, "heads: {object: {backbone: dinov2}}\n")
+    monkeypatch.setattr("huggingface_hub.snapshot_download", fake_hub())
+    result = models(cfg, "pull", "features")
+    assert result.exit_code == 0, result.output
+    repo = tmp_path / "cache" / "hf" / "models--facebook--dinov2-small"
+    assert f"features: verified in {repo}" in result.output
+    assert listed(cfg, "features")["present"]
+    toy = write_config(
+        tmp_path,
+        f"heads: {{object: {{backbone: dinov2, feature_model: '{TOY / 'toy-features'}'}}}}\n",
+    )
+    local = listed(toy, "features")
+    assert local["configured"] and local["present"] and local["hub_repo"] is None
+
+
 def test_pull_puts_a_preset_in_the_cache_and_verifies_it(tmp_path, monkeypatch, reachable_hub):
     monkeypatch.setattr("huggingface_hub.snapshot_download", fake_hub())
     cfg = write_config(tmp_path, "vlm: {preset: llava-0.5b}\n")

@@ -131,6 +131,13 @@ def make_personalizer(spec: str, model_dir: Path):
     help="CLIP model folder or toy fixture name of the object heads (--gate heads).",
 )
 @click.option(
+    "--head-features",
+    default="toy-features",
+    show_default=True,
+    help="Feature model folder or toy fixture name of the object heads (--gate heads); "
+    "'none': the CLIP linear head.",
+)
+@click.option(
     "--text-model",
     default="minilm",
     show_default=True,
@@ -162,6 +169,7 @@ def eval_command(
     max_multi: int | None,
     clip_model: str,
     head_clip: str,
+    head_features: str,
     text_model: str,
     json_path: Path,
     no_progress: bool,
@@ -207,7 +215,9 @@ def eval_command(
                 "other personalizers run with --gate oracle or always"
             )
         with tempfile.TemporaryDirectory(prefix="photod-eval-") as work:
-            photod = PhotodInstallation(dataset, model_dir, _clip_dir(head_clip), Path(work))
+            photod = PhotodInstallation(
+                dataset, model_dir, _clip_dir(head_clip), Path(work), _features_dir(head_features)
+            )
             report = HeadsEvaluator(photod, cfg, clip, embedder, not no_progress).run(data)
     else:
         report = Evaluator(
@@ -229,6 +239,16 @@ def _fixture_or_ref(ref: str) -> str:
     from photod_lab.toyworld.fixture import fixture_dir
 
     return str(fixture_dir(ref)) if fixture_dir(ref).is_dir() else ref
+
+
+def _features_dir(ref: str) -> Path | None:
+    """The object heads' feature model folder under --gate heads (None: the CLIP head)."""
+    if ref == "none":
+        return None
+    path = Path(ref) if Path(ref).is_dir() else Path(_fixture_or_ref(ref))
+    if not path.is_dir():
+        raise click.BadParameter(f"--head-features needs a model folder, not {ref!r}")
+    return path
 
 
 def _clip_dir(ref: str) -> Path:

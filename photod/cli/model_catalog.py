@@ -1,6 +1,7 @@
 """Every model photod can use, as ``photod models list`` and ``pull`` see them.
 
-One :class:`ModelEntry` per face backend (dlib, each insightface pack), the CLIP model, each
+One :class:`ModelEntry` per face backend (dlib, each insightface pack), the CLIP model, the
+object heads' feature model (DINOv2), each
 configured VLM and each VLM preset not configured: its role, size, licence, where it is
 cached and whether it is there. Reading the catalog loads no model and contacts no hub.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from photod.config import Config
 from photod.faces.insightface_backend import pack_dir
 from photod.models.clip import clip_cached, parse_reference
+from photod.models.features import local_dir
 from photod.models.hub import hf_cached
 from photod.models.pull import repo_bytes
 from photod.models.session import HubFiles
@@ -127,6 +129,31 @@ def _clip(config: Config) -> ModelEntry:
     )
 
 
+def _features(config: Config) -> ModelEntry:
+    cfg = config.heads.object
+    ref = cfg.feature_model
+    folder = local_dir(ref)
+    if folder is not None:
+        repo, present = None, (folder / "config.json").exists()
+        size = human_bytes(_folder_bytes(folder)) if present else "unknown"
+    else:
+        repo, cache = ref, config.paths.cache_dir / "hf"
+        folder, present = HubFiles(repo, cache).path, hf_cached(repo, cache)
+        size = human_bytes(repo_bytes(folder)) if present else "about 90 MB"
+    on = cfg.backbone == "dinov2"
+    return ModelEntry(
+        name="features",
+        role="instance features (objects, pets)" + ("" if on else "; off"),
+        reference=ref,
+        configured=on,
+        present=present,
+        where=str(folder),
+        size=size,
+        licence="Apache-2.0" if ref.startswith("facebook/dinov2") else "the model's own",
+        hub_repo=repo,
+    )
+
+
 def _vlm(config: Config, model_id: str, ref: str, configured: bool) -> ModelEntry:
     preset = VLM_PRESETS.get(model_id)
     preset = preset if preset is not None and preset.model == ref else None
@@ -166,4 +193,4 @@ def catalog(config: Config) -> list[ModelEntry]:
     presets = [
         _vlm(config, p.name, p.model, False) for p in VLM_PRESETS.values() if p.name not in ids
     ]
-    return [dlib, *_insightface(config), _clip(config), *vlms, *presets]
+    return [dlib, *_insightface(config), _clip(config), _features(config), *vlms, *presets]

@@ -41,6 +41,14 @@ class TrainContext:
             self._images[path] = (decoded.image, decoded.info.content_hash)
         return self._images[path]
 
+    def holdout(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(held-out, training) indices of ``n`` examples: ``holdout_fraction`` of them held
+        out when there are 4 or more. Whole examples are held out, never augmented views of a
+        training image: no leakage into the metrics."""
+        n_hold = int(n * self.config.holdout_fraction) if n >= 4 else 0
+        order = rng.permutation(n)
+        return order[:n_hold], order[n_hold:]
+
     def faces_of(self, path: str) -> list[Face]:
         """The faces of an example photo (current face backend)."""
         return self.features.face_backend.detect([self.image(path)[0]])[0]
@@ -73,3 +81,26 @@ class TrainContext:
                 embs.append(self.features.clip_by_hash([img], [h])[0])
         dim = embs[0].shape[0] if embs else 0
         return hashes, np.stack(embs) if embs else np.zeros((0, dim), np.float32)
+
+    def library_patches(self, exclude: set[str], want: int, rng: np.random.Generator) -> np.ndarray:
+        """``[photos, patches, dim]`` patch features of up to ``want`` random indexed photos
+        (not in ``exclude``), read from the cache or computed (and cached) now."""
+        stored = self.index.features
+        model = self.features.patches.model_id
+        rows = [(path, h) for _, path, h in stored.indexed_photos() if h not in exclude]
+        by_hash = {h: p for p, h in rows}  # duplicates: one content, one negative
+        hashes = sorted(by_hash)
+        picked = [hashes[i] for i in rng.permutation(len(hashes))[:want]]
+        cached = stored.cached_clip(model, picked)
+        images: list[Image.Image | None] = []
+        keep = []
+        for h in picked:
+            try:
+                images.append(None if h in cached else self.image(by_hash[h])[0])
+            except ConceptError as exc:
+                log.debug("the library sample skips %s: %s", by_hash[h], exc)
+                continue
+            keep.append(h)
+        if not keep:
+            return np.zeros((0, 1, 1), np.float32)
+        return self.features.patches_by_hash(images, keep)

@@ -1,9 +1,11 @@
 """Shared features, computed once per photo for every head that needs them.
 
-Faces (boxes, landmarks, scores, embeddings) and the CLIP image embedding. Both backends load
+Faces (boxes, landmarks, scores, embeddings), the CLIP image embedding and, for instance
+heads, patch features (``patches``: a DINOv2 grid of L2-normalised tokens). The backends load
 lazily and are shared by the heads stage and by training, so each model is in memory once.
-The CLIP embedding is cached in the index by content hash and model: a forced re-run after a
-retrain, a moved photo or a duplicate reuses it, and training mines negatives from it.
+The CLIP embedding and the patch features are cached in the index by content hash and model
+(the patch grid flattened): a forced re-run after a retrain, a moved photo or a duplicate
+reuses them, and training mines negatives from them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from photod.faces.base import FaceBackend
 from photod.index import Index
 from photod.models.cache import ModelSessions
 from photod.models.clip import ClipEmbedder
+from photod.models.features import PatchEmbedder
 from photod.pipeline.task import Face, PhotoTask
 
 log = logging.getLogger(__name__)
 
-FACES, CLIP = "faces", "clip"
+FACES, CLIP, PATCHES = "faces", "clip", "patches"
 
 
 class SharedFeatures:
@@ -75,6 +78,22 @@ class SharedFeatures:
             )
         )
 
+    @cached_property
+    def patches(self) -> PatchEmbedder:
+        """The object head's patch-feature model (loads on first embedding)."""
+        c = self._cfg.heads.object
+        return self._models.add(
+            PatchEmbedder(
+                c.feature_model,
+                self._cfg.paths.cache_dir,
+                device=c.device,
+                batch_size=c.batch_size,
+                max_grid=c.max_grid,
+                idle_unload_seconds=c.idle_unload_seconds,
+                offline=self._cfg.models.offline,
+            )
+        )
+
     @property
     def face_threshold(self) -> float:
         """Distance at which two faces are the same person."""
@@ -103,6 +122,14 @@ class SharedFeatures:
                     task.faces = faces
         if CLIP in needs:
             self._compute_clip(tasks)
+        if PATCHES in needs:
+            ready = [t for t in tasks if t.info is not None and t.image is not None]
+            if ready:
+                grids = self.patches_by_hash(
+                    [t.image for t in ready], [t.info.content_hash for t in ready]
+                )
+                for task, grid in zip(ready, grids, strict=True):
+                    task.features[PATCHES] = grid
 
     def available(self, name: str) -> bool:
         """False once feature ``name`` was turned off because its model could not load (the
@@ -122,6 +149,24 @@ class SharedFeatures:
             for box, score, emb, landmarks in rows
         ]
         return True
+
+    def patches_by_hash(self, images: Sequence[Image.Image], hashes: Sequence[str]) -> np.ndarray:
+        """``[photos, patches, dim]`` patch features through the index's cache."""
+        model = self.patches.model_id
+        cached = self._index.features.cached_clip(model, hashes) if hashes else {}
+        missing = [i for i, h in enumerate(hashes) if h not in cached]
+        out: dict[str, np.ndarray] = {}
+        if missing:
+            grids = self.patches.embed([images[i] for i in missing])
+            rows = []
+            for i, g in zip(missing, grids, strict=True):
+                out[hashes[i]] = g
+                rows.append((hashes[i], model, g.astype(np.float32).tobytes()))
+            self._index.features.store_clip(rows)  # the same cache table, keyed by model
+        dim = next(iter(out.values())).shape[1] if out else self.patches.dim
+        for h, flat in cached.items():
+            out[h] = flat.reshape(-1, dim)
+        return np.stack([out[h] for h in hashes])
 
     def cached_clip(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached CLIP embeddings of these content hashes (current model)."""
@@ -152,8 +197,8 @@ class SharedFeatures:
             task.features[CLIP] = emb
 
     def close(self) -> None:
-        """Free both models."""
-        for name in ("face_backend", "clip"):
+        """Free the models."""
+        for name in ("face_backend", "clip", "patches"):
             obj = self.__dict__.get(name)
             if obj is not None:
                 obj.close()

@@ -44,11 +44,17 @@ class ObjectHead(HeadBase):
         self._thr = np.zeros(0, np.float32)
 
     @classmethod
-    def create(cls, app: App) -> ObjectHead | None:
-        """The CLIP embedding is always indexed: it feeds negative mining and re-runs.
+    def create(cls, app: App) -> HeadBase | None:
+        """The configured object head: ``heads.object.backbone`` dinov2 gives the patch
+        prototype head (:class:`photod.heads.instance.PatchObjectHead`), clip this one.
 
-        None (no head) when ``clip.enabled`` is false.
+        The CLIP embedding is always indexed: it feeds negative mining and re-runs.
+        None (no head) when ``clip.enabled`` is false and the backbone is CLIP.
         """
+        if app.config.heads.object.backbone == "dinov2":
+            from photod.heads.instance import PatchObjectHead
+
+            return PatchObjectHead.create(app)
         if not app.config.clip.enabled:
             log.info("CLIP is off (clip.enabled: false): object and pet concepts are not used")
             return None
@@ -101,10 +107,8 @@ class ObjectHead(HeadBase):
         rng = np.random.default_rng(ctx.seed)
         loaded = [ctx.image(ex.path) for ex in examples]
         hashes = [h for _, h in loaded]
-        # Hold out whole examples (never augmented views of a training image): no leakage.
-        n_hold = int(len(examples) * cfg.holdout_fraction) if len(examples) >= 4 else 0
-        order = rng.permutation(len(examples))
-        hold, train = order[:n_hold], order[n_hold:]
+        hold, train = ctx.holdout(len(examples), rng)
+        n_hold = len(hold)
         clip = self._features
         base = clip.clip_by_hash([im for im, _ in loaded], hashes)
         views = [v for i in train for v in augment(loaded[i][0], cfg.augmentations, rng)]

@@ -63,6 +63,13 @@ def photos_without_clip(db: sqlite_utils.Database, model: str) -> list[tuple[int
     ).fetchall()
 
 
+def indexed_photos(db: sqlite_utils.Database) -> list[tuple[int, str, str]]:
+    """(id, path, content hash) of every indexed photo."""
+    return db.conn.execute(
+        "SELECT id, path, content_hash FROM photos WHERE status = 'indexed' ORDER BY id"
+    ).fetchall()
+
+
 def iter_photo_clip(
     db: sqlite_utils.Database, model: str, batch: int = 4096
 ) -> Iterator[tuple[list[int], np.ndarray]]:

@@ -225,6 +225,10 @@ class FeatureRepository(_Repository):
         """(id, path, content hash) of indexed photos with no cached embedding."""
         return features.photos_without_clip(self._index.reader(), model)
 
+    def indexed_photos(self) -> list[tuple[int, str, str]]:
+        """(id, path, content hash) of every indexed photo."""
+        return features.indexed_photos(self._index.reader())
+
     def iter_photo_clip(self, model: str) -> Iterator[tuple[list[int], np.ndarray]]:
         """Batches of (photo ids, embeddings) of every present photo."""
         return features.iter_photo_clip(self._index.reader(), model)

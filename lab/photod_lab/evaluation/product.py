@@ -15,8 +15,9 @@ its embedding trains on captions the base model wrote (``--targets generated``) 
 dataset's (``dataset``), and the daemon's heads decide where embeddings are appended. The
 captions and detections are then read from the index.
 
-Every toy concept uses the object (CLIP) head: the toy world's person glyphs have no face a
-face detector would find.
+Every toy concept uses the object head: the toy world's person glyphs have no face a face
+detector would find. With a feature model (``features_dir``, the toy world's ``toy-features``)
+it is the patch-prototype head (``heads.object.backbone: dinov2``), else the CLIP linear one.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ class SplitResult:
 class PhotodInstallation:
     """A photod configuration whose library is a dataset folder; see the module docstring."""
 
-    def __init__(self, data_root: Path, model_dir: Path, clip_dir: Path, work: Path) -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        model_dir: Path,
+        clip_dir: Path,
+        work: Path,
+        features_dir: Path | None = None,
+    ) -> None:
         self.root = Path(data_root).resolve()
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -62,6 +70,9 @@ class PhotodInstallation:
             "models": {"offline": True},
             "vlm": {"models": [entry], **EVAL_VLM},
         }
+        if features_dir is not None:
+            feature_model = f"local-dir:{Path(features_dir).resolve()}"
+            config["heads"] = {"object": {"backbone": "dinov2", "feature_model": feature_model}}
         self.config_path = self.work / "config.yaml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self._snapshot = self.work / "indexed"

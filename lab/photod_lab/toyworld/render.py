@@ -167,6 +167,18 @@ def draw_object(
             raise ValueError(f"unknown decoration {deco.kind!r}")
 
 
+def draw_silhouette(
+    draw: ImageDraw.ImageDraw, obj: ObjectSpec, scale: float = SUPERSAMPLE, margin: float = 1.0
+) -> None:
+    """Fill ``obj``'s silhouette with 255 on a mask ``scale`` x larger, ``margin`` x its size
+    (a margin above 1 covers the decorations drawn past the outline: tips, hats)."""
+    k = scale
+    _draw_shape(draw, obj.shape, obj.cx * k, obj.cy * k, obj.size * k * margin, 255)
+    if any(d.kind == "hat" for d in obj.decorations):
+        cx, top, s = obj.cx * k, (obj.cy - obj.size * 1.05) * k, obj.size * k
+        draw.polygon([(cx - s * 0.45, top), (cx + s * 0.45, top), (cx, top - s * 0.5)], fill=255)
+
+
 def background(size: int, colour: str, texture: str, rng: np.random.Generator) -> Image.Image:
     """A plain or textured background of ``size`` pixels (already supersampled)."""
     arr = np.empty((size, size, 3), dtype=np.float32)

@@ -43,3 +43,17 @@ def test_clip_fixture_loads_through_open_clip() -> None:
     tok = build_tokenizer(padding_side="right", append_eos=True)
     acc = retrieval_accuracy(model, tok, dev, 24)
     assert acc == pytest.approx(manifest["heldout_metrics"]["text_retrieval_top1"], abs=0.02)
+
+
+def test_feature_fixture_tells_an_object_from_its_look_alike() -> None:
+    from transformers import Dinov2Model
+
+    from photod_lab.toyworld.train_features import SceneSource, lookalike_margin
+
+    path = fixture_dir("toy-features")
+    manifest = read_manifest(path)
+    assert manifest["kind"] == "features" and manifest["step"] > 0
+    model = Dinov2Model.from_pretrained(path)
+    check = lookalike_margin(model, SceneSource(manifest["heldout_metrics"]["seed"]), 30)
+    # The same object in another scene is closer than a same-shape, same-colour object.
+    assert check["same_instance"] > check["lookalike"] + 0.08

@@ -1,0 +1,175 @@
+"""The object/pet head on patch features: recognises an instance ("my mug"), not a class.
+
+``heads.object.backbone: dinov2``. A concept is stored as the patch tokens that recur across
+its examples and are not common in the library (:mod:`photod.heads.patches`); a photo holds
+it when one of its patches is as close to a prototype as the examples are to each other
+(leave-one-out), and the detection carries the box of the matching patches.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from photod.config import ObjectHeadConfig
+from photod.heads.base import HeadBase, LoadedConcept, Trained
+from photod.heads.context import TrainContext
+from photod.heads.features import CLIP, PATCHES, SharedFeatures
+from photod.heads.patches import box, calibrate, photo_scores, select
+from photod.index import Index
+from photod.index.concepts import Concept, ConceptError, Example
+from photod.pipeline.task import Detection, PhotoTask
+
+if TYPE_CHECKING:
+    from photod.app import App
+
+log = logging.getLogger(__name__)
+
+MIN_LIBRARY = 8
+
+
+class PatchObjectHead(HeadBase):
+    """Recognises objects and pets from prototypes of their patch features."""
+
+    name = "object"
+
+    def __init__(
+        self, features: SharedFeatures, cfg: ObjectHeadConfig, *, clip: bool = True
+    ) -> None:
+        super().__init__()
+        self._features = features
+        self._cfg = cfg
+        # CLIP stays indexed beside the patches (semantic search, duplicates) when it is on.
+        self.needs = frozenset({PATCHES, CLIP} if clip else {PATCHES})
+        self._protos = np.zeros((0, 0), np.float32)
+        self._owner = np.zeros(0, np.int64)  # prototype row -> loaded concept
+        self._thr = np.zeros(0, np.float32)
+
+    @classmethod
+    def create(cls, app: App) -> PatchObjectHead:
+        """The head with the configured feature model (loaded on first use)."""
+        return cls(app.features, app.config.heads.object, clip=app.config.clip.enabled)
+
+    @property
+    def model_id(self) -> str:
+        """A head is only valid with the feature model it was trained on."""
+        return f"prototypes:{self._features.patches.model_id}"
+
+    def wants_features(self) -> bool:
+        """Every photo's patches: later concepts' libraries and re-runs read them."""
+        return True
+
+    def load(self, concepts: list[LoadedConcept]) -> None:
+        """Stack every concept's prototypes into one matrix."""
+        model = self._features.patches.model_id
+        self.concepts = [lc for lc in concepts if lc.meta.get("feature_model") == model]
+        for lc in concepts:
+            if lc not in self.concepts:
+                log.warning("%s was trained on other features: retrain it", lc.concept.name)
+        if not self.concepts:
+            self._protos = np.zeros((0, 0), np.float32)
+            return
+        blocks = [lc.tensors["prototypes"] for lc in self.concepts]
+        self._protos = np.concatenate(blocks).astype(np.float32)
+        self._owner = np.repeat(np.arange(len(blocks)), [len(b) for b in blocks])
+        self._thr = np.array([lc.meta["threshold"] for lc in self.concepts], np.float32)
+
+    def score(self, task: PhotoTask) -> list[Detection]:
+        """Every concept whose best patch reaches its threshold, with where it is."""
+        grid = task.features.get(PATCHES)
+        if grid is None or not self.concepts:
+            return []
+        sims = grid @ self._protos.T  # [patches, prototypes]
+        side = int(round(np.sqrt(len(grid))))
+        out = []
+        for i, lc in enumerate(self.concepts):
+            per_patch = sims[:, self._owner == i].max(axis=1)
+            best = float(per_patch.max())
+            if best < self._thr[i]:
+                continue
+            out.append(
+                Detection(
+                    concept_id=lc.concept.id,
+                    score=best,
+                    head_model=self.model_id,
+                    concept_version=lc.concept.version,
+                    box=box(per_patch, (side, side), _box_level(per_patch)),
+                )
+            )
+        return out
+
+    def train(self, concept: Concept, examples: list[Example], ctx: TrainContext) -> Trained:
+        """Prototypes from the training examples; the threshold from leave-one-out scores."""
+        if not examples:
+            raise ConceptError(f"{concept.name}: no examples to train on")
+        cfg, head = ctx.config, self._cfg
+        rng = np.random.default_rng(ctx.seed)
+        loaded = [ctx.image(ex.path) for ex in examples]
+        hashes = [h for _, h in loaded]
+        hold, train = ctx.holdout(len(examples), rng)
+        n_hold = len(hold)
+        tokens = self._features.patches_by_hash([im for im, _ in loaded], hashes)
+        library = ctx.library_patches(set(hashes), cfg.random_negatives, rng)
+        if len(library) < MIN_LIBRARY:
+            raise ConceptError(
+                f"{concept.name}: only {len(library)} other photos to learn what it is not "
+                f"(need {MIN_LIBRARY}); index more of your library first"
+            )
+        ex = [tokens[i] for i in train]
+        protos = select(ex, library, head.prototypes_per_example)
+        thr = calibrate(
+            ex,
+            [tokens[i] for i in hold],
+            library,
+            head.prototypes_per_example,
+            head.margin,
+            head.max_library_share,
+        )
+        lib_fired = photo_scores(protos, library) >= thr
+        metrics = {
+            "examples": len(examples),
+            "prototypes": int(len(protos)),
+            "negatives": int(len(library)),
+            "threshold": thr,
+            # Library photos it fires on: the concept's own unlabelled photos among them.
+            "library_fire_rate": float(lib_fired.mean()),
+        }
+        if n_hold:
+            held = photo_scores(protos, tokens[hold])
+            metrics.update(
+                {"held_out_positives": int(n_hold), "recall": float((held >= thr).mean())}
+            )
+        meta = {"feature_model": self._features.patches.model_id, "threshold": thr}
+        return Trained(
+            {"prototypes": protos},
+            meta,
+            self.model_id,
+            metrics,
+            [examples[i].path for i in sorted(train)],
+        )
+
+    def fires_on(self, loaded: LoadedConcept, index: Index) -> set[int]:
+        """Indexed photos whose cached patch features this version fires on."""
+        protos = loaded.tensors["prototypes"]
+        thr = float(loaded.meta["threshold"])
+        hits: set[int] = set()
+        for ids, flat in index.features.iter_photo_clip(loaded.meta["feature_model"]):
+            grids = flat.reshape(len(ids), -1, protos.shape[1])
+            fired = photo_scores(protos, grids) >= thr
+            hits.update(i for i, f in zip(ids, fired, strict=True) if f)
+        return hits
+
+    def unknown_photos(self, index: Index) -> set[int]:
+        """Photos without cached patch features: whether this concept fires is unknown."""
+        model = self._features.patches.model_id
+        return {r[0] for r in index.features.photos_without_clip(model)}
+
+
+def _box_level(per_patch: np.ndarray) -> float:
+    """Halfway between the photo's typical patch (its background) and its best one: the
+    best patch alone is often an edge of the object (a grid cuts a small object in 2-3
+    patches), and the threshold is too low a level where the background resembles the
+    concept's colours."""
+    return float(0.5 * (per_patch.max() + np.median(per_patch)))
