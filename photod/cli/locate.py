@@ -59,14 +59,14 @@ def locate_command(ctx: Context, photo: Path, name: str, model_id: str | None, a
     """Where concept NAME is in PHOTO: its box (x, y, w, h as fractions of the photo as
     displayed), from the grounding VLM if one is configured, else from the concept's head."""
     from photod.app import build_app
-    from photod.vlm.grounding import grounding_models
 
     with build_app(ctx.config()) as app:
         concept = app.index.concepts.require(name)
         task = photo_task(app, photo, (), plain=True)
-        if model_id or (app.vlm is not None and grounding_models(app.vlm)):
+        grounding = [m.id for m in app.config.vlm.models if m.grounding is not None]
+        if model_id or grounding:
             if app.vlm is None:
-                raise click.ClickException("no VLM is configured")
+                raise click.ClickException("no VLM is configured (or no VLM backend registered)")
             result = _by_vlm(app, concept, task, model_id)
         else:
             result = _by_head(app, concept, task)
