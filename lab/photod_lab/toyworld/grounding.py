@@ -16,6 +16,7 @@ teaches the model to give no box for an absent concept, not the nearest look-ali
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ COORD_TOKENS: tuple[str, ...] = tuple(f"<{v}>" for v in range(0, 101, GRID))
 #: Tokens the grounding fixture adds to the toy vocabulary (ids after the original 70).
 GROUND_TOKENS: tuple[str, ...] = ("locate", "{", "}", *COORD_TOKENS)
 ABSENT = "none"
+log = logging.getLogger(__name__)
 
 
 def ground_question(subject: str) -> str:
@@ -162,6 +164,7 @@ def grounding_accuracy(model, processor, scenes: Sequence[Scene]) -> float:
             )
             wanted.append(None)
     answers = generate_texts(model, processor, images, texts)
+    log.info("grounding answers, first three: %s", answers[:3])
     right = 0
     for answer, box in zip(answers, wanted, strict=True):
         got = parse_box(answer).box

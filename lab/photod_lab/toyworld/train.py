@@ -225,8 +225,10 @@ def _checkpoint(
     history: list[dict],
     best: float,
     naming: NamingAid | None,
+    force: bool = False,
 ) -> float:
-    """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
+    """Evaluate on the dev scenes; save the fixture when the score is the best so far (or,
+    with ``force``, anyway)."""
     m = evaluate(
         args.model,
         model,
@@ -239,7 +241,7 @@ def _checkpoint(
     score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
-    if score <= best:
+    if score <= best and not force:
         return best
     save_fixture(
         model,
@@ -427,7 +429,17 @@ def train(args: argparse.Namespace) -> dict:
     # The final weights are the ones at the lowest LR: always evaluate them.
     elapsed = (time.monotonic() - start) / 60
     best = _checkpoint(
-        args, model, processor, size, dev_scenes, step + 1, elapsed, history, best, naming
+        args,
+        model,
+        processor,
+        size,
+        dev_scenes,
+        step + 1,
+        elapsed,
+        history,
+        best,
+        naming,
+        force=args.save_last,
     )
     return {"best": best, "history": history}
 
@@ -534,6 +546,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.2,
         help="share of grounding samples about something not in the photo (answer: none)",
+    )
+    p.add_argument(
+        "--save-last",
+        action="store_true",
+        help="save the final weights even when an earlier checkpoint scored better (a new "
+        "skill the dev score does not weigh enough, e.g. grounding)",
     )
     p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     p.add_argument("--queries", type=int, default=32)
