@@ -16,6 +16,7 @@ import time
 import torch
 
 from photod_lab.toyworld.fixture import MANIFEST, fixture_dir, load_vlm, read_manifest
+from photod_lab.toyworld.grounding import grounding_accuracy
 from photod_lab.toyworld.metrics import (
     HELDOUT_SEED,
     accuracy_by_kind,
@@ -25,7 +26,6 @@ from photod_lab.toyworld.metrics import (
     share_correct,
     vqa_results,
 )
-from photod_lab.toyworld.grounding import grounding_accuracy
 from photod_lab.toyworld.naming import NamingAid
 
 log = logging.getLogger(__name__)
