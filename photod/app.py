@@ -36,6 +36,7 @@ from photod.processor import JobProcessor
 from photod.stages.heads import HeadsStage
 from photod.stages.index import IndexStage
 from photod.stages.ingest import IngestStage
+from photod.stages.locate import LocateStage
 from photod.stages.personalize import PersonalizeStage
 from photod.stages.places import PlacesStage
 
@@ -155,13 +156,13 @@ def build_heads(app: App) -> list[ConceptHead]:
 def build_stages(
     app: App, *, rejected: Callable[[list[str]], dict[str, set[int]]] | None = None
 ) -> tuple[list[Stage], list[str]]:
-    """The pipeline, in order: ingest, places, heads, personalize, index, with each plugin stage
-    after the built-in stage its ``slot`` names.
+    """The pipeline, in order: ingest, places, heads, personalize, locate, index, with each
+    plugin stage after the built-in stage its ``slot`` names.
 
     Returns (active stages, names of the stages that are off). The heads stage is off with no
-    head, personalize with no VLM; a plugin stage that fails to build is logged and left out.
-    ``rejected``: where the heads look up the concepts rejected on a photo (default: the
-    index; a compute worker gets them from the driver).
+    head, personalize with no VLM, locate with no grounding VLM; a plugin stage that fails to
+    build is logged and left out. ``rejected``: where the heads look up the concepts rejected
+    on a photo (default: the index; a compute worker gets them from the driver).
     """
     config = app.config
     slots: dict[str, list[Stage]] = {slot: [] for slot in SLOTS}
@@ -201,6 +202,12 @@ def build_stages(
         stages.append(PersonalizeStage(app.catalog, app.vlm))
     else:
         inactive.append(PersonalizeStage.name)
+    # Personalized REC: the first VLM that answers with boxes places the pets and objects.
+    grounding = [m.id for m in config.vlm.models if m.grounding is not None]
+    if app.vlm is not None and grounding:
+        stages.append(LocateStage(app.catalog, app.vlm, grounding[0]))
+    else:
+        inactive.append(LocateStage.name)
     stages += slots["after_personalize"]
     stages.append(IndexStage(app.index))
     return stages, inactive

@@ -382,6 +382,19 @@ class VlmTrainingConfig(Section):
     vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")
 
 
+class VlmGroundingConfig(Section):
+    """A VLM that answers "where is X" with a box as text (personalized REC, `photod locate`)."""
+
+    question: str = Field(
+        "[refer] give me the location of {concept}",
+        description="asked with the concept's embedding appended; {concept} is its identifier "
+        "(the default is MiniGPT-v2's referring task)",
+    )
+    grid: float = Field(
+        100.0, gt=0, description="the scale of the answer's corners: {<x0><y0><x1><y1>} on 0-100"
+    )
+
+
 class VlmModelConfig(Section):
     """One configured VLM; ``id`` is recorded with every caption and names its embeddings."""
 
@@ -392,6 +405,9 @@ class VlmModelConfig(Section):
     plain_caption_prompt: str | None = None
     question_template: str | None = Field(None, description="BLIP-2: 'Question: {} Answer:'")
     training: VlmTrainingConfig = Field(default_factory=VlmTrainingConfig)
+    grounding: VlmGroundingConfig | None = Field(
+        None, description="set for a model that answers with boxes: it locates pets and objects"
+    )
 
 
 class VlmConfig(Section):

@@ -75,7 +75,8 @@ def test_photod_plugins_lists_plugins_and_stages(tmp_path, photo_root):
     assert result.exit_code == 0, result.output
     assert "stamp" in result.output and f"file {folder / 'stamp.py'}" in result.output
     assert "stages: ingest -> places -> heads -> sharpness -> stamp -> index" in result.output
-    assert "off:    personalize, metadata" in result.output  # no VLM configured, no write-back
+    # No VLM configured (no grounding VLM either), no write-back.
+    assert "off:    personalize, locate, metadata" in result.output
     assert "after commit" not in result.output
 
 

@@ -63,6 +63,7 @@ SUBCOMMANDS = {
     "metadata": "photod.cli.metadata:metadata_group",
     "caption": "photod.cli.vlm:caption_command",
     "ask": "photod.cli.vlm:ask_command",
+    "locate": "photod.cli.locate:locate_command",
     "eval": "photod.cli.eval:eval_command",
     "status": "photod.cli.query:status_command",
     "search": "photod.cli.query:search_command",

@@ -151,6 +151,20 @@ def make_personalizer(spec: str, model_dir: Path):
     show_default=True,
     help="Where to write the full results as JSON.",
 )
+@click.option(
+    "--task",
+    type=click.Choice(["captions", "rec", "all"]),
+    default="captions",
+    show_default=True,
+    help="What to measure: personalized captions, REC ('where is X': boxes from a model "
+    "with grounding settings, personalized vs the base model asked about the class), or both.",
+)
+@click.option(
+    "--rec-shots",
+    default="1,4",
+    show_default=True,
+    help="REC: the numbers of training images to measure, comma-separated.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(
     dataset: Path,
@@ -172,6 +186,8 @@ def eval_command(
     head_features: str,
     text_model: str,
     json_path: Path,
+    task: str,
+    rec_shots: str,
     no_progress: bool,
 ) -> None:
     """Evaluate personalization on DATASET (MyVLM layout: <concept>/{images, captions.json}).
@@ -179,7 +195,9 @@ def eval_command(
     Prints a table (recall, false identifier rate, text similarity, CLIPScore, toy-world
     scene accuracy beside the base model's; with --gate heads each concept head's true and
     false positive rates and threshold; multi-concept precision/recall/F1) and writes the
-    full report as JSON.
+    full report as JSON. With --task rec or all, a REC section: accuracy at IoU >= 0.5 with
+    1 and 4 training images, the box rate on photos without the concept, and the base
+    model asked about the class (the dataset needs boxes.json, as the toy world writes).
     """
     _require_lab()
     if threads:
@@ -190,13 +208,19 @@ def eval_command(
     from photod_lab.evaluation.harness import EvalConfig, Evaluator
     from photod_lab.evaluation.heads_gate import HeadsEvaluator
     from photod_lab.evaluation.product import PhotodInstallation
-    from photod_lab.evaluation.report import format_table, write_json
+    from photod_lab.evaluation.report import format_table
     from photod_lab.evaluation.scoring import ClipScorer, make_text_embedder
 
     data = load_dataset(dataset, identifier, list(concepts) or None)
     if not data.concepts:
         raise click.ClickException(f"no concept folders under {dataset}")
     model_dir = resolve_model(model_ref)
+    if task == "rec":
+        report = {"rec": _rec(data, model_dir, personalizer, rec_shots, splits, seed, targets,
+                              max_heldout, max_negatives, not no_progress)}  # fmt: skip
+        report.update(dataset=str(dataset), model=str(model_dir))
+        _finish(report, json_path)
+        return
     clip = None
     if clip_model != "none":
         fixture = Path(clip_model) if Path(clip_model).is_dir() else None
@@ -229,7 +253,41 @@ def eval_command(
         clip_model=clip.name if clip else None,
         text_model=getattr(embedder, "name", None),
     )
+    if task == "all":
+        report["rec"] = _rec(data, model_dir, personalizer, rec_shots, splits, seed, targets,
+                             max_heldout, max_negatives, not no_progress)  # fmt: skip
     click.echo(format_table(report))
+    _finish(report, json_path)
+
+
+def _rec(data, model_dir, personalizer, shots, splits, seed, targets, heldout, absent, progress):
+    """The REC section (see photod_lab.evaluation.rec)."""
+    from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+    from photod_lab.evaluation.rec import RecConfig, RecEvaluator
+
+    p = make_personalizer(personalizer, model_dir)
+    if not isinstance(p, MyVLMPersonalizer):
+        raise click.BadParameter("REC measures photod's concept embeddings: --personalizer myvlm")
+    try:
+        counts = tuple(int(s) for s in shots.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"--rec-shots: numbers separated by commas, not {shots!r}"
+        ) from None
+    cfg = RecConfig(counts, splits, seed, targets, heldout, absent or RecConfig.max_absent)
+    try:
+        return RecEvaluator(p, cfg, progress).run(data)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _finish(report: dict, json_path: Path) -> None:
+    """Print the REC lines (if measured), write the JSON report."""
+    from photod_lab.evaluation.rec import format_rec
+    from photod_lab.evaluation.report import write_json
+
+    if "rec" in report:
+        click.echo(format_rec(report["rec"]))
     write_json(report, json_path)
     click.echo(f"report written to {json_path}")
 

@@ -15,7 +15,7 @@ import click
 from photod.cli import Context, pass_context
 
 
-def _photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
+def photo_task(app, photo: Path, concepts: tuple[str, ...], plain: bool):
     """A decoded task with its detections (heads, forced names, or none)."""
     from photod.index.jobs import Job
     from photod.pipeline.task import Detection, PhotoTask
@@ -50,7 +50,7 @@ def _run(ctx: Context, photo: Path, question: str | None, concepts, plain, model
     config.compute = config.compute.model_copy(update={"backend": "local"})
     with build_app(config) as app:
         runtime = _runtime(app)
-        task = _photo_task(app, photo, concepts, plain)
+        task = photo_task(app, photo, concepts, plain)
         results = []
         for vlm_id in [model_id] if model_id else runtime.model_ids:
             fired = app.catalog.fired(task.detections, vlm_id)

@@ -42,6 +42,7 @@ class Box:
     concept: str | None = None
     version: int | None = None
     model: str | None = None
+    source: str | None = None  # what placed a pet's/object's box: head or vlm
 
 
 @dataclass
@@ -200,13 +201,13 @@ def _boxes(db: sqlite_utils.Database, photo_id: int) -> list[Box]:
         named.add(r[0])
         boxes.append(Box(*r[1:5], r[6], r[5], r[7], r[0], r[6], r[8], r[9]))
     for r in db.conn.execute(
-        "SELECT d.x, d.y, d.w, d.h, d.score, c.name, c.kind, d.concept_version, d.head_model "
-        "FROM detections d JOIN concepts c ON c.id = d.concept_id "
+        "SELECT d.x, d.y, d.w, d.h, d.score, c.name, c.kind, d.concept_version, d.head_model, "
+        "d.box_source FROM detections d JOIN concepts c ON c.id = d.concept_id "
         "WHERE d.photo_id = ? AND d.face_id IS NULL ORDER BY c.name",
         (photo_id,),
     ):
         x, y, w, h = r[:4] if r[0] is not None else (0.0, 0.0, 1.0, 1.0)
-        boxes.append(Box(x, y, w, h, r[5], r[4], r[6], None, r[5], r[7], r[8]))
+        boxes.append(Box(x, y, w, h, r[5], r[4], r[6], None, r[5], r[7], r[8], r[9]))
     for r in db.conn.execute(
         "SELECT id, x, y, w, h, score, model FROM faces WHERE photo_id = ? ORDER BY x",
         (photo_id,),

@@ -315,6 +315,18 @@ def _m0008_not_concepts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0009_rec_box_source(db: sqlite_utils.Database) -> None:
+    # Which component produced a pet's or object's box: the head that fired ("head") or a
+    # grounding VLM asked where the concept is ("vlm"); boxes stored before were the head's.
+    run_script(
+        db,
+        """
+        ALTER TABLE detections ADD COLUMN box_source TEXT;
+        UPDATE detections SET box_source = 'head' WHERE x IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _m0001_initial),
     ("0002_concepts", _m0002_concepts),
@@ -324,6 +336,7 @@ MIGRATIONS: list[Migration] = [
     ("0006_web", _m0006_web),
     ("0007_search_index", _m0007_search_index),
     ("0008_not_concepts", _m0008_not_concepts),
+    ("0009_rec_box_source", _m0009_rec_box_source),
 ]
 
 

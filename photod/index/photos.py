@@ -113,12 +113,15 @@ def _replace_results(db: sqlite_utils.Database, photo_id: int, task: PhotoTask, 
     for det in task.detections:
         face_id = face_ids[det.face_index] if det.face_index is not None else None
         # A person's box is its face's; a pet's or object's is the head's own.
-        box = det.box if face_id is None and det.box is not None else (None,) * 4
+        own = face_id is None and det.box is not None
+        box = det.box if own else (None,) * 4
+        # A box with no stated source is the head's (Detection.box_source, BOX_HEAD).
+        source = (det.box_source or "head") if own else None
         db.conn.execute(
             "INSERT INTO detections (photo_id, concept_id, face_id, score, head_model, "
-            "concept_version, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "concept_version, x, y, w, h, box_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (photo_id, det.concept_id, face_id, det.score, det.head_model, det.concept_version,
-             *box),
+             *box, source),
         )  # fmt: skip
     for cap in task.captions:
         db.conn.execute(

@@ -22,6 +22,7 @@ class Found:
     name: str
     kind: str
     box: Box | None = None
+    box_source: str | None = None  # head or vlm for a pet's/object's own box
 
 
 @dataclass
@@ -53,15 +54,17 @@ def stored_photo(db: sqlite_utils.Database, photo_id: int) -> StoredPhoto | None
     path, size, mtime_ns, width, height, orientation = row
     photo = StoredPhoto(photo_id, path, size, mtime_ns, width or 0, height or 0, orientation or 1)
     rows = db.conn.execute(
-        "SELECT c.name, c.kind, f.x, f.y, f.w, f.h, d.x, d.y, d.w, d.h FROM detections d "
+        "SELECT c.name, c.kind, d.box_source, f.x, f.y, f.w, f.h, d.x, d.y, d.w, d.h "
+        "FROM detections d "
         "JOIN concepts c ON c.id = d.concept_id LEFT JOIN faces f ON f.id = d.face_id "
         "WHERE d.photo_id = ? ORDER BY d.id",
         (photo_id,),
     )
-    for name, kind, *boxes in rows:
+    for name, kind, source, *boxes in rows:
         face, own = boxes[:4], boxes[4:]
         box = face if face[0] is not None else own if own[0] is not None else None
-        photo.found.append(Found(name, kind, None if box is None else tuple(box)))
+        source = source if face[0] is None else None
+        photo.found.append(Found(name, kind, None if box is None else tuple(box), source))
     photo.captions = [
         (model, text)
         for model, text in db.conn.execute(

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 
 FACE = "Face"
 PET = "Pet"
+#: Not one of MWG 2.0's region types (Face, Pet, Focus, BarCode): no type there means "an
+#: object", and Focus means the camera's focus area. Readers keep the text as written.
+OBJECT = "Object"
 
 
 @dataclass(frozen=True)
 class Region:
-    """A named area of the photo (a person's face or a pet).
+    """A named area of the photo (a person's face, a pet or an object).
 
     ``box`` is (x, y, w, h) normalised to [0, 1] in the *oriented* image, as displayed, the
     same convention as :class:`photod.pipeline.task.Face`. The writers convert it to the
@@ -18,7 +21,7 @@ class Region:
     """
 
     name: str
-    kind: str  # FACE or PET (MWG region types)
+    kind: str  # FACE, PET or OBJECT (the MWG region type written)
     box: tuple[float, float, float, float]
 
 

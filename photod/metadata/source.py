@@ -5,7 +5,10 @@ from __future__ import annotations
 from photod.config import MetadataConfig
 from photod.index import tags
 from photod.index.results import StoredPhoto
-from photod.metadata.model import FACE, PET, Geometry, PhotoMetadata, Region
+from photod.metadata.model import FACE, OBJECT, PET, Geometry, PhotoMetadata, Region
+
+#: The MWG region type of each concept kind.
+REGION_TYPES = {"person": FACE, "pet": PET, "object": OBJECT}
 
 
 def pick_caption(captions: list[tuple[str, str]], model: str | None) -> str | None:
@@ -33,8 +36,8 @@ def build(photo: StoredPhoto, config: MetadataConfig) -> PhotoMetadata:
         meta.hierarchy.append((roots.get(item.kind, config.objects_root), item.name))
         if item.kind == "person":
             meta.people.append(item.name)
-        if item.box is not None and item.kind in roots:
-            meta.regions.append(Region(item.name, FACE if item.kind == "person" else PET, item.box))
+        if item.box is not None and item.kind in REGION_TYPES:
+            meta.regions.append(Region(item.name, REGION_TYPES[item.kind], item.box))
     keywords = [
         t.value
         for t in photo.tags

@@ -1,4 +1,4 @@
-"""MWG and Microsoft Photo face/pet regions in the sidecar.
+"""MWG and Microsoft Photo regions (faces, pets, objects) in the sidecar.
 
 Both live in one struct per photo that other tools share: photod adds its own entries to the
 region lists, marked with a ``photod:Writer`` field, and removes only entries with that mark.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from photod.metadata.model import FACE, Geometry, Region
+from photod.metadata.model import Geometry, Region
 from photod.metadata.rdf import (
     PARSE_TYPE,
     Packet,
@@ -83,10 +83,11 @@ def write_regions(packet: Packet, regions: list[Region], geometry: Geometry) -> 
     fresh = [r for r in regions if r.name not in taken]
     if fresh:
         _write_mwg(packet, fresh, geometry)
+    # Microsoft's schema has no region type: pets and objects go beside the people, by name.
     taken = _remove_ours(packet, MICROSOFT)
-    faces = [r for r in regions if r.kind == FACE and r.name not in taken]
-    if faces:
-        _write_microsoft(packet, faces, geometry)
+    listed = [r for r in regions if r.name not in taken]
+    if listed:
+        _write_microsoft(packet, listed, geometry)
 
 
 def _write_mwg(packet: Packet, regions: list[Region], geometry: Geometry) -> None:

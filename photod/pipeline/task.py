@@ -44,6 +44,10 @@ class Face:
     landmarks: list[tuple[float, float]] | None = None
 
 
+BOX_HEAD = "head"
+BOX_VLM = "vlm"
+
+
 @dataclass
 class Detection:
     """A concept head fired on the photo."""
@@ -54,6 +58,9 @@ class Detection:
     concept_version: int
     face_index: int | None = None  # index into PhotoTask.faces for person heads
     box: tuple[float, float, float, float] | None = None
+    #: What produced ``box``: :data:`BOX_HEAD` (the head found it there) or :data:`BOX_VLM`
+    #: (a grounding VLM answered with it); None counts as the head's when a box is set.
+    box_source: str | None = None
 
 
 @dataclass

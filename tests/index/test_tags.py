@@ -62,14 +62,16 @@ def test_detection_boxes_are_stored_and_read_back(tmp_path):
             Detection(alice, 0.9, "face-head", 1, face_index=0, box=(0, 0, 1, 1)),
             Detection(rex, 0.8, "clip-head", 1, box=(0.05, 0.6, 0.2, 0.25)),
             Detection(rex, 0.7, "other-head", 1),  # no box at all
+            Detection(rex, 0.6, "clip-head", 1, box=(0.5, 0.5, 0.1, 0.1), box_source="vlm"),
         ],
     )
     photo = stored_photo(db, save_photo(db, task))
     assert photo is not None and (photo.width, photo.height, photo.orientation) == (640, 480, 1)
     assert photo.found == [
         Found("Alice", "person", face),
-        Found("Rex", "pet", (0.05, 0.6, 0.2, 0.25)),
+        Found("Rex", "pet", (0.05, 0.6, 0.2, 0.25), "head"),  # a box with no source: the head's
         Found("Rex", "pet", None),
+        Found("Rex", "pet", (0.5, 0.5, 0.1, 0.1), "vlm"),
     ]
     assert stored_photo(db, 999) is None
 
@@ -91,3 +93,22 @@ def test_old_sharpness_answers_become_tags(tmp_path):
     ]
     assert [a for (a,) in db.execute("SELECT answer FROM answers")] == ["a beach"]
     assert [fields(h) for h in search(db, "blurry")] == [["tag", "snippet"]]
+
+
+def test_boxes_stored_before_their_source_was_recorded_are_the_heads(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "i.sqlite")
+    names = [name for name, _ in MIGRATIONS]
+    migrate(db, MIGRATIONS[: names.index("0009_rec_box_source")])
+    photo_id = db["photos"].insert({"path": "/r/a.jpg", "status": "indexed"}).last_pk
+    rex = _concept(db, "Rex", "pet")
+    db["detections"].insert_all([
+        {"photo_id": photo_id, "concept_id": rex, "score": 0.8, "head_model": "h",
+         "concept_version": 1, "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
+        {"photo_id": photo_id, "concept_id": rex, "score": 0.7, "head_model": "h",
+         "concept_version": 1},
+    ])  # fmt: skip
+    migrate(db)
+    assert [r[0] for r in db.execute("SELECT box_source FROM detections ORDER BY id")] == [
+        "head",
+        None,
+    ]

@@ -85,6 +85,7 @@ def test_digikam_sidecar_survives_write_rewrite_and_clear(tmp_path: Path, exifto
     assert [r["PersonDisplayName"] for r in tags["XMP-MP:RegionInfoMP"]["Regions"]] == [
         "Bob",
         "Zoë",
+        "Rex",
     ]
 
     # A re-run with other results replaces photod's values only.

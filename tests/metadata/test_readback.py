@@ -30,7 +30,8 @@ def _check_sidecar(tags: dict, width: int, height: int) -> None:
     assert listed["Zoë"]["Type"] == "Face" and listed["Rex"]["Type"] == "Pet"
     assert listed["Zoë"]["Area"]["Unit"] == "normalized"
     mp = tags["XMP-MP:RegionInfoMP"]["Regions"]
-    assert [r["PersonDisplayName"] for r in mp] == ["Zoë"]  # MP regions are for people only
+    # MP regions have no type: the pet is listed beside the person, by name.
+    assert [r["PersonDisplayName"] for r in mp] == ["Zoë", "Rex"]
     # Same region in both schemas: MWG centre = MP top-left + half the size.
     area = listed["Zoë"]["Area"]
     x, y, w, h = (float(v) for v in mp[0]["Rectangle"].split(","))

@@ -9,6 +9,7 @@ from PIL import Image
 from web_fixtures import csrf_of, run_queue, web_client
 
 from photod.index import browse, jobs
+from photod.index import concepts as store
 from photod.index import photos as photo_rows
 from photod.search.engine import SearchEngine
 from photod.web.queries import search
@@ -229,3 +230,29 @@ def test_status_page_and_its_live_events(shared_library):
                     break
     assert lines[0] == "event: status"
     assert any("7 indexed" in x for x in lines if x.startswith("data: "))
+
+
+def test_photo_page_draws_pet_and_object_boxes_with_their_source(library):
+    lib = library
+    photo_id = lib.app.index.photos.id_of(lib.plain)
+
+    def found(db):
+        rex = store.add_concept(db, "Rex", kind="pet", class_word="dog")
+        mug = store.add_concept(db, "my mug", kind="object", class_word="mug")
+        rows = [(rex.id, (0.1, 0.5, 0.3, 0.4), "head"), (mug.id, (0.6, 0.1, 0.2, 0.25), "vlm")]
+        for concept_id, (x, y, w, h), source in rows:
+            db["detections"].insert(
+                {"photo_id": photo_id, "concept_id": concept_id, "score": 0.9,
+                 "head_model": "test", "concept_version": 1,
+                 "x": x, "y": y, "w": w, "h": h, "box_source": source}
+            )  # fmt: skip
+
+    lib.app.index.write(found)
+    with web_client(lib) as client:
+        html = client.get(f"/photo/{photo_id}").text
+        css = client.get(f"/photo/{photo_id}/boxes.css").text
+    labels = re.findall(r'class="box box-(\d) kind-(\w+)" data-label="([^"]+)"', html)
+    assert [(kind, label) for _, kind, label in labels] == [("pet", "Rex"), ("object", "my mug")]
+    assert ".box-0{left:10.00%;top:50.00%;width:30.00%;height:40.00%}" in css
+    assert ".box-1{left:60.00%;top:10.00%;width:20.00%;height:25.00%}" in css
+    assert "box by head" in html and "box by vlm" in html

@@ -3,7 +3,8 @@
 ``captions.json`` maps an image file name to a caption or a list of captions that contain the
 identifier. Optional extras (written by the toy world): ``concept.json`` with identifier,
 class word/phrase and generic scene captions; ``_negatives/`` (photos of no concept) and
-``_multi/`` (several concepts per photo, listed in ``scenes.json``). Folders starting with
+``_multi/`` (several concepts per photo, listed in ``scenes.json``), and ``boxes.json`` in a
+concept folder or ``_multi/`` (each concept's box per photo, for REC). Folders starting with
 ``_`` or ``.`` are never concepts.
 """
 
@@ -27,6 +28,8 @@ class ConceptData:
     images: list[Path]
     captions: dict[str, list[str]]
     scene_captions: dict[str, str] = field(default_factory=dict)
+    #: photo name -> the concept's (x, y, w, h), normalised; empty without ``boxes.json``
+    boxes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +40,7 @@ class MultiScene:
     concepts: list[str]
     captions: list[str]
     scene_caption: str | None = None
+    boxes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +58,14 @@ def _captions(folder: Path) -> dict[str, list[str]]:
         return {}
     raw = json.loads(f.read_text())
     return {k: [v] if isinstance(v, str) else list(v) for k, v in raw.items()}
+
+
+def _boxes(folder: Path) -> dict[str, dict[str, tuple[float, float, float, float]]]:
+    f = folder / "boxes.json"
+    if not f.exists():
+        return {}
+    raw = json.loads(f.read_text())
+    return {name: {k: tuple(b) for k, b in found.items()} for name, found in raw.items()}
 
 
 def _images(folder: Path) -> list[Path]:
@@ -76,7 +88,8 @@ def load_concept(folder: Path, identifier: str | None = None) -> ConceptData:
     )
     caps = _captions(folder)
     images = [p for p in _images(folder) if not caps or p.name in caps]
-    return ConceptData(info, images, caps, meta.get("scene_captions", {}))
+    boxes = {n: found[folder.name] for n, found in _boxes(folder).items() if folder.name in found}
+    return ConceptData(info, images, caps, meta.get("scene_captions", {}), boxes)
 
 
 def load_dataset(
@@ -95,6 +108,7 @@ def load_dataset(
     scenes_file = root / "_multi" / "scenes.json"
     if scenes_file.exists():
         caps = _captions(root / "_multi")
+        boxes = _boxes(root / "_multi")
         keys = {c.info.key for c in data}
         for name, meta in sorted(json.loads(scenes_file.read_text()).items()):
             if set(meta["concepts"]) <= keys:
@@ -104,6 +118,7 @@ def load_dataset(
                         meta["concepts"],
                         caps.get(name, []),
                         meta.get("scene_caption"),
+                        boxes.get(name, {}),
                     )
                 )
     return EvalDataset(data, negatives, multi)

@@ -6,6 +6,10 @@ Layout (what ``photod eval`` reads; real datasets need only the first two files)
     <root>/<concept>/concept.json             identifier, class word/phrase, scene captions
     <root>/_negatives/ ... captions.json        scenes without any concept (look-alikes too)
     <root>/_multi/ ... captions.json + scenes.json   several concepts per scene
+    <root>/<concept>/boxes.json, _multi/boxes.json   {"NNN.png": {"dotted_star": [x, y, w, h]}}
+
+Boxes are the concepts' (normalised x, y, w, h, the square each is drawn in); writing them
+draws no random numbers, so a seed gives the same photos as before they were recorded.
 
 Usage: ``python -m photod_lab.toyworld.dataset OUT [--per-concept 20] [--seed 7]``
 """
@@ -26,6 +30,7 @@ from photod_lab.toyworld.concepts import (
     target_caption,
     toy_concepts,
 )
+from photod_lab.toyworld.grounding import object_box
 from photod_lab.toyworld.scenes import Scene, ordinary_items, scene_from_items
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,14 @@ def _write_images(folder: Path, scenes: list[Scene]) -> list[str]:
 
 def _dump(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1, sort_keys=True))
+
+
+def concept_boxes(names: list[str], scenes: list[Scene]) -> dict[str, dict[str, list[float]]]:
+    """Per photo, each concept's box (what ``photod eval``'s REC section scores against)."""
+    return {
+        n: {o.concept: list(object_box(o.spec, s.image_size)) for o in s.objects if o.concept}
+        for n, s in zip(names, scenes, strict=True)
+    }
 
 
 def lookalike_scene(rng: np.random.Generator, concept: ConceptSpec, image_size: int) -> Scene:
@@ -73,6 +86,7 @@ def write_toy_dataset(
             root / c.key / "captions.json",
             {n: [target_caption(s, [c])] for n, s in zip(names, scenes, strict=False)},
         )
+        _dump(root / c.key / "boxes.json", concept_boxes(names, scenes))
         _dump(
             root / c.key / "concept.json",
             {
@@ -109,6 +123,7 @@ def write_toy_dataset(
         root / "_multi" / "captions.json",
         {n: [target_caption(s, m)] for n, s, m in zip(names, scenes, members, strict=False)},
     )
+    _dump(root / "_multi" / "boxes.json", concept_boxes(names, scenes))
     _dump(
         root / "_multi" / "scenes.json",
         {

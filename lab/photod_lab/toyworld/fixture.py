@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 #: photod's settings for a model, beside its weights (a ``vlm.models[]`` entry, no id/model).
 SETTINGS = "photod.yaml"
-FIXTURE_NAMES = ("toy-blip2", "toy-llava", "toy-clip")
+FIXTURE_NAMES = ("toy-blip2", "toy-llava", "toy-llava-ground", "toy-clip")
 
 
 def fixtures_root() -> Path:

@@ -16,6 +16,7 @@ import time
 import torch
 
 from photod_lab.toyworld.fixture import MANIFEST, fixture_dir, load_vlm, read_manifest
+from photod_lab.toyworld.grounding import grounding_accuracy
 from photod_lab.toyworld.metrics import (
     HELDOUT_SEED,
     accuracy_by_kind,
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def measure(model, processor, n: int) -> dict[str, float]:
     """Caption exact match (and, for LLaVA, VQA accuracy, overall and per question kind, and
-    captions naming objects from appended tokens) on the first ``n`` held-out scenes."""
+    captions naming objects from appended tokens; for a grounding model, "locate the X ?"
+    answers) on the first ``n`` held-out scenes."""
     scenes = heldout_scenes(n)
     out = {
         "n": n,
@@ -47,6 +49,8 @@ def measure(model, processor, n: int) -> dict[str, float]:
         size = model.config.vision_config
         aid = NamingAid(model, processor, size.image_size, size.patch_size)
         out["named_caption_exact_match"] = aid.caption_exact_match(scenes, seed=HELDOUT_SEED)
+        if "locate" in processor.tokenizer.get_vocab():
+            out["grounding_accuracy"] = grounding_accuracy(model, processor, scenes)
     return out
 
 

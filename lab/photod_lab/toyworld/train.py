@@ -35,6 +35,12 @@ from photod_lab.toyworld.asked import (
 from photod_lab.toyworld.concepts import base_scene_generator
 from photod_lab.toyworld.dense import PROBE_POINTS, DenseProbe, captured_patch_tokens, patch_labels
 from photod_lab.toyworld.fixture import load_vlm, read_manifest, save_fixture
+from photod_lab.toyworld.grounding import (
+    add_grounding_tokens,
+    grounding_accuracy,
+    name_absent,
+    pick_grounds,
+)
 from photod_lab.toyworld.metrics import (
     caption_exact_match,
     heldout_scenes,
@@ -165,10 +171,11 @@ def evaluate(
     scenes: list[Scene],
     naming: NamingAid | None = None,
     three_named: bool = False,
+    grounding: bool = False,
 ) -> dict[str, float]:
     """Caption exact match (and VQA accuracy for LLaVA) on ``scenes``; with ``naming``, also
     captions that name objects from appended tokens (with ``three_named``, also captions of
-    three-object scenes with all three named)."""
+    three-object scenes with all three named); with ``grounding``, "locate the X ?" answers."""
     metrics = {"caption_exact_match": caption_exact_match(model, processor, scenes)}
     if kind == "llava":
         metrics["vqa_accuracy"] = vqa_accuracy(model, processor, scenes[: len(scenes) // 2])
@@ -178,6 +185,10 @@ def evaluate(
             metrics["three_named_caption_exact_match"] = naming.caption_exact_match(
                 scenes, three=True
             )
+    if grounding:
+        metrics["grounding_accuracy"] = grounding_accuracy(
+            model, processor, scenes[: len(scenes) // 2]
+        )
     model.train()
     return metrics
 
@@ -214,13 +225,23 @@ def _checkpoint(
     history: list[dict],
     best: float,
     naming: NamingAid | None,
+    force: bool = False,
 ) -> float:
-    """Evaluate on the dev scenes; save the fixture when the score is the best so far."""
-    m = evaluate(args.model, model, processor, dev_scenes, naming, args.name_three_share > 0)
+    """Evaluate on the dev scenes; save the fixture when the score is the best so far (or,
+    with ``force``, anyway)."""
+    m = evaluate(
+        args.model,
+        model,
+        processor,
+        dev_scenes,
+        naming,
+        args.name_three_share > 0,
+        args.ground_share > 0,
+    )
     score = dev_score(m)
     history.append({"step": step, "minutes": round(elapsed, 2), **m})
     log.info("eval step %d: %s", step, m)
-    if score <= best:
+    if score <= best and not force:
         return best
     save_fixture(
         model,
@@ -267,6 +288,9 @@ def train(args: argparse.Namespace) -> dict:
             size = TinySize(**{**previous["size"], "lm_layers": args.lm_layers})
             model = deepen_language_model(model, size, seed=args.seed)
             log.info("language model deepened to %d layers", size.lm_layers)
+        if args.ground_share:
+            # Coordinates are new words (see photod_lab.toyworld.grounding).
+            log.info("%d grounding tokens added", add_grounding_tokens(model, processor))
     else:
         model, processor = build(size, seed=args.seed)
     device = torch.device(args.device)
@@ -301,7 +325,13 @@ def train(args: argparse.Namespace) -> dict:
     if previous:
         # The bar to beat is the starting model on *this* dev set (the data may have changed).
         start_metrics = evaluate(
-            args.model, model, processor, dev_scenes, naming, args.name_three_share > 0
+            args.model,
+            model,
+            processor,
+            dev_scenes,
+            naming,
+            args.name_three_share > 0,
+            args.ground_share > 0,
         )
         log.info("starting point: %s", start_metrics)
         best = dev_score(start_metrics)
@@ -326,14 +356,29 @@ def train(args: argparse.Namespace) -> dict:
         pool.refresh(args.fresh, max_objects)
         scenes, images = pool.sample(rng, args.batch)
         picks = pick_targets(args.model, scenes, rng, args.vqa_share)
+        grounds = pick_grounds(scenes, rng, args.ground_share, args.ground_absent)
+        picks = [
+            p if g is None else (g.question, g.answer) for p, g in zip(picks, grounds, strict=True)
+        ]
+        # An absent object asked about by name is no object of the scene: no asked-object mark.
+        asked_questions = [
+            None if g is not None and g.absent is not None else q
+            for (q, _), g in zip(picks, grounds, strict=True)
+        ]
+        named_scenes = scenes
         if naming is not None:
             namings = pick_namings(
                 scenes, rng, args.name_share, args.name_two_share, args.name_three_share
             )
-            appended, extra = naming.tokens(scenes, namings, rng), naming.placeholders(namings)
+            pairs = [
+                name_absent(s, n, g, rng) for s, n, g in zip(scenes, namings, grounds, strict=True)
+            ]
+            named_scenes, namings = [p[0] for p in pairs], [p[1] for p in pairs]
+            appended = naming.tokens(named_scenes, namings, rng)
+            extra = naming.placeholders(namings)
         else:
             namings, appended, extra = [Naming()] * len(scenes), [], None
-        named = [named_pick(s, n, p) for s, n, p in zip(scenes, namings, picks, strict=True)]
+        named = [named_pick(s, n, p) for s, n, p in zip(named_scenes, namings, picks, strict=True)]
         batch = make_batch(args.model, images, processor, named, extra)
         batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
@@ -354,7 +399,7 @@ def train(args: argparse.Namespace) -> dict:
         warming = step < args.probe_warmup
         if asked is not None:
             # Marks come from the shape a question names, before a naming renames it.
-            marks = asked_labels(scenes, [q for q, _ in picks], size.image_size, size.patch_size)
+            marks = asked_labels(scenes, asked_questions, size.image_size, size.patch_size)
             image_states = image_positions(
                 states[0], batch["input_ids"], image_token_id, size.patches
             )
@@ -384,7 +429,17 @@ def train(args: argparse.Namespace) -> dict:
     # The final weights are the ones at the lowest LR: always evaluate them.
     elapsed = (time.monotonic() - start) / 60
     best = _checkpoint(
-        args, model, processor, size, dev_scenes, step + 1, elapsed, history, best, naming
+        args,
+        model,
+        processor,
+        size,
+        dev_scenes,
+        step + 1,
+        elapsed,
+        history,
+        best,
+        naming,
+        force=args.save_last,
     )
     return {"best": best, "history": history}
 
@@ -479,6 +534,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "frozen and the codes (with the discarded probes) learn at --codes-lr",
     )
     p.add_argument("--codes-lr", type=float, default=1e-2, help="LR of the codes' warm-up")
+    p.add_argument(
+        "--ground-share",
+        type=float,
+        default=0.0,
+        help="share of LLaVA samples asking 'locate the X ?', answered with the object's box "
+        "(0: off; adds the coordinate tokens; see photod_lab.toyworld.grounding)",
+    )
+    p.add_argument(
+        "--ground-absent",
+        type=float,
+        default=0.2,
+        help="share of grounding samples about something not in the photo (answer: none)",
+    )
+    p.add_argument(
+        "--save-last",
+        action="store_true",
+        help="save the final weights even when an earlier checkpoint scored better (a new "
+        "skill the dev score does not weigh enough, e.g. grounding)",
+    )
     p.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
     p.add_argument("--queries", type=int, default=32)
     p.add_argument("--lm-layers", type=int, default=2)

@@ -69,3 +69,33 @@ def test_substitution_reference_names_concepts(small_dataset: Path, tmp_path: Pa
         for row in split["concepts"].values():
             for _, caption in row["examples"]:
                 assert isinstance(caption, str)
+
+
+def test_rec_section_with_the_grounding_fixture(small_dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.json"
+    result = CliRunner().invoke(
+        eval_command,
+        [
+            str(small_dataset), "--model", "toy-llava-ground", "--task", "rec",
+            "--concept", "dotted_star", "--splits", "1", "--rec-shots", "1",
+            "--max-heldout", "2", "--max-negatives", "3", "--json", str(out), "--no-progress",
+        ],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "REC (toy-llava-ground" in result.output and "1 image(s): accuracy=" in result.output
+    rec = json.loads(out.read_text())["rec"]
+    assert rec["model"] == "toy-llava-ground" and list(rec["config"]["shots"]) == [1]
+    row = rec["1"]["splits"][0]["dotted_star"]
+    assert row["n"] == 2 and row["n_absent"] == 3
+    for metric in ("accuracy", "absent_box_rate", "base_accuracy", "base_absent_box_rate"):
+        assert 0.0 <= rec["1"]["overall"][metric]["mean"] <= 1.0
+
+
+def test_rec_needs_a_grounding_model(small_dataset: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        eval_command,
+        [str(small_dataset), "--model", "toy-llava", "--task", "rec", "--concept", "dotted_star",
+         "--splits", "1", "--rec-shots", "1", "--json", str(tmp_path / "r.json"), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code != 0 and "no grounding settings" in result.output

@@ -13,7 +13,7 @@ from photod_lab.toyworld.tokenizer import build_tokenizer
 from photod_lab.toyworld.train_clip import retrieval_accuracy
 
 
-@pytest.mark.parametrize("name", ["toy-blip2", "toy-llava"])
+@pytest.mark.parametrize("name", ["toy-blip2", "toy-llava", "toy-llava-ground"])
 def test_vlm_fixture_reproduces_manifest(name: str) -> None:
     path = fixture_dir(name)
     manifest = read_manifest(path)
@@ -24,7 +24,12 @@ def test_vlm_fixture_reproduces_manifest(name: str) -> None:
     model, processor = load_vlm(path)
     expected = manifest["check_metrics"]
     got = measure(model, processor, expected["n"])
-    for metric in ("caption_exact_match", "vqa_accuracy", "named_caption_exact_match"):
+    for metric in (
+        "caption_exact_match",
+        "vqa_accuracy",
+        "named_caption_exact_match",
+        "grounding_accuracy",
+    ):
         if metric in expected:
             # Same weights, same scenes: only float summation order may differ by thread count.
             assert got[metric] == pytest.approx(expected[metric], abs=0.03), metric
