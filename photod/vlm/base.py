@@ -222,7 +222,8 @@ class VlmSession(ABC):
                     out[i] = t
         return [t or "" for t in out]
 
-    def _generate_chunk(self, images, questions, concepts, count: int) -> list[str]:
+    def _generate_chunk(self, images, questions, concepts, count: int, beams: int = 1) -> list[str]:
+        """``beams`` texts per image (beam search's best first), images in order."""
         rows = [
             self.place_concepts(self.prefix_ids(self.prompt_text(q, [n for n, _ in c])), count)
             for q, c in zip(questions, concepts, strict=True)
@@ -235,7 +236,8 @@ class VlmSession(ABC):
             pixel_values=pixel_values,
             max_new_tokens=self.settings.max_new_tokens,
             do_sample=False,
-            num_beams=1,
+            num_beams=beams,
+            num_return_sequences=beams,
         )
         if count == 0:
             ids = self.model.generate(**kwargs)
@@ -244,6 +246,22 @@ class VlmSession(ABC):
                 ids = self.model.generate(**kwargs)
         ids = self.new_tokens(ids, input_ids.shape[1])
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    @torch.no_grad()
+    def caption_candidates(self, images: Sequence[Image.Image], beams: int) -> list[list[str]]:
+        """Per image, the plain model's ``beams`` best captions by beam search, best first
+        (deterministic; ``beams=1`` is :meth:`generate`'s greedy caption)."""
+        out: list[list[str]] = []
+        with self.lock:
+            # Beam search holds ``beams`` rows per image: smaller chunks, same memory.
+            step = max(1, self.settings.batch_size // beams)
+            for start in range(0, len(images), step):
+                chunk = list(images[start : start + step])
+                texts = self._generate_chunk(
+                    chunk, [None] * len(chunk), [[]] * len(chunk), 0, beams
+                )
+                out += [texts[i * beams : (i + 1) * beams] for i in range(len(chunk))]
+        return out
 
     def tokens_of(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """The token vectors of one concept embedding (MyVLM: one; ``(n, D)``: n)."""
