@@ -74,6 +74,7 @@ class VlmSession(ABC):
         self.model_id = model_id
         self.settings = settings or SessionSettings()
         self._prefix_cache: dict[str, list[int]] = {}
+        self._target_cache: dict[str, list[int]] = {}
         #: Held by every use of the model: injections install hooks on the shared model, so
         #: the pipeline's captions and a concept training in the scheduler take turns.
         self.lock = threading.RLock()
@@ -171,6 +172,16 @@ class VlmSession(ABC):
             ids, mask = enc["input_ids"][0], enc["attention_mask"][0]
             self._prefix_cache[text] = ids[mask.bool()].tolist()
         return list(self._prefix_cache[text])
+
+    def target_ids(self, text: str) -> list[int]:
+        """Token ids of a training target, then EOS (memoised: each step retokenised the
+        same few targets)."""
+        if text not in self._target_cache:
+            tok = self.tokenizer
+            self._target_cache[text] = tok(text, add_special_tokens=False)["input_ids"] + [
+                tok.eos_token_id
+            ]
+        return list(self._target_cache[text])
 
     def _image_size(self) -> int:
         vc = self.model.config.vision_config
@@ -279,7 +290,7 @@ class VlmSession(ABC):
         rows, labels = [], []
         for prompt, t, k in zip(prompts, targets, counts, strict=True):
             prefix = self.place_concepts(self.prefix_ids(prompt), k)
-            tgt = tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            tgt = self.target_ids(t)
             rows.append(prefix + tgt)
             labels.append([-100] * len(prefix) + tgt)
         width = max(len(r) for r in rows)
