@@ -142,44 +142,58 @@ class LlavaSession(VlmSession):
         not depend on the concept: they run without gradients and only the rest (concept,
         prompt, target) runs with them, reading the start from the LM's cache. The loss and
         its gradient are those of the whole sequence in one pass; the backward pass skips
-        the image's tokens (toy LLaVA: 2 of 3 of the sequence).
+        the image's tokens (toy LLaVA: 2 of 3 of the sequence). Prompts whose images end at
+        different columns run in one pass.
         """
         counts = [len(c) for c in concepts]
         rows = self.training_rows(prompts, targets, counts)
         ids, mask, labels = rows.input_ids, rows.attention_mask, rows.labels
-        p = self._frozen_columns(ids, counts)
         size = self._image_size()
         dummy = torch.zeros(len(targets), 3, size, size, device=self.device, dtype=self.dtype)
-        with torch.no_grad(), self.injection([[] for _ in concepts], cached=features):
-            start = self.model.model(
-                input_ids=ids[:, :p], attention_mask=mask[:, :p], pixel_values=dummy, use_cache=True
+        p = self._frozen_columns(ids, counts)
+        if p is None:
+            p = 0
+            with self.injection(concepts, cached=features):
+                out = self.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    pixel_values=dummy,
+                    labels=labels,
+                    output_attentions=with_regulariser,
+                )
+        else:
+            with torch.no_grad(), self.injection([[] for _ in concepts], cached=features):
+                start = self.model.model(
+                    input_ids=ids[:, :p],
+                    attention_mask=mask[:, :p],
+                    pixel_values=dummy,
+                    use_cache=True,
+                )
+            tokens = [
+                concept_rows(f, list(c), self.settings.concept_scale)
+                for f, c in zip(features, concepts, strict=True)
+            ]
+            out = self.model(
+                input_ids=ids[:, p:],
+                attention_mask=mask,
+                cache=start.cache,
+                mm_encoder_outputs={"image": BaseModelOutputWithPooling(pooler_output=tokens)},
+                labels=labels[:, p:],
+                output_attentions=with_regulariser,
             )
-        tokens = [
-            concept_rows(f, list(c), self.settings.concept_scale)
-            for f, c in zip(features, concepts, strict=True)
-        ]
-        out = self.model(
-            input_ids=ids[:, p:],
-            attention_mask=mask,
-            cache=start.cache,
-            mm_encoder_outputs={"image": BaseModelOutputWithPooling(pooler_output=tokens)},
-            labels=labels[:, p:],
-            output_attentions=with_regulariser,
-        )
         if not with_regulariser:
             return out.loss, torch.zeros(len(targets), device=self.device)
         return out.loss, self.regulariser(out.attentions, ids, mask, counts, first_query=p)
 
-    def _frozen_columns(self, ids: torch.Tensor, counts: Sequence[int]) -> int:
-        """Where the first concept token (or, in a row without one, the text after the
-        image) starts; the same column in every row, as the prompt puts the image first."""
+    def _frozen_columns(self, ids: torch.Tensor, counts: Sequence[int]) -> int | None:
+        """The column where the first concept token (or, in a row without one, the text
+        after the image) starts, if it is the same in every row (a prompt that puts the
+        image first); else None."""
         ends = set()
         for row, k in zip(ids, counts, strict=True):
             img = (row == self.image_token_id).nonzero().flatten()
             ends.add(int(img[len(img) - k - 1]) + 1)
-        if len(ends) != 1:
-            raise ValueError(f"the images end at different columns of the prompts: {ends}")
-        return ends.pop()
+        return ends.pop() if len(ends) == 1 else None
 
     def regulariser(
         self,
