@@ -380,6 +380,13 @@ class VlmTrainingConfig(Section):
     checkpoint_every: int = Field(25, ge=0)
     seed: int = 0
     vqa: bool = Field(True, description="also train on the VQA pool (generated answers)")
+    caption_beams: int = Field(
+        4,
+        ge=1,
+        le=16,
+        description="base-model captions considered per training photo (beam search): the "
+        "best that names the concept is its target",
+    )
 
 
 class VlmGroundingConfig(Section):

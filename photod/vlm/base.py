@@ -74,6 +74,7 @@ class VlmSession(ABC):
         self.model_id = model_id
         self.settings = settings or SessionSettings()
         self._prefix_cache: dict[str, list[int]] = {}
+        self._target_cache: dict[str, list[int]] = {}
         #: Held by every use of the model: injections install hooks on the shared model, so
         #: the pipeline's captions and a concept training in the scheduler take turns.
         self.lock = threading.RLock()
@@ -172,6 +173,16 @@ class VlmSession(ABC):
             self._prefix_cache[text] = ids[mask.bool()].tolist()
         return list(self._prefix_cache[text])
 
+    def target_ids(self, text: str) -> list[int]:
+        """Token ids of a training target, then EOS (memoised: each step retokenised the
+        same few targets)."""
+        if text not in self._target_cache:
+            tok = self.tokenizer
+            self._target_cache[text] = tok(text, add_special_tokens=False)["input_ids"] + [
+                tok.eos_token_id
+            ]
+        return list(self._target_cache[text])
+
     def _image_size(self) -> int:
         vc = self.model.config.vision_config
         size = vc.image_size
@@ -222,7 +233,8 @@ class VlmSession(ABC):
                     out[i] = t
         return [t or "" for t in out]
 
-    def _generate_chunk(self, images, questions, concepts, count: int) -> list[str]:
+    def _generate_chunk(self, images, questions, concepts, count: int, beams: int = 1) -> list[str]:
+        """``beams`` texts per image (beam search's best first), images in order."""
         rows = [
             self.place_concepts(self.prefix_ids(self.prompt_text(q, [n for n, _ in c])), count)
             for q, c in zip(questions, concepts, strict=True)
@@ -235,7 +247,8 @@ class VlmSession(ABC):
             pixel_values=pixel_values,
             max_new_tokens=self.settings.max_new_tokens,
             do_sample=False,
-            num_beams=1,
+            num_beams=beams,
+            num_return_sequences=beams,
         )
         if count == 0:
             ids = self.model.generate(**kwargs)
@@ -244,6 +257,22 @@ class VlmSession(ABC):
                 ids = self.model.generate(**kwargs)
         ids = self.new_tokens(ids, input_ids.shape[1])
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    @torch.no_grad()
+    def caption_candidates(self, images: Sequence[Image.Image], beams: int) -> list[list[str]]:
+        """Per image, the plain model's ``beams`` best captions by beam search, best first
+        (deterministic; ``beams=1`` is :meth:`generate`'s greedy caption)."""
+        out: list[list[str]] = []
+        with self.lock:
+            # Beam search holds ``beams`` rows per image: smaller chunks, same memory.
+            step = max(1, self.settings.batch_size // beams)
+            for start in range(0, len(images), step):
+                chunk = list(images[start : start + step])
+                texts = self._generate_chunk(
+                    chunk, [None] * len(chunk), [[]] * len(chunk), 0, beams
+                )
+                out += [texts[i * beams : (i + 1) * beams] for i in range(len(chunk))]
+        return out
 
     def tokens_of(self, embedding: torch.Tensor) -> list[torch.Tensor]:
         """The token vectors of one concept embedding (MyVLM: one; ``(n, D)``: n)."""
@@ -261,7 +290,7 @@ class VlmSession(ABC):
         rows, labels = [], []
         for prompt, t, k in zip(prompts, targets, counts, strict=True):
             prefix = self.place_concepts(self.prefix_ids(prompt), k)
-            tgt = tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            tgt = self.target_ids(t)
             rows.append(prefix + tgt)
             labels.append([-100] * len(prefix) + tgt)
         width = max(len(r) for r in rows)

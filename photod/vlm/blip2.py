@@ -74,7 +74,9 @@ class Blip2Injection(HookSet):
         self.k = self.slots.shape[1]
         self.attention: list[torch.Tensor] = []
         if cached is not None:
-            # Training reuses the frozen encoder output: skip the encoder, keep its hooks.
+            # Training reuses the frozen encoder output: skip the encoder, keep its hooks,
+            # and skip the patch embedding of the placeholder image (nothing reads it).
+            self.override(vision.embeddings, lambda *a, **kw: None)
             self.override(
                 vision.encoder, lambda *a, **kw: BaseModelOutput(last_hidden_state=cached)
             )
@@ -261,10 +263,9 @@ class Blip2Session(VlmSession):
         return out.loss, reg
 
     def _seq2seq_rows(self, prompts, targets) -> dict[str, torch.Tensor]:
-        tok = self.tokenizer
         prefixes = [self.prefix_ids(p) for p in prompts]
         input_ids, mask = self.pad_left(prefixes)
-        tgts = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in targets]
+        tgts = [self.target_ids(t) for t in targets]
         width = max(len(t) for t in tgts)
         labels = torch.tensor([t + [-100] * (width - len(t)) for t in tgts], device=self.device)
         return dict(input_ids=input_ids, attention_mask=mask, labels=labels)

@@ -111,14 +111,19 @@ def _train_one(
         class_word,
         questions=pool if use_vqa else (),
         overrides=targets,
+        beams=settings.caption_beams,
     )
-    examples = with_mirrors(
-        session,
-        [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
+    examples = _with_targets(
+        with_mirrors(
+            session,
+            [TrainExample(im, t, f) for im, t, f in zip(images, per_image, fired, strict=True)],
+            identifier,
+            phrase,
+            class_word,
+            settings.mirrors,
+            settings.caption_beams,
+        ),
         identifier,
-        phrase,
-        class_word,
-        settings.mirrors,
     )
     # Checkpoints go to the cache: a version folder holds only finished artifacts.
     ckpt = (
@@ -138,7 +143,24 @@ def _train_one(
     meta = {
         **trained.meta,
         "targets": per_image,
-        "mirror_targets": [ex.targets for ex in examples[len(images) :]],
+        "mirror_targets": [ex.targets for ex in examples if ex.derived],
     }
     save_embedding(version_dir, vlm_id, trained.vector, meta)
     return meta
+
+
+def _with_targets(examples: list[TrainExample], identifier: str) -> list[TrainExample]:
+    """The examples that have a target: a photo whose captions never name the concept (the
+    base model took it for something else) trains nothing. When no photo has one, each
+    photo's target is the identifier alone, the one thing every target says."""
+    kept = [ex for ex in examples if ex.targets]
+    if len(kept) < len(examples):
+        log.warning(
+            "%s: the base model named the concept in no caption of %d of %d training images",
+            identifier,
+            len(examples) - len(kept),
+            len(examples),
+        )
+    if kept:
+        return kept
+    return [TrainExample(ex.image, [(None, identifier)], ex.fired) for ex in examples]

@@ -81,9 +81,16 @@ class LlavaInjection(HookSet):
     def _append(self, feats: torch.Tensor, concepts: list[torch.Tensor]) -> torch.Tensor:
         if not concepts:
             return feats
-        scale = feats.float().norm(dim=-1).mean() * self.scale
-        toks = torch.stack([normalise(c).to(feats.device) for c in concepts]) * scale
-        return torch.cat([feats, toks.to(feats.dtype)], dim=0)
+        return torch.cat([feats, concept_rows(feats, concepts, self.scale)], dim=0)
+
+
+def concept_rows(feats: torch.Tensor, concepts: list[torch.Tensor], scale: float) -> torch.Tensor:
+    """The ``(k, D)`` tokens of an image's concepts: each at the mean norm of the image's
+    visual tokens ``feats`` (times ``scale``)."""
+    if not concepts:
+        return feats[:0]
+    norm = feats.float().norm(dim=-1).mean() * scale
+    return (torch.stack([normalise(c).to(feats.device) for c in concepts]) * norm).to(feats.dtype)
 
 
 class LlavaSession(VlmSession):
@@ -129,30 +136,76 @@ class LlavaSession(VlmSession):
         return place_placeholders(ids, self.image_token_id, count)
 
     def training_loss(self, features, concepts, prompts, targets, with_regulariser):
-        """LM cross-entropy; regulariser on the attention other tokens give the concept."""
+        """LM cross-entropy; regulariser on the attention other tokens give the concept.
+
+        The columns before the first concept token (the prompt's start and the image) do
+        not depend on the concept: they run without gradients and only the rest (concept,
+        prompt, target) runs with them, reading the start from the LM's cache. The loss and
+        its gradient are those of the whole sequence in one pass; the backward pass skips
+        the image's tokens (toy LLaVA: 2 of 3 of the sequence). Prompts whose images end at
+        different columns run in one pass.
+        """
         counts = [len(c) for c in concepts]
         rows = self.training_rows(prompts, targets, counts)
+        ids, mask, labels = rows.input_ids, rows.attention_mask, rows.labels
         size = self._image_size()
         dummy = torch.zeros(len(targets), 3, size, size, device=self.device, dtype=self.dtype)
-        with self.injection(concepts, cached=features):
+        p = self._frozen_columns(ids, counts)
+        if p is None:
+            p = 0
+            with self.injection(concepts, cached=features):
+                out = self.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    pixel_values=dummy,
+                    labels=labels,
+                    output_attentions=with_regulariser,
+                )
+        else:
+            with torch.no_grad(), self.injection([[] for _ in concepts], cached=features):
+                start = self.model.model(
+                    input_ids=ids[:, :p],
+                    attention_mask=mask[:, :p],
+                    pixel_values=dummy,
+                    use_cache=True,
+                )
+            tokens = [
+                concept_rows(f, list(c), self.settings.concept_scale)
+                for f, c in zip(features, concepts, strict=True)
+            ]
             out = self.model(
-                input_ids=rows.input_ids,
-                attention_mask=rows.attention_mask,
-                pixel_values=dummy,
-                labels=rows.labels,
+                input_ids=ids[:, p:],
+                attention_mask=mask,
+                cache=start.cache,
+                mm_encoder_outputs={"image": BaseModelOutputWithPooling(pooler_output=tokens)},
+                labels=labels[:, p:],
                 output_attentions=with_regulariser,
             )
         if not with_regulariser:
             return out.loss, torch.zeros(len(targets), device=self.device)
-        return out.loss, self.regulariser(
-            out.attentions, rows.input_ids, rows.attention_mask, counts
-        )
+        return out.loss, self.regulariser(out.attentions, ids, mask, counts, first_query=p)
+
+    def _frozen_columns(self, ids: torch.Tensor, counts: Sequence[int]) -> int | None:
+        """The column where the first concept token (or, in a row without one, the text
+        after the image) starts, if it is the same in every row (a prompt that puts the
+        image first); else None."""
+        ends = set()
+        for row, k in zip(ids, counts, strict=True):
+            img = (row == self.image_token_id).nonzero().flatten()
+            ends.add(int(img[len(img) - k - 1]) + 1)
+        return ends.pop() if len(ends) == 1 else None
 
     def regulariser(
-        self, attentions, input_ids: torch.Tensor, mask: torch.Tensor, counts: Sequence[int]
+        self,
+        attentions,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        counts: Sequence[int],
+        first_query: int = 0,
     ) -> torch.Tensor:
         """Per row: sum over LM layers of mean(P[q -> concept]^2) over heads and the
-        non-padding tokens q after the concept (earlier ones cannot see it: causal)."""
+        non-padding tokens q after the concept (earlier ones cannot see it: causal).
+        ``attentions`` hold the queries from column ``first_query`` on."""
         if attentions is None or attentions[0] is None:
             raise RuntimeError("the language model must use eager attention for the regulariser")
         b, t = input_ids.shape
@@ -163,7 +216,7 @@ class LlavaSession(VlmSession):
             img_pos = (input_ids[i] == self.image_token_id).nonzero().flatten()
             for p in img_pos[-k:].tolist():
                 sel[i, p + 1 :, p] = mask[i, p + 1 :].bool()
-        weight = sel.to(attentions[0].dtype)
+        weight = sel[:, first_query:].to(attentions[0].dtype)
         n = weight.sum(dim=(1, 2)).clamp_min(1)
         total = torch.zeros(b, device=input_ids.device, dtype=weight.dtype)
         for p in attentions:  # (B, H, T, T)

@@ -272,3 +272,26 @@ def test_llava_regulariser_is_attention_other_tokens_give_the_concept(llava):
     assert reg.item() == pytest.approx(expected, rel=1e-5)
     own_row = sum(float((a[0, :, p, :] ** 2).mean()) for a in out.attentions)
     assert reg.item() != pytest.approx(own_row, rel=1e-3)
+
+
+def test_llava_training_loss_and_gradient_are_those_of_one_pass(llava):
+    """Training runs the prompt's start and the image without gradients, from the LM's
+    cache: the loss and the embedding's gradient are those of the whole sequence at once."""
+    feats = llava.frozen_features(llava.pixel_values(images(2)))
+    e = _embedding(llava)
+    prompts = [llava.prompt_text(None, ["rex"]), llava.prompt_text("What is it?", [])]
+    targets = ["rex left of a dog", "a dog"]
+    rows = llava.training_rows(prompts, targets, [1, 0])
+    size = llava._image_size()
+    with llava.injection([[e], []], cached=feats):
+        out = llava.model(
+            input_ids=rows.input_ids,
+            attention_mask=rows.attention_mask,
+            pixel_values=torch.zeros(2, 3, size, size),
+            labels=rows.labels,
+        )
+    (whole,) = torch.autograd.grad(out.loss, e)
+    loss, _ = llava.training_loss(feats, [[e], []], prompts, targets, False)
+    (split,) = torch.autograd.grad(loss, e)
+    assert loss.item() == pytest.approx(out.loss.item(), rel=1e-5)
+    assert torch.allclose(split, whole, rtol=1e-4, atol=1e-8)
