@@ -103,7 +103,9 @@ def test_a_concept_trained_on_the_cluster_has_the_local_embedding(tmp_path, ray_
     meta = json.loads((remote_dir / "meta.json").read_text())
     assert meta["vlm_examples"] == json.loads((local_dir / "meta.json").read_text())["vlm_examples"]
     assert there_meta["targets"] == here_meta["targets"]
-    assert torch.allclose(here, there, atol=1e-5), float((here - there).abs().max())
+    # Not bit-identical: a Ray worker runs torch on its own CPU share (another thread count,
+    # another summation order); measured 2026-12-03 the largest difference was 4e-8.
+    assert torch.allclose(here, there, rtol=0, atol=1e-6), float((here - there).abs().max())
     # The worker's model version (checked against this process's) is recorded with it.
     assert there_meta["model_version"].startswith(f"local-dir:{FIXTURES / 'toy-llava'}#")
     assert meta["vlm"]["toy"]["model_version"] == there_meta["model_version"]
@@ -130,6 +132,7 @@ def test_a_worker_killed_mid_training_is_retried_without_a_second_version(tmp_pa
         while time.monotonic() < deadline and not killed:
             pid = _training_worker()
             if pid is not None:
+                time.sleep(0.5)  # inside the task (importing, loading the VLM, training)
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
             time.sleep(0.05)
