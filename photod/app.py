@@ -292,6 +292,29 @@ def build_worker(config: Config, scratch: Path) -> WorkerParts:
     return WorkerParts(stages[1:-1], catalog, versions, index, app.close)
 
 
+def build_vlm_worker(config: Config) -> tuple[VlmRuntime, Callable[[], None]]:
+    """The VLMs of a compute worker's concept training (:mod:`photod.compute.embedding`),
+    loaded through the model-session layer; returns the runtime and what frees it."""
+    models = ModelSessions()
+    runtime = build_vlm(config, load_plugins(config.plugins), models)
+    if runtime is None:
+        models.close()
+        raise ValueError("this compute worker has no backend for vlm.models")
+    return runtime, models.close
+
+
+def _remote_embeddings(config: Config):
+    """``compute.backend: ray``: the trainer's concept embeddings train on the cluster."""
+    from functools import partial
+
+    from photod.compute.cluster import ComputeError, require_ray, run_embedding_task
+    from photod.compute.embedding import RayEmbeddings
+
+    require_ray()
+    run = partial(run_embedding_task, config.compute, config, build_vlm_worker)
+    return RayEmbeddings(config, run, ComputeError)
+
+
 def _offloaded(app: App) -> list[Stage]:
     """``compute.backend: ray``: the driver's stages (see :mod:`photod.compute.offload`)."""
     # Imported here: photod without the ray extra never reaches this module.
@@ -338,6 +361,9 @@ def build_app(config: Config, *, plugins: PluginRegistry | None = None) -> App:
             clip_enabled=config.clip.enabled,
             concepts_cfg=config.concepts,
             limits=DecodeLimits.from_config(config.ingest),
+            remote=_remote_embeddings(config)
+            if config.compute.backend == "ray" and app.vlm is not None
+            else None,
         )
         app.scheduler = TrainingScheduler(index, app.trainer.train, config.concepts)
         app.stages, app.inactive_stages = build_stages(app)

@@ -5,7 +5,8 @@ The only module of photod that imports Ray (the ``ray`` extra), inside its funct
 it asks for ``gpus_per_worker`` GPUs where the cluster has any and CPUs otherwise. A worker
 process that dies is restarted by Ray and the batch it held is sent again (Ray's actor task
 retries, then the pool's own): the driver receives each photo's result once, and commits it
-once.
+once. :func:`run_embedding_task` trains one concept's VLM embeddings as a Ray task, retried
+the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from photod.compute.embedding import BuildVlm, EmbeddingJob, EmbeddingResult, train_on_worker
 from photod.compute.work import WorkItem, WorkResult
 from photod.compute.worker import Build, ModelWorker
 from photod.concepts.catalog import ActiveConcepts
@@ -182,3 +184,30 @@ class WorkerPool:
             except Exception:  # already gone with its node
                 log.debug("worker already gone", exc_info=True)
         self._actors = []
+
+
+def run_embedding_task(
+    compute: ComputeConfig, config: Config, build: BuildVlm, job: EmbeddingJob
+) -> EmbeddingResult:
+    """Train one concept's embeddings as a Ray task (``gpus_per_worker`` GPUs where the
+    cluster has any) and wait for it. A task whose worker died runs again (``compute.retries``
+    times; the driver still gets one result); :class:`ComputeError` when the cluster cannot be
+    reached or the task kept failing. An error of photod's own code there is raised as it is."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    connect(compute.address)
+    gpus = compute.gpus_per_worker if ray.cluster_resources().get("GPU", 0) else 0
+    task = ray.remote(train_on_worker).options(
+        num_cpus=compute.cpus_per_worker,
+        num_gpus=gpus,
+        max_retries=compute.retries,  # the worker process died: Ray runs the task again
+        retry_exceptions=False,  # photod's own error would fail again
+        name=f"photod-train-{job.request.identifier}",
+    )
+    try:
+        return ray.get(task.remote(build, config, job))
+    except RayTaskError:
+        raise  # photod's own code failed there: it would fail here too
+    except RayError as exc:  # the worker or its node died more often than retried
+        raise ComputeError(f"concept training failed on the cluster: {exc}") from exc

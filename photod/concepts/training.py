@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,28 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class EmbeddingRequest:
+    """One concept's VLM embeddings to train: everything a training here or on a compute
+    worker needs (the images are the head's training examples, in this order)."""
+
+    identifier: str
+    class_word: str
+    kind: str
+    paths: list[str]
+    #: The user's own captions, by image: they replace the generated targets of their photos.
+    targets: dict[int, list[tuple[None, str]]]
+    #: VLM id -> the other concepts' active embeddings (``training.distractor_share``).
+    distractors: dict[str, list[Any]]
+
+
+#: Trains a request's embeddings into a version folder and returns their metadata by VLM id;
+#: the last argument trains them in this process (a remote trainer's fallback).
+RemoteEmbeddings = Callable[
+    [EmbeddingRequest, Path, Callable[[], dict[str, Any]]], dict[str, dict[str, Any]]
+]
+
+
+@dataclass
 class TrainOutcome:
     """What one training produced."""
 
@@ -52,7 +75,9 @@ class Trainer:
     only). Built once by the composition root.
 
     ``clip_enabled``: whether CLIP is on (to say why an object concept has no head);
-    ``concepts_cfg`` and ``limits``: the training settings and the pipeline's decode limits.
+    ``concepts_cfg`` and ``limits``: the training settings and the pipeline's decode limits;
+    ``remote``: trains the embeddings elsewhere (a Ray cluster) instead of with ``vlm``; the
+    head still trains here, where the library is.
     """
 
     def __init__(
@@ -66,6 +91,7 @@ class Trainer:
         clip_enabled: bool,
         concepts_cfg: ConceptsConfig,
         limits: DecodeLimits,
+        remote: RemoteEmbeddings | None = None,
     ) -> None:
         self.index = index
         self.features = features
@@ -75,6 +101,7 @@ class Trainer:
         self._clip_enabled = clip_enabled
         self._concepts_cfg = concepts_cfg
         self._limits = limits
+        self._remote = remote
 
     def context(self, seed: int = 0) -> TrainContext:
         """What a head's training may use (decoded examples, shared features, the library)."""
@@ -165,30 +192,38 @@ class Trainer:
 
         def fill(folder: Path) -> dict[str, Any]:
             started = time.time()
-            images = [ctx.image(e.path)[0] for e in examples]
-            # The user's own captions replace the generated targets of their photos.
-            overrides = {i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption}
             active = self.catalog.active()
-            distractors = {
-                vlm_id: active.embeddings_except(vlm_id, concept.id)
-                for vlm_id in self.vlm.model_ids
-                if self.vlm.training_settings(vlm_id).distractor_share > 0
-            }
-            try:
-                out = train_concept_embedding(
+            request = EmbeddingRequest(
+                identifier=concept.identifier,
+                class_word=concept.class_word,
+                kind=concept.kind,
+                paths=[e.path for e in examples],
+                targets={i: [(None, e.caption)] for i, e in enumerate(examples) if e.caption},
+                distractors={
+                    vlm_id: active.embeddings_except(vlm_id, concept.id)
+                    for vlm_id in self.vlm.model_ids
+                    if self.vlm.training_settings(vlm_id).distractor_share > 0
+                },
+            )
+
+            def here() -> dict[str, Any]:
+                return train_concept_embedding(
                     self.vlm,
-                    identifier=concept.identifier,
-                    class_word=concept.class_word,
-                    kind=concept.kind,
-                    images=images,
+                    identifier=request.identifier,
+                    class_word=request.class_word,
+                    kind=request.kind,
+                    images=[ctx.image(p)[0] for p in request.paths],
                     version_dir=folder,
-                    targets=overrides,
+                    targets=request.targets,
                     progress=progress,
-                    distractors=distractors,
+                    distractors=request.distractors,
                 )
+
+            try:
+                out = here() if self._remote is None else self._remote(request, folder, here)
             except (ValueError, OSError) as exc:
                 raise ConceptError(f"{concept.name}: VLM embedding training failed: {exc}") from exc
             timing["seconds"] = time.time() - started
-            return {"vlm": out, "vlm_examples": [e.path for e in examples]}
+            return {"vlm": out, "vlm_examples": request.paths}
 
         return fill
