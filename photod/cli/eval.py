@@ -165,6 +165,15 @@ def make_personalizer(spec: str, model_dir: Path):
     show_default=True,
     help="REC: the numbers of training images to measure, comma-separated.",
 )
+@click.option(
+    "--rec-source",
+    type=click.Choice(["vlm", "head", "both"]),
+    default="vlm",
+    show_default=True,
+    help="REC box source: the grounding VLM (--model), the concepts' object heads "
+    "(--head-clip, --head-features: what `photod locate` uses without a grounding VLM), "
+    "or both.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def eval_command(
     dataset: Path,
@@ -188,6 +197,7 @@ def eval_command(
     json_path: Path,
     task: str,
     rec_shots: str,
+    rec_source: str,
     no_progress: bool,
 ) -> None:
     """Evaluate personalization on DATASET (MyVLM layout: <concept>/{images, captions.json}).
@@ -215,9 +225,19 @@ def eval_command(
     if not data.concepts:
         raise click.ClickException(f"no concept folders under {dataset}")
     model_dir = resolve_model(model_ref)
+    rec_cfg = _rec_config(rec_shots, splits, seed, targets, max_heldout, max_negatives)
+    heads = (dataset, _clip_dir(head_clip), _features_dir(head_features))
+
+    def rec_sections() -> dict:
+        out = {}
+        if rec_source in ("vlm", "both"):
+            out["rec"] = _rec(data, model_dir, personalizer, rec_cfg, not no_progress)
+        if rec_source in ("head", "both"):
+            out["rec_head"] = _rec_head(data, heads, rec_cfg, not no_progress)
+        return out
+
     if task == "rec":
-        report = {"rec": _rec(data, model_dir, personalizer, rec_shots, splits, seed, targets,
-                              max_heldout, max_negatives, not no_progress)}  # fmt: skip
+        report = rec_sections()
         report.update(dataset=str(dataset), model=str(model_dir))
         _finish(report, json_path)
         return
@@ -254,31 +274,51 @@ def eval_command(
         text_model=getattr(embedder, "name", None),
     )
     if task == "all":
-        report["rec"] = _rec(data, model_dir, personalizer, rec_shots, splits, seed, targets,
-                             max_heldout, max_negatives, not no_progress)  # fmt: skip
+        report.update(rec_sections())
     click.echo(format_table(report))
     _finish(report, json_path)
 
 
-def _rec(data, model_dir, personalizer, shots, splits, seed, targets, heldout, absent, progress):
-    """The REC section (see photod_lab.evaluation.rec)."""
-    from photod_lab.evaluation.myvlm import MyVLMPersonalizer
-    from photod_lab.evaluation.rec import RecConfig, RecEvaluator
+def _rec_config(shots, splits, seed, targets, heldout, absent):
+    """The REC protocol's settings from the command's options."""
+    from photod_lab.evaluation.rec import RecConfig
 
-    p = make_personalizer(personalizer, model_dir)
-    if not isinstance(p, MyVLMPersonalizer):
-        raise click.BadParameter("REC measures photod's concept embeddings: --personalizer myvlm")
     try:
         counts = tuple(int(s) for s in shots.split(","))
     except ValueError:
         raise click.BadParameter(
             f"--rec-shots: numbers separated by commas, not {shots!r}"
         ) from None
-    cfg = RecConfig(counts, splits, seed, targets, heldout, absent or RecConfig.max_absent)
+    return RecConfig(counts, splits, seed, targets, heldout, absent or RecConfig.max_absent)
+
+
+def _rec(data, model_dir, personalizer, cfg, progress):
+    """The REC section, boxes from the grounding VLM (see photod_lab.evaluation.rec)."""
+    from photod_lab.evaluation.myvlm import MyVLMPersonalizer
+    from photod_lab.evaluation.rec import RecEvaluator
+
+    p = make_personalizer(personalizer, model_dir)
+    if not isinstance(p, MyVLMPersonalizer):
+        raise click.BadParameter("REC measures photod's concept embeddings: --personalizer myvlm")
     try:
         return RecEvaluator(p, cfg, progress).run(data)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _rec_head(data, heads, cfg, progress):
+    """The REC rows with the object heads as box source (photod_lab.evaluation.rec_head):
+    ``heads`` is (library folder, CLIP folder, feature model folder or None)."""
+    from photod_lab.evaluation.product import PhotodInstallation
+    from photod_lab.evaluation.rec_head import HeadRecEvaluator
+
+    root, clip_dir, features_dir = heads
+    with tempfile.TemporaryDirectory(prefix="photod-rec-") as work:
+        photod = PhotodInstallation(root, None, clip_dir, Path(work), features_dir)
+        try:
+            return HeadRecEvaluator(photod, cfg, progress).run(data)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _finish(report: dict, json_path: Path) -> None:
@@ -286,8 +326,9 @@ def _finish(report: dict, json_path: Path) -> None:
     from photod_lab.evaluation.rec import format_rec
     from photod_lab.evaluation.report import write_json
 
-    if "rec" in report:
-        click.echo(format_rec(report["rec"]))
+    for key in ("rec", "rec_head"):
+        if key in report:
+            click.echo(format_rec(report[key]))
     write_json(report, json_path)
     click.echo(f"report written to {json_path}")
 

@@ -18,6 +18,8 @@ captions and detections are then read from the index.
 Every toy concept uses the object head: the toy world's person glyphs have no face a face
 detector would find. With a feature model (``features_dir``, the toy world's ``toy-features``)
 it is the patch-prototype head (``heads.object.backbone: dinov2``), else the CLIP linear one.
+Without a VLM (``model_dir`` None) only the heads are taught and run: the REC section's
+``box source: head`` rows (:mod:`photod_lab.evaluation.rec_head`) read the boxes they wrote.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class SplitResult:
     captions: dict[Path, str]  # photo -> caption
     fired: dict[Path, set[str]]  # photo -> concept keys whose head fired
     heads: dict[str, dict]  # concept key -> the head's training metrics (threshold...)
+    boxes: dict[Path, dict[str, tuple[float, float, float, float]]]  # photo -> key -> box
 
 
 class PhotodInstallation:
@@ -53,7 +56,7 @@ class PhotodInstallation:
     def __init__(
         self,
         data_root: Path,
-        model_dir: Path,
+        model_dir: Path | None,
         clip_dir: Path,
         work: Path,
         features_dir: Path | None = None,
@@ -61,15 +64,16 @@ class PhotodInstallation:
         self.root = Path(data_root).resolve()
         self.work = Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
-        self.model_id = Path(model_dir).name
-        entry = model_config(model_dir, self.model_id).model_dump(mode="json")
+        self.model_id = Path(model_dir).name if model_dir is not None else None
         config = {
             "paths": {n: str(self.work / n) for n in ("data_dir", "cache_dir", "state_dir")},
             "library": {"roots": [str(self.root)]},
             "clip": {"model": f"local-dir:{Path(clip_dir).resolve()}"},
             "models": {"offline": True},
-            "vlm": {"models": [entry], **EVAL_VLM},
         }
+        if model_dir is not None:
+            entry = model_config(model_dir, self.model_id).model_dump(mode="json")
+            config["vlm"] = {"models": [entry], **EVAL_VLM}
         if features_dir is not None:
             feature_model = f"local-dir:{Path(features_dir).resolve()}"
             config["heads"] = {"object": {"backbone": "dinov2", "feature_model": feature_model}}
@@ -154,14 +158,17 @@ class PhotodInstallation:
         """Captions, detections and the heads' training metrics from the current index."""
         db = self._data / "index.sqlite"
         fired: dict[Path, set[str]] = {}
+        boxes: dict[Path, dict[str, tuple[float, float, float, float]]] = {}
         with self._connect(db) as con:
-            for path, key in con.execute(
-                "SELECT p.path, k.name FROM detections d JOIN photos p ON p.id = d.photo_id "
-                "JOIN concepts k ON k.id = d.concept_id"
+            for path, key, *box in con.execute(
+                "SELECT p.path, k.name, d.x, d.y, d.w, d.h FROM detections d "
+                "JOIN photos p ON p.id = d.photo_id JOIN concepts k ON k.id = d.concept_id"
             ):
                 fired.setdefault(Path(path), set()).add(key)
+                if box[0] is not None:
+                    boxes.setdefault(Path(path), {})[key] = tuple(box)
             heads = {
                 name: json.loads(metrics or "{}")
                 for name, metrics in con.execute("SELECT name, metrics FROM concepts")
             }
-        return SplitResult(self._captions(db), fired, heads)
+        return SplitResult(self._captions(db), fired, heads, boxes)

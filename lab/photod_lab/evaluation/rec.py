@@ -16,6 +16,7 @@ grounding VLM is asked where the concept is, its embedding appended
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,14 @@ from photod_lab.evaluation.dataset import EvalDataset
 from photod_lab.evaluation.harness import _Images, draw_splits, mean_of
 from photod_lab.evaluation.myvlm import MyVLMPersonalizer
 
-REC_METRICS = ("accuracy", "absent_box_rate", "base_accuracy", "base_absent_box_rate")
+#: ``fired_rate`` (held-out photos of the concept where its head fired) only for head rows.
+REC_METRICS = (
+    "accuracy",
+    "absent_box_rate",
+    "fired_rate",
+    "base_accuracy",
+    "base_absent_box_rate",
+)
 
 
 @dataclass
@@ -65,22 +73,8 @@ class RecEvaluator:
 
     def run(self, data: EvalDataset) -> dict[str, Any]:
         """Every shot count, split and concept; the JSON-able REC section."""
-        concepts = [c for c in data.concepts if c.boxes]
-        if not concepts:
-            raise ValueError("no concept has boxes (boxes.json): REC cannot be scored")
-        out: dict[str, Any] = {"config": vars(self.cfg).copy(), "model": self.model_id}
-        total = len(self.cfg.shots) * self.cfg.splits * len(concepts)
-        bar = tqdm(total=total, desc="rec", disable=not self.progress)
-        for shots in self.cfg.shots:
-            rng = np.random.default_rng(self.cfg.seed)
-            splits = {
-                c.info.key: draw_splits(len(c.images), shots, self.cfg.splits, rng)
-                for c in concepts
-            }
-            rows = [self._split(data, concepts, splits, k, bar) for k in range(self.cfg.splits)]
-            out[str(shots)] = summarise_rec(rows)
-        bar.close()
-        return out
+        header = {"model": self.model_id, "box_source": "vlm"}
+        return run_protocol(self.cfg, data, self._split, header, self.progress)
 
     def _split(self, data, concepts, splits, k, bar) -> dict[str, dict[str, float | None]]:
         held = {}
@@ -96,20 +90,17 @@ class RecEvaluator:
         rows = {}
         for c in concepts:
             key = c.info.key
-            absent = data.negatives + [
-                p for o in concepts if o.info.key != key for p in held[o.info.key]
-            ]
-            absent = absent[: self.cfg.max_absent]
+            absent = absent_photos(data, concepts, held, key, self.cfg.max_absent)
             truth = [c.boxes[p.name] for p in held[key]]
             phrase = f"the {c.info.class_word}"
             got = self._boxes(held[key], states[key])
             base = self._boxes(held[key], phrase=phrase)
             rows[key] = {
-                "accuracy": _accuracy(got, truth),
+                "accuracy": box_accuracy(got, truth),
                 "absent_box_rate": mean_of(
                     [float(b is not None) for b in self._boxes(absent, states[key])]
                 ),
-                "base_accuracy": _accuracy(base, truth),
+                "base_accuracy": box_accuracy(base, truth),
                 "base_absent_box_rate": mean_of(
                     [float(b is not None) for b in self._boxes(absent, phrase=phrase)]
                 ),
@@ -120,7 +111,34 @@ class RecEvaluator:
         return rows
 
 
-def _accuracy(got: list, truth: list) -> float | None:
+def run_protocol(
+    cfg: RecConfig, data: EvalDataset, split: Callable, header: dict, progress: bool
+) -> dict[str, Any]:
+    """Every shot count and split of ``data``'s concepts with boxes: ``split(data, concepts,
+    splits, k, bar)`` gives split ``k``'s rows per concept; summarised under the shot count."""
+    concepts = [c for c in data.concepts if c.boxes]
+    if not concepts:
+        raise ValueError("no concept has boxes (boxes.json): REC cannot be scored")
+    out: dict[str, Any] = {"config": vars(cfg).copy(), **header}
+    total = len(cfg.shots) * cfg.splits * len(concepts)
+    bar = tqdm(total=total, desc=f"rec ({header['box_source']})", disable=not progress)
+    for shots in cfg.shots:
+        rng = np.random.default_rng(cfg.seed)
+        splits = {c.info.key: draw_splits(len(c.images), shots, cfg.splits, rng) for c in concepts}
+        out[str(shots)] = summarise_rec(
+            [split(data, concepts, splits, k, bar) for k in range(cfg.splits)]
+        )
+    bar.close()
+    return out
+
+
+def absent_photos(data: EvalDataset, concepts, held: dict, key: str, limit: int | None) -> list:
+    """Photos without concept ``key``: the negatives, then the other concepts' held-out ones."""
+    absent = data.negatives + [p for o in concepts if o.info.key != key for p in held[o.info.key]]
+    return absent[:limit]
+
+
+def box_accuracy(got: list, truth: list) -> float | None:
     """Share of photos whose box has IoU >= 0.5 with the truth (no box: a miss)."""
     return mean_of(
         [float(b is not None and iou(b, t) >= 0.5) for b, t in zip(got, truth, strict=True)]
@@ -149,7 +167,11 @@ def summarise_rec(rows: list[dict[str, dict]]) -> dict[str, Any]:
 
 def format_rec(section: dict[str, Any]) -> str:
     """The REC lines of the printed report (percentages, mean±std over splits)."""
-    lines = [f"REC ({section['model']}: IoU >= 0.5; absent = photos without the concept)"]
+    source = section.get("box_source", "vlm")
+    lines = [
+        f"REC, box source: {source} ({section['model']}: IoU >= 0.5; "
+        "absent = photos without the concept)"
+    ]
     for shots in (k for k in section if k.isdigit()):
         o = section[shots]["overall"]
         cells = "  ".join(

@@ -83,7 +83,10 @@ def test_rec_section_with_the_grounding_fixture(small_dataset: Path, tmp_path: P
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "REC (toy-llava-ground" in result.output and "1 image(s): accuracy=" in result.output
+    assert (
+        "REC, box source: vlm (toy-llava-ground" in result.output
+        and "1 image(s): accuracy=" in result.output
+    )
     rec = json.loads(out.read_text())["rec"]
     assert rec["model"] == "toy-llava-ground" and list(rec["config"]["shots"]) == [1]
     row = rec["1"]["splits"][0]["dotted_star"]
