@@ -14,7 +14,8 @@ never a concept's look) with what the renderer knows for free, per 8x8 patch:
   kind and colour; or background), read out linearly from the patch token;
 - instance discrimination: the same object (same shape, colour and decorations) drawn in two
   different scenes must give close patch tokens (supervised contrastive loss), other objects,
-  including its plain look-alike, far ones.
+  including its plain look-alike, far ones. With ``--lookalikes`` each pair gets a third scene
+  holding the shared object's shape and colour with other or no decorations (a hard negative).
 
 Only the ``Dinov2Model`` is saved (the read-out layers are training aids), in the layout
 ``transformers`` loads with ``from_pretrained`` plus ``manifest.json``.
