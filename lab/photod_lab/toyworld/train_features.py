@@ -14,7 +14,8 @@ never a concept's look) with what the renderer knows for free, per 8x8 patch:
   kind and colour; or background), read out linearly from the patch token;
 - instance discrimination: the same object (same shape, colour and decorations) drawn in two
   different scenes must give close patch tokens (supervised contrastive loss), other objects,
-  including its plain look-alike, far ones.
+  including its plain look-alike, far ones. With ``--lookalikes`` each pair gets a third scene
+  holding the shared object's shape and colour with other or no decorations (a hard negative).
 
 Only the ``Dinov2Model`` is saved (the read-out layers are training aids), in the layout
 ``transformers`` loads with ``from_pretrained`` plus ``manifest.json``.
@@ -37,7 +38,13 @@ from transformers import Dinov2Config, Dinov2Model
 from photod_lab.toyworld.concepts import BASE_DECORATED_PROB, concept_looks, toy_concepts
 from photod_lab.toyworld.models import IMAGE_MEAN, IMAGE_STD
 from photod_lab.toyworld.render import COLOURS, SHAPES, SUPERSAMPLE, draw_silhouette
-from photod_lab.toyworld.scenes import Scene, ordinary_items, scene_from_items
+from photod_lab.toyworld.scenes import (
+    Scene,
+    describe,
+    ordinary_items,
+    random_decoration,
+    scene_from_items,
+)
 from photod_lab.toyworld.train import lr_at
 
 log = logging.getLogger(__name__)
@@ -135,6 +142,23 @@ class SceneSource:
         b = scene_from_items(self.rng, [shared, *others], IMAGE_SIZE)
         return a, b
 
+    def group(self) -> tuple[Scene, Scene, Scene]:
+        """A pair plus a look-alike scene: the shared object's shape and colour with other or
+        no decorations (a hard negative: what tells a concept from its plain look-alike)."""
+        a, b = self.pair()
+        # Placement may reorder the objects: the shared one is the one both scenes hold.
+        mine = next(i for i in map(identity, a.objects) if i in set(map(identity, b.objects)))
+        shape, colour = mine[0], mine[1]
+        for _ in range(8):
+            decos = ()
+            if self.rng.random() < 0.7:
+                decos = random_decoration(self.rng, shape, colour, self.avoid)
+            look = (shape, colour, decos, describe(shape, colour), None)
+            if (shape, colour, tuple(sorted((d.kind, d.colour) for d in decos))) != mine:
+                break
+        others = self._items(int(self.rng.integers(0, 3)), exclude=(shape,))
+        return a, b, scene_from_items(self.rng, [look, *others], IMAGE_SIZE)
+
 
 def to_pixels(images: list[Image.Image]) -> torch.Tensor:
     """``[B, 3, H, W]`` normalised like the saved processor does."""
@@ -178,12 +202,12 @@ class Readout(torch.nn.Module):
         return total + F.binary_cross_entropy_with_logits(self.multi(t), lab["multi"][is_obj])
 
 
-def batch_of(pairs: list[tuple[Scene, Scene]], images: list[tuple]) -> tuple:
-    """Pixels and flattened per-patch labels of a batch of scene pairs."""
+def batch_of(groups: list[tuple[Scene, ...]], images: list[tuple]) -> tuple:
+    """Pixels and flattened per-patch labels of a batch of scene pairs (or groups)."""
     ids: dict[tuple, int] = {}
     ims, labs = [], []
-    for (a, b), (ia, ib) in zip(pairs, images, strict=True):
-        for s, im in ((a, ia), (b, ib)):
+    for group, group_images in zip(groups, images, strict=True):
+        for s, im in zip(group, group_images, strict=True):
             ims.append(im)
             labs.append(patch_labels(s, ids))
     lab = {k: torch.from_numpy(np.concatenate([x[k] for x in labs])) for k in labs[0]}
@@ -246,6 +270,25 @@ def save_features(model: Dinov2Model, out: Path, manifest: dict) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
+def _save(model, args, step: int, start: float, final: bool = True) -> None:
+    # The held-out check takes minutes on a shared CPU: intermediate saves skip it.
+    check = lookalike_margin(model, SceneSource(args.dev_seed), 150) if final else {}
+    minutes = (time.monotonic() - start) / 60
+    log.info("held-out %s after %d steps, %.1f min", check, step, minutes)
+    save_features(
+        model,
+        Path(args.out),
+        {
+            "script_version": SCRIPT_VERSION,
+            "kind": "features",
+            "train_args": vars(args),
+            "step": step,
+            "minutes": round(minutes, 2),
+            "heldout_metrics": {**check, "seed": args.dev_seed},
+        },
+    )
+
+
 def train(args: argparse.Namespace) -> None:
     """Train and save the toy feature model with its manifest."""
     torch.set_num_threads(args.threads)
@@ -264,19 +307,20 @@ def train(args: argparse.Namespace) -> None:
         model = Dinov2Model(feature_config())
     head = Readout(model.config.hidden_size)
     source = SceneSource(args.seed)
-    pool = [source.pair() for _ in range(args.pool)]
-    images = [(a.image(), b.image()) for a, b in pool]
+    draw = source.group if args.lookalikes else source.pair
+    pool = [draw() for _ in range(args.pool)]
+    images = [tuple(s.image() for s in g) for g in pool]
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.05)
-    start, nxt, step = time.monotonic(), 0, 0
+    start, nxt, done = time.monotonic(), 0, 0
     rng = np.random.default_rng(args.seed + 1)
     for step in range(args.steps):
         elapsed = (time.monotonic() - start) / 60
         if elapsed > args.minutes:
             break
         for _ in range(args.fresh):
-            pool[nxt] = source.pair()
-            images[nxt] = (pool[nxt][0].image(), pool[nxt][1].image())
+            pool[nxt] = draw()
+            images[nxt] = tuple(s.image() for s in pool[nxt])
             nxt = (nxt + 1) % len(pool)
         idx = rng.integers(0, len(pool), size=args.batch)
         px, lab = batch_of([pool[i] for i in idx], [images[i] for i in idx])
@@ -289,23 +333,12 @@ def train(args: argparse.Namespace) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        done = step + 1
         if step % 100 == 0:
             log.info("step %d read-out %.4f contrast %.4f", step, read.item(), con.item())
-    check = lookalike_margin(model, SceneSource(args.dev_seed), 150)
-    minutes = (time.monotonic() - start) / 60
-    log.info("held-out %s after %.1f min", check, minutes)
-    save_features(
-        model,
-        Path(args.out),
-        {
-            "script_version": SCRIPT_VERSION,
-            "kind": "features",
-            "train_args": vars(args),
-            "step": step + 1,
-            "minutes": round(minutes, 2),
-            "heldout_metrics": {**check, "seed": args.dev_seed},
-        },
-    )
+        if args.save_last and done % args.save_last == 0:
+            _save(model, args, done, start, final=False)
+    _save(model, args, done, start)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -326,6 +359,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--dev-seed", type=int, default=8111, help="seed of the held-out scenes")
     p.add_argument("--init-from", default=None, help="continue from this model directory")
+    p.add_argument(
+        "--lookalikes",
+        action="store_true",
+        help="add to each pair a scene with the shared object's look-alike (a hard negative)",
+    )
+    p.add_argument(
+        "--save-last",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also save every N steps (a stopped run keeps its last save)",
+    )
     train(p.parse_args(argv))
 
 
