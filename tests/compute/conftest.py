@@ -47,7 +47,9 @@ def library_yaml(tmp: Path, photos: Path, extra: str = "") -> str:
         f"library:\n  roots: [{photos}]\n"
         f"clip:\n  model: local-dir:{FIXTURES / 'toy-clip'}\n"
         f"vlm:\n  max_new_tokens: 6\n  models:\n"
-        f"    - {{id: toy-blip2, model: 'local-dir:{FIXTURES / 'toy-blip2'}'}}\n" + extra
+        f"    - {{id: toy-blip2, model: 'local-dir:{FIXTURES / 'toy-blip2'}',\n"
+        # A few seconds of concept training (a test teaches one before its scans).
+        f"       training: {{steps: 6, views: 2, vqa: false, caption_beams: 1}}}}\n" + extra
     )
 
 
