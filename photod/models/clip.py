@@ -22,7 +22,7 @@ from PIL import Image
 
 from photod.errors import ModelLoadError
 from photod.models.hub import any_cached, hf_cached, prepare_hub
-from photod.models.session import HubFiles, ModelFiles, ModelSession
+from photod.models.session import HubFiles, ModelFiles, ModelSession, parameter_bytes
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +155,7 @@ class ClipEmbedder(ModelSession[tuple]):
     def memory_bytes(self) -> int | None:
         """Bytes of the loaded model's parameters."""
         loaded = self._model
-        if loaded is None:
-            return None
-        return sum(p.numel() * p.element_size() for p in loaded[1].parameters())
+        return None if loaded is None else parameter_bytes(loaded[1])
 
     @property
     def dim(self) -> int:

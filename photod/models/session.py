@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from photod.errors import ModelLoadError
 
@@ -68,6 +68,11 @@ def _delete(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def parameter_bytes(model: Any) -> int:
+    """Bytes a torch module's parameters hold (what a session's :meth:`memory_bytes` reports)."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 class ModelSession(ABC, Generic[M]):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from photod.config import VlmConfig, VlmModelConfig, VlmTrainingConfig
 from photod.errors import ConfigError
-from photod.models.session import HubFiles, ModelSession
+from photod.models.session import HubFiles, ModelSession, parameter_bytes
 from photod.vlm.base import SessionSettings, VlmSession
 from photod.vlm.registry import load_session
 
@@ -81,9 +81,7 @@ class VlmModel(ModelSession[VlmSession]):
     def memory_bytes(self) -> int | None:
         """Bytes of the loaded model's parameters."""
         session = self._model
-        if session is None:
-            return None
-        return sum(p.numel() * p.element_size() for p in session.model.parameters())
+        return None if session is None else parameter_bytes(session.model)
 
 
 def _hub_files(reference: str, cache_dir: Path | None) -> HubFiles | None:
