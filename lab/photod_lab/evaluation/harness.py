@@ -61,6 +61,23 @@ class EvalConfig:
     max_multi: int | None = None
 
 
+def train_split(p, images, concepts, splits, k: int, cfg, trained=None) -> tuple[dict, dict]:
+    """Train every concept of ``concepts`` with personalizer ``p`` on split ``k``'s training
+    photos (the dataset's captions as targets when ``cfg.targets`` is "dataset", else the
+    personalizer's own); ``images`` decodes paths, ``trained`` is called after each concept.
+    Returns (trained states, held-out photos), both by concept key."""
+    states, held = {}, {}
+    for c in concepts:
+        train_idx, test_idx = splits[c.info.key][k]
+        train = [c.images[i] for i in train_idx]
+        targets = [c.captions.get(x.name, []) if cfg.targets == "dataset" else [] for x in train]
+        states[c.info.key] = p.train(c.info, images(train), targets)
+        held[c.info.key] = [c.images[i] for i in test_idx][: cfg.max_heldout]
+        if trained is not None:
+            trained()
+    return states, held
+
+
 def draw_splits(
     n: int, shots: int, splits: int, rng: np.random.Generator
 ) -> list[tuple[list[int], list[int]]]:
@@ -174,16 +191,9 @@ class Evaluator:
         }
 
     def _run_split(self, data, splits, k, negatives, multi, bar) -> dict[str, Any]:
-        states, held = {}, {}
-        for c in data.concepts:
-            train_idx, test_idx = splits[c.info.key][k]
-            train = [c.images[i] for i in train_idx]
-            targets = [
-                c.captions.get(p.name, []) if self.cfg.targets == "dataset" else [] for p in train
-            ]
-            states[c.info.key] = self.p.train(c.info, self.images(train), targets)
-            held[c.info.key] = [c.images[i] for i in test_idx][: self.cfg.max_heldout]
-            bar.update(1)
+        states, held = train_split(
+            self.p, self.images, data.concepts, splits, k, self.cfg, lambda: bar.update(1)
+        )
         caps = {
             c.info.key: self._caption(
                 held[c.info.key], [[states[c.info.key]]] * len(held[c.info.key])

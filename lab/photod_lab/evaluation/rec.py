@@ -27,7 +27,7 @@ from tqdm import tqdm
 from photod.faces.base import iou
 from photod.vlm.grounding import grounding_models, locate, locate_plain
 from photod_lab.evaluation.dataset import EvalDataset
-from photod_lab.evaluation.harness import _Images, draw_splits, mean_of
+from photod_lab.evaluation.harness import _Images, draw_splits, mean_of, train_split
 from photod_lab.evaluation.myvlm import MyVLMPersonalizer
 
 #: ``fired_rate`` (held-out photos of the concept where its head fired) only for head rows.
@@ -77,16 +77,7 @@ class RecEvaluator:
         return run_protocol(self.cfg, data, self._split, header, self.progress)
 
     def _split(self, data, concepts, splits, k, bar) -> dict[str, dict[str, float | None]]:
-        held = {}
-        states = {}
-        for c in concepts:
-            train_idx, test_idx = splits[c.info.key][k]
-            train = [c.images[i] for i in train_idx]
-            targets = [
-                c.captions.get(p.name, []) if self.cfg.targets == "dataset" else [] for p in train
-            ]
-            states[c.info.key] = self.p.train(c.info, self.images(train), targets)
-            held[c.info.key] = [c.images[i] for i in test_idx][: self.cfg.max_heldout]
+        states, held = train_split(self.p, self.images, concepts, splits, k, self.cfg)
         rows = {}
         for c in concepts:
             key = c.info.key
