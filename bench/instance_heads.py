@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--features", required=True)
     p.add_argument("--splits", type=int, default=2)
     p.add_argument("--per-example", type=int, default=4)
-    p.add_argument("--margin", type=float, default=0.02)
+    p.add_argument("--threshold-level", type=float, default=0.5)
     p.add_argument("--max-library-share", type=float, default=0.2)
     p.add_argument("--library", type=int, default=64, help="random library photos per concept")
     args = p.parse_args()
@@ -69,7 +69,7 @@ def main() -> None:
                 [tokens[i] for i in hold],
                 tokens[lib],
                 args.per_example,
-                args.margin,
+                args.threshold_level,
                 args.max_library_share,
             )
             test = [i for i in range(len(paths)) if i not in train]

@@ -287,8 +287,12 @@ class ObjectHeadConfig(Section):
     max_grid: int = Field(8, ge=1, description="patch grid stored per photo (pooled down to it)")
     idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
     prototypes_per_example: int = Field(4, ge=1, description="patches kept from each example")
-    margin: float = Field(
-        0.02, ge=0, description="threshold: the examples' lowest leave-one-out score less this"
+    threshold_level: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="threshold: this far from a typical library photo's score (0) up to the "
+        "examples' lowest leave-one-out score (1)",
     )
     max_library_share: float = Field(
         0.2,

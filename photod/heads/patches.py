@@ -3,8 +3,8 @@
 A photo is a grid of L2-normalised patch tokens (``[patches, dim]``). Training keeps, from
 each example, the patches that recur in every other example (the concept is what the 4 photos
 share) and that the library does not make common (a plain background recurs too, but in most
-photos). A photo's score is the best similarity of any of its patches to a prototype; where
-it fires is the box around the patches that match.
+photos). A photo's score is how well it holds every prototype (the mean of each one's best
+match in it); where it fires is the box around the object under the best match.
 """
 
 from __future__ import annotations
@@ -67,39 +67,67 @@ def select(examples: list[np.ndarray], library: np.ndarray, per_example: int) ->
 
 
 def photo_scores(prototypes: np.ndarray, photos: np.ndarray) -> np.ndarray:
-    """``[photos]``: the best similarity of any patch to any prototype."""
+    """``[photos]``: how fully each photo holds the prototypes, the mean over them of the
+    best match each finds in the photo. Every part of the concept must be there: a
+    look-alike shares some parts (the body, a decoration's colour) but not all of them."""
     if len(photos) == 0:
         return np.zeros(0, np.float32)
-    return best_match(prototypes, photos).max(axis=1)
+    return best_match(prototypes, photos).mean(axis=1)
 
 
-def patch_scores(prototypes: np.ndarray, photo: np.ndarray) -> np.ndarray:
-    """``[patches]``: each patch's best similarity to a prototype."""
-    return (photo @ prototypes.T).max(axis=1)
+#: The score map is read at this many points per patch side: a toy object spans 2-3 patches,
+#: and a box cut on the patch grid misses it by up to a patch on each side.
+UPSAMPLE = 8
 
 
-def box(scores: np.ndarray, grid: tuple[int, int], level: float) -> tuple[float, ...] | None:
-    """Normalised (x, y, w, h) around the patches scoring at least ``level`` (None: none do).
+def upsample(grid_scores: np.ndarray, factor: int) -> np.ndarray:
+    """Bilinear upsampling of a ``[rows, cols]`` map, each value at its patch's centre (the
+    border patches' values extend to the edge)."""
 
-    Only the connected group holding the best patch counts: a second, weaker match elsewhere
-    in the photo does not stretch the box over the space between them.
-    """
-    rows, cols = grid
-    on = (scores >= level).reshape(rows, cols)
-    if not on.any():
-        return None
-    start = np.unravel_index(int(np.argmax(scores)), (rows, cols))
+    def weights(n: int) -> np.ndarray:
+        at = (np.arange(n * factor) + 0.5) / factor - 0.5  # output centres in patch units
+        at = np.clip(at, 0, n - 1)
+        lo = np.minimum(np.floor(at).astype(int), n - 2) if n > 1 else np.zeros_like(at, int)
+        frac = at - lo
+        w = np.zeros((n * factor, n), np.float32)
+        w[np.arange(len(at)), lo] = 1 - frac
+        if n > 1:
+            w[np.arange(len(at)), lo + 1] += frac
+        return w
+
+    rows, cols = grid_scores.shape
+    return weights(rows) @ grid_scores @ weights(cols).T
+
+
+def _component(on: np.ndarray, start: tuple[int, int]) -> np.ndarray:
+    """The 4-connected region of ``on`` holding ``start``."""
     seen = np.zeros_like(on)
-    stack = [start]
     seen[start] = True
+    stack = [start]
+    rows, cols = on.shape
     while stack:
         r, c = stack.pop()
-        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            nr, nc = r + dr, c + dc
+        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
             if 0 <= nr < rows and 0 <= nc < cols and on[nr, nc] and not seen[nr, nc]:
                 seen[nr, nc] = True
                 stack.append((nr, nc))
-    ys, xs = np.nonzero(seen)
+    return seen
+
+
+def box(scores: np.ndarray, grid: tuple[int, int], level: float) -> tuple[float, ...] | None:
+    """Normalised (x, y, w, h) around where the patch scores reach ``level`` (None: nowhere).
+
+    The score map is upsampled bilinearly (``UPSAMPLE`` points per patch side), so the box can
+    end inside a patch. Only the connected region holding the best point counts: a second,
+    weaker match elsewhere in the photo does not stretch the box over the space between them.
+    """
+    fine = upsample(scores.reshape(grid).astype(np.float32), UPSAMPLE)
+    on = fine >= level
+    if not on.any():
+        return None
+    start = np.unravel_index(int(np.argmax(fine)), fine.shape)
+    ys, xs = np.nonzero(_component(on, start))
+    rows, cols = fine.shape
     return (
         float(xs.min() / cols),
         float(ys.min() / rows),
@@ -113,17 +141,21 @@ def calibrate(
     held_out: list[np.ndarray],
     library: np.ndarray,
     per_example: int,
-    margin: float,
+    level: float,
     max_library_share: float = 1.0,
 ) -> float:
     """The score at which the concept is present.
 
     Each training example is scored by the prototypes of the others (leave one out) and each
-    held-out example by all of them: the lowest of these positive scores, less ``margin``,
-    is the threshold. The library's closest photos cannot lower or raise it one by one: in a
-    user's library they are mostly the concept's own unlabelled photos. Only a prior bounds
-    it: the concept is in at most ``max_library_share`` of a random library sample, so the
-    threshold is raised until no more of the sample than that reaches it.
+    held-out example by all of them; the threshold lies ``level`` of the way from a typical
+    library photo's score (the ``COMMON_QUANTILE`` one: the concept's own unlabelled photos,
+    a few percent of a library, sit above it) up to the lowest of these positive scores. A
+    few examples underestimate how far a new photo of the concept can be from them, and a
+    fixed margin under them would not follow the feature model's scale. The library's
+    closest photos cannot set it one by one: in a user's library they are mostly the
+    concept's own unlabelled photos. A prior bounds it from below: the concept is in at most
+    ``max_library_share`` of a random library sample, so the threshold is raised until no
+    more of the sample than that reaches it.
     """
     scores = []
     if len(examples) > 1:
@@ -134,8 +166,12 @@ def calibrate(
     protos = select(examples, library, per_example)
     if held_out:
         scores.extend(photo_scores(protos, np.stack(held_out)).tolist())
-    threshold = (min(scores) if scores else 1.0) - margin
-    if len(library) and max_library_share < 1.0:
-        cap = float(np.quantile(photo_scores(protos, library), 1.0 - max_library_share))
-        threshold = max(threshold, cap)
+    positive = min(scores) if scores else 1.0
+    if not len(library):
+        return positive
+    typical_scores = photo_scores(protos, library)
+    typical = min(float(np.quantile(typical_scores, COMMON_QUANTILE)), positive)
+    threshold = typical + level * (positive - typical)
+    if max_library_share < 1.0:
+        threshold = max(threshold, float(np.quantile(typical_scores, 1.0 - max_library_share)))
     return threshold

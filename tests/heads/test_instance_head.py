@@ -9,6 +9,8 @@ user's library.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from concept_fixtures import builtin_registry, index_photos, make_config, save
@@ -96,7 +98,9 @@ def test_tells_the_concept_from_its_look_alike(taught):
     app, _, new = taught
     stars = [p for p in new if "/star" in p]
     plains = [p for p in new if "/plain" in p]
-    assert sum(bool(_found(app, p)) for p in stars) >= 5
+    # The head finds about 83% of a concept's photos on the toy world's tuning draw
+    # (bench/instance_heads.py): 4 of these 6 at least, and never its look-alike.
+    assert sum(bool(_found(app, p)) for p in stars) >= 4
     assert not [p for p in plains if _found(app, p)]
 
 
@@ -112,3 +116,43 @@ def test_the_box_lands_on_the_concept_and_reaches_the_index(taught):
         cx, cy = star.cx / 64, star.cy / 64
         on_star += x <= cx <= x + w and y <= cy <= y + h
     assert on_star >= len(hits) - 1 >= 4  # on the star, not on another object
+
+
+def test_one_photo_calibrates_on_its_mirror_image(taught):
+    """With a single example there is nothing to hold out: the threshold comes from the
+    example's mirror image, so the concept can fire at all (without
+    them it kept 1, which no other photo reaches) and still not on look-alikes."""
+    app, _, _ = taught
+    # Alone in the photo: with one example the head cannot tell which of two objects is meant.
+    scene = concept_scene(np.random.default_rng(9), [STAR], 0)
+    one = save(scene.image(), app.config.paths.data_dir.parent / "one.png")
+
+    def add(db):
+        c = store.add_concept(db, "solo", kind="object", class_word="star")
+        store.add_example(db, c.id, one)
+        return c.id
+
+    outcome = app.trainer.train(app.index.write(add))
+    m = outcome.metrics
+    assert m["examples"] == 1 and "recall" not in m  # the mirror image is no held-out metric
+    assert m["threshold"] < 0.97
+    # outcome.rerun: the indexed photos the new version fires on (it had no version before).
+    # A third of this small library is stars, so its typical photo is one and the threshold
+    # stays high; on the toy world's tuning draw one photo finds 30% at 1.3% FPR.
+    assert not [p for p in outcome.rerun if "/plain" in p]
+
+
+def test_a_version_calibrated_under_another_scoring_rule_is_not_loaded(taught, caplog):
+    """A threshold means nothing under another scoring rule: versions trained before the
+    coverage score (no ``scoring`` in their meta) are left out with a request to retrain."""
+    app, _, _ = taught
+    head = next(h for h in app.heads if h.name == "object")
+    good = list(head.concepts)
+    assert good
+    stale = [replace(lc, meta={k: v for k, v in lc.meta.items() if k != "scoring"}) for lc in good]
+    try:
+        head.load(stale)
+        assert head.concepts == [] and "retrain it" in caplog.text
+    finally:
+        head.load(good)
+    assert head.concepts == good

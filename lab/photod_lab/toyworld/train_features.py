@@ -182,6 +182,50 @@ def supcon(feats: torch.Tensor, inst: torch.Tensor, tau: float, limit: int, gen)
     return -((logp * pos).sum(1)[has] / pos.sum(1)[has]).mean()
 
 
+def group_parts(lab: dict[str, torch.Tensor], groups: int) -> list[tuple[torch.Tensor, ...]]:
+    """Per look-alike group (scenes a, b, c in a row): the flat patch indices of the shared
+    object in ``a``, in ``b``, and of its look-alike in ``c``; groups where one is hidden are
+    left out."""
+    n = GRID * GRID
+    inst, shape, colour = (lab[k].reshape(-1, n) for k in ("inst", "shape", "colour"))
+    out = []
+    for g in range(groups):
+        a, b, c = 3 * g, 3 * g + 1, 3 * g + 2
+        shared = set(inst[a].tolist()) & set(inst[b].tolist()) - {-1}
+        if not shared:
+            continue
+        mine = shared.pop()
+        at_a = inst[a] == mine
+        key = (int(shape[a][at_a][0]), int(colour[a][at_a][0]))
+        look = [
+            k
+            for k in set(inst[c].tolist()) - {-1, mine}
+            if (int(shape[c][inst[c] == k][0]), int(colour[c][inst[c] == k][0])) == key
+        ]
+        if not look:
+            continue
+        where = [torch.nonzero(m).squeeze(1) + s * n for s, m in (
+            (a, at_a), (b, inst[b] == mine), (c, inst[c] == look[0]))]
+        out.append(tuple(where))
+    return out
+
+
+def lookalike_loss(
+    tokens: torch.Tensor, parts: list[tuple[torch.Tensor, ...]], margin: float, tau: float
+) -> torch.Tensor:
+    """The head's own test, trained: the shared object's best patch match in its other scene
+    must beat its best match on the look-alike by ``margin`` (soft maxima over patch pairs)."""
+    if not parts:
+        return tokens.sum() * 0.0
+    z = F.normalize(tokens, dim=-1)
+    losses = []
+    for a, b, c in parts:
+        pos = tau * torch.logsumexp((z[a] @ z[b].T).flatten() / tau, 0)
+        neg = tau * torch.logsumexp((z[a] @ z[c].T).flatten() / tau, 0)
+        losses.append(F.relu(margin + neg - pos))
+    return torch.stack(losses).mean()
+
+
 class Readout(torch.nn.Module):
     """Linear read-outs of the patch tokens (training only)."""
 
@@ -326,16 +370,27 @@ def train(args: argparse.Namespace) -> None:
         px, lab = batch_of([pool[i] for i in idx], [images[i] for i in idx])
         for g in opt.param_groups:
             g["lr"] = lr_at(step, max(step / args.steps, elapsed / args.minutes), args.lr, 100)
+        # A continuation's read-outs start from random weights: train them alone at first, so
+        # that their early gradients do not disturb the features they read.
+        model.requires_grad_(step >= args.readout_warmup)
         tokens = model(pixel_values=px).last_hidden_state[:, 1:].reshape(-1, 96)
         read = head.loss(tokens, lab)
         con = supcon(tokens, lab["inst"], args.tau, args.contrast_patches, gen)
         loss = read + args.contrast_weight * con
+        hard = torch.zeros(())
+        if args.lookalikes and args.lookalike_weight:
+            parts = group_parts(lab, len(idx))
+            hard = lookalike_loss(tokens, parts, args.lookalike_margin, args.lookalike_tau)
+            loss = loss + args.lookalike_weight * hard
         opt.zero_grad()
         loss.backward()
         opt.step()
         done = step + 1
-        if step % 100 == 0:
-            log.info("step %d read-out %.4f contrast %.4f", step, read.item(), con.item())
+        if step % args.log_every == 0:
+            log.info(
+                "step %d read-out %.4f contrast %.4f look-alike %.4f",
+                step, read.item(), con.item(), hard.item(),
+            )
         if args.save_last and done % args.save_last == 0:
             _save(model, args, done, start, final=False)
     _save(model, args, done, start)
@@ -357,6 +412,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--contrast-weight", type=float, default=1.0)
     p.add_argument("--contrast-patches", type=int, default=384)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument(
+        "--readout-warmup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train only the read-outs for the first N steps (for --init-from)",
+    )
     p.add_argument("--dev-seed", type=int, default=8111, help="seed of the held-out scenes")
     p.add_argument("--init-from", default=None, help="continue from this model directory")
     p.add_argument(
@@ -364,6 +427,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="add to each pair a scene with the shared object's look-alike (a hard negative)",
     )
+    p.add_argument(
+        "--lookalike-weight",
+        type=float,
+        default=1.0,
+        help="weight of the look-alike margin loss (with --lookalikes)",
+    )
+    p.add_argument("--lookalike-margin", type=float, default=0.2)
+    p.add_argument("--lookalike-tau", type=float, default=0.02)
     p.add_argument(
         "--save-last",
         type=int,
