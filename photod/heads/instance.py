@@ -106,7 +106,7 @@ class PatchObjectHead(HeadBase):
                     score=score,
                     head_model=self.model_id,
                     concept_version=lc.concept.version,
-                    box=_object_box(grid, mine.max(axis=1), side),
+                    box=_object_box(grid, mine, side),
                 )
             )
         return out
@@ -195,14 +195,17 @@ class PatchObjectHead(HeadBase):
 BOX_LEVEL = 0.6
 
 
-def _object_box(grid: np.ndarray, per_patch: np.ndarray, side: int) -> tuple[float, ...] | None:
-    """The box of the object under the best-matching patch: the patches like that one.
+def _object_box(grid: np.ndarray, sims: np.ndarray, side: int) -> tuple[float, ...] | None:
+    """The box of the object the prototypes match (``sims``: ``[patches, prototypes]``).
 
-    The best match is often a detail at the object's edge (a decoration), so the prototype
-    scores alone box the detail, or spill over a background in the concept's colours; the
-    feature model makes an object's patches alike, so similarity to the best patch finds the
-    rest of the object.
+    Its centre is the patch that the better half of the prototypes match best: one
+    prototype's best patch is often a detail at the object's edge, or background that
+    recurred in the examples. Its extent is the patches like that one (the feature model
+    makes an object's patches alike), cut at ``BOX_LEVEL``: prototype scores alone box the
+    detail, or spill over a background in the concept's colours.
     """
-    like = grid @ grid[int(np.argmax(per_patch))]
+    half = max(1, sims.shape[1] // 2)
+    centre = int(np.argmax(np.sort(sims, axis=1)[:, -half:].mean(axis=1)))
+    like = grid @ grid[centre]
     typical = float(np.median(like))
     return box(like, (side, side), typical + BOX_LEVEL * (float(like.max()) - typical))

@@ -25,13 +25,21 @@ from photod_lab.toyworld.dataset import write_toy_dataset
 from photod_lab.toyworld.fixture import fixture_dir
 
 KEYS = ("dotted_star", "hatted_person", "ringed_circle")
+NEGATIVES = 30
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     keep = [c for c in toy_concepts() if c.key in KEYS]
+    # Mostly other photos, as a library is (the head's threshold and prototypes assume a
+    # concept is in under a tenth of it).
     return write_toy_dataset(
-        tmp_path_factory.mktemp("toy"), seed=5, per_concept=8, negatives=6, multi=2, concepts=keep
+        tmp_path_factory.mktemp("toy"),
+        seed=5,
+        per_concept=8,
+        negatives=NEGATIVES,
+        multi=2,
+        concepts=keep,
     )
 
 
@@ -67,9 +75,9 @@ def test_locate_answers_with_the_heads_box(installation, dataset) -> None:
         # The box `photod locate` gives is the one the daemon wrote into the index.
         assert found["box"] == pytest.approx(out.boxes[photo.resolve()]["dotted_star"])
         overlaps.append(iou(tuple(found["box"]), tuple(star.boxes[photo.name])))
-    # It fires on most held-out photos, and its box is on the star (IoU 0.5 +- 0.03 here:
-    # the box is cut on the feature model's 8 x 8 patch grid, a star spans 2-3 patches).
-    assert len(overlaps) >= 3 and min(overlaps) >= 0.4
+    # It fires on most held-out photos, and most of its boxes are on the star (about 60% at
+    # IoU >= 0.5 on the toy world's tuning draw: the star's tips lie outside its true box).
+    assert len(overlaps) >= 3 and sum(o >= 0.4 for o in overlaps) >= 3
 
 
 def test_head_rows_score_the_boxes_the_daemon_wrote(installation, dataset) -> None:
@@ -80,12 +88,18 @@ def test_head_rows_score_the_boxes_the_daemon_wrote(installation, dataset) -> No
         [split] = section[shots]["splits"]
         for key in KEYS:
             row = split[key]
-            assert row["n"] == 8 - int(shots) and row["n_absent"] == 6 + 2 * (8 - int(shots))
+            n_absent = NEGATIVES + 2 * (8 - int(shots))
+            assert row["n"] == 8 - int(shots) and row["n_absent"] == n_absent
             assert 0 <= row["accuracy"] <= row["fired_rate"] <= 1
             assert 0 <= row["absent_box_rate"] <= 1
-    # One example gives the head nothing to calibrate on: it keeps a threshold it never
-    # reaches. Four do, and it is rarely on where the concept is not.
-    assert section["1"]["overall"]["fired_rate"]["mean"] == 0
+    # One example calibrates on its mirror image: it finds less, four find most, and both
+    # are rarely on where the concept is not.
+    assert (
+        0
+        < section["1"]["overall"]["fired_rate"]["mean"]
+        < section["4"]["overall"]["fired_rate"]["mean"]
+    )
+    assert section["1"]["overall"]["absent_box_rate"]["mean"] <= 0.25
     assert section["4"]["overall"]["fired_rate"]["mean"] >= 0.5
     assert section["4"]["overall"]["absent_box_rate"]["mean"] <= 0.25
 
