@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--features", required=True)
     p.add_argument("--splits", type=int, default=2)
     p.add_argument("--per-example", type=int, default=4)
-    p.add_argument("--threshold-level", type=float, default=0.5)
+    p.add_argument("--threshold-level", type=float, default=0.3)
     p.add_argument("--max-library-share", type=float, default=0.2)
     p.add_argument("--library", type=int, default=64, help="random library photos per concept")
     args = p.parse_args()

@@ -288,7 +288,7 @@ class ObjectHeadConfig(Section):
     idle_unload_seconds: float = Field(0, ge=0, description="free the model when idle (0: never)")
     prototypes_per_example: int = Field(4, ge=1, description="patches kept from each example")
     threshold_level: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description="threshold: this far from a typical library photo's score (0) up to the "
