@@ -204,8 +204,10 @@ def group_parts(lab: dict[str, torch.Tensor], groups: int) -> list[tuple[torch.T
         ]
         if not look:
             continue
-        where = [torch.nonzero(m).squeeze(1) + s * n for s, m in (
-            (a, at_a), (b, inst[b] == mine), (c, inst[c] == look[0]))]
+        where = [
+            torch.nonzero(m).squeeze(1) + s * n
+            for s, m in ((a, at_a), (b, inst[b] == mine), (c, inst[c] == look[0]))
+        ]
         out.append(tuple(where))
     return out
 
@@ -389,7 +391,10 @@ def train(args: argparse.Namespace) -> None:
         if step % args.log_every == 0:
             log.info(
                 "step %d read-out %.4f contrast %.4f look-alike %.4f",
-                step, read.item(), con.item(), hard.item(),
+                step,
+                read.item(),
+                con.item(),
+                hard.item(),
             )
         if args.save_last and done % args.save_last == 0:
             _save(model, args, done, start, final=False)
