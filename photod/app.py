@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photod.concepts.catalog import ConceptCatalog, artifact_store
-from photod.concepts.scheduler import TrainingScheduler
+from photod.concepts.scheduler import TrainingScheduler, request_training
 from photod.concepts.training import Trainer
 from photod.config import Config
 from photod.heads.base import ConceptHead
@@ -153,8 +153,23 @@ def build_heads(app: App) -> list[ConceptHead]:
     return heads
 
 
+def _retrainer(app: App) -> Callable[[list[int]], None]:
+    """Queue the retraining of concepts whose active version a head declined."""
+
+    def retrain(concept_ids: list[int]) -> None:
+        log.warning("retraining %d concept(s) trained on another model", len(concept_ids))
+        app.index.write(
+            lambda db: [request_training(db, cid, app.config.concepts) for cid in concept_ids]
+        )
+
+    return retrain
+
+
 def build_stages(
-    app: App, *, rejected: Callable[[list[str]], dict[str, set[int]]] | None = None
+    app: App,
+    *,
+    rejected: Callable[[list[str]], dict[str, set[int]]] | None = None,
+    retrain: bool = True,
 ) -> tuple[list[Stage], list[str]]:
     """The pipeline, in order: ingest, places, heads, personalize, locate, index, with each
     plugin stage after the built-in stage its ``slot`` names.
@@ -163,6 +178,8 @@ def build_stages(
     head, personalize with no VLM, locate with no grounding VLM; a plugin stage that fails to
     build is logged and left out. ``rejected``: where the heads look up the concepts rejected
     on a photo (default: the index; a compute worker gets them from the driver).
+    ``retrain``: queue the retraining of concepts a head declines (its version was trained on
+    another model); a compute worker leaves that to the driver.
     """
     config = app.config
     slots: dict[str, list[Stage]] = {slot: [] for slot in SLOTS}
@@ -193,6 +210,7 @@ def build_stages(
                 app.heads,
                 config.clip.batch_size,
                 rejected=rejected or app.index.concepts.rejected_on,
+                stale=_retrainer(app) if retrain else lambda concept_ids: None,
             )
         )
     else:
@@ -282,7 +300,7 @@ def build_worker(config: Config, scratch: Path) -> WorkerParts:
     catalog = SnapshotCatalog(vlm_ids=[m.id for m in config.vlm.models])
     try:
         app = _model_app(config, plugins, index, models, catalog)
-        stages, _ = build_stages(app, rejected=catalog.rejected_on)
+        stages, _ = build_stages(app, rejected=catalog.rejected_on, retrain=False)
     except BaseException:
         models.close()
         index.close()

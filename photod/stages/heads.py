@@ -33,11 +33,15 @@ class HeadsStage(BaseStage):
         heads: list,
         batch_size: int,
         rejected: Callable[[list[str]], dict[str, set[int]]] = lambda hashes: {},
+        stale: Callable[[list[int]], None] = lambda concept_ids: None,
     ) -> None:
         """``rejected``: the concept ids the user said are not in each photo content (the
-        index's ``concepts.rejected_on``); those never fire there."""
+        index's ``concepts.rejected_on``); those never fire there. ``stale``: called with
+        the concepts whose active version a head declined (trained on another model or
+        scoring), so that they are retrained rather than silently never fire."""
         self._catalog = catalog
         self._rejected = rejected
+        self._stale = stale
         self.features = features
         self.heads = heads
         # Photos waiting together are featurised together (CLIP runs on a batch).
@@ -55,9 +59,14 @@ class HeadsStage(BaseStage):
         if active.signature == self._signature:
             return
         loaded = active.by_head(list(self.heads_by_name))
+        declined = []
         for head in self.heads:
-            head.load(loaded.get(head.name, []))
+            mine = loaded.get(head.name, [])
+            head.load(mine)
+            declined += [lc.concept.id for lc in mine if lc not in head.concepts]
         self._signature = active.signature
+        if declined:
+            self._stale(declined)
         log.info("concept heads loaded: %s", {k: len(v) for k, v in loaded.items()})
 
     def process(self, task: PhotoTask) -> None:

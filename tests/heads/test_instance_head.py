@@ -9,6 +9,7 @@ user's library.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -156,3 +157,26 @@ def test_a_version_calibrated_under_another_scoring_rule_is_not_loaded(taught, c
     finally:
         head.load(good)
     assert head.concepts == good
+
+
+def test_a_declined_version_is_queued_for_retraining_when_photod_starts(taught):
+    """A version an older photod wrote (no ``scoring`` in its meta) is not loaded; the next
+    photod started on the same data queues its retraining instead of never firing."""
+    app, outcome, _ = taught
+    meta_path = app.catalog.version_dir(outcome.concept_id, outcome.version) / "meta.json"
+    original = meta_path.read_text()
+    meta = json.loads(original)
+    del meta["scoring"]
+    meta_path.write_text(json.dumps(meta))
+    try:
+        with build_app(app.config, plugins=builtin_registry()) as restarted:
+            [stage] = [s for s in restarted.stages if s.name == "heads"]
+            stage.refresh()
+            jobs = (
+                restarted.index.reader()
+                .execute("SELECT concept_id, state FROM training_jobs")
+                .fetchall()
+            )
+        assert (outcome.concept_id, "queued") in [tuple(j) for j in jobs]
+    finally:
+        meta_path.write_text(original)
